@@ -1,0 +1,164 @@
+"""Execute the course notebooks headlessly and render them to HTML (the main job).
+
+Run ``nn-course run`` (or ``python -m lab_utils.course run``) from the repository root.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import dataclasses
+import os
+import sys
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_OUT = REPO_ROOT / "build" / "course"
+
+
+@dataclasses.dataclass(frozen=True)
+class NotebookResult:
+    """Hold the outcome of executing one notebook."""
+
+    path: Path
+    seconds: float
+    status: str  # "ok" or "error"
+    error: str = ""
+    executed: Path | None = None
+    html: Path | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+def course_notebooks(root: Path = REPO_ROOT) -> list[Path]:
+    """Return the labs and the assignment source notebook, in teaching order."""
+    labs = sorted((root / "labs").glob("*.ipynb"))
+    assignment = sorted((root / "assignment").glob("*/*.ipynb"))
+    return labs + assignment
+
+
+def error_outputs(nb) -> list[str]:
+    """Return one line per code cell whose outputs contain an error."""
+    found = []
+    for index, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                found.append(f"cell {index}: {out.get('ename')}: {out.get('evalue')}")
+    return found
+
+
+def execute_notebook(
+    path: str | Path, *, timeout: int = 900, kernel_name: str = "python3", cwd: Path | None = None
+):
+    """Execute a notebook top to bottom and return the executed ``NotebookNode``.
+
+    Raises ``nbclient.exceptions.CellExecutionError`` naming the failing cell.
+    """
+    import nbformat
+
+    path = Path(path)
+    nb = nbformat.read(path, as_version=4)
+    execute_in_place(nb, cwd=cwd or path.parent, timeout=timeout, kernel_name=kernel_name)
+    return nb
+
+
+def execute_in_place(nb, *, cwd: Path, timeout: int = 900, kernel_name: str = "python3") -> None:
+    """Execute an in-memory notebook, storing outputs in its cells as they arrive."""
+    from nbclient import NotebookClient
+
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name=kernel_name,
+        resources={"metadata": {"path": str(cwd)}},
+    )
+    client.execute()
+
+
+def _run_one(path: Path, out_dir: Path, timeout: int) -> NotebookResult:
+    import nbformat
+    from nbclient.exceptions import CellExecutionError, DeadKernelError
+    from nbconvert import HTMLExporter
+
+    start = time.perf_counter()
+    nb = nbformat.read(path, as_version=4)
+    status, error = "ok", ""
+    try:
+        execute_in_place(nb, cwd=path.parent, timeout=timeout)
+    except CellExecutionError as err:
+        status, error = "error", _first_line(err)
+    except (DeadKernelError, TimeoutError, RuntimeError) as err:
+        status, error = "error", f"{type(err).__name__}: {_first_line(err)}"
+    seconds = time.perf_counter() - start
+    out_dir.mkdir(parents=True, exist_ok=True)
+    executed = out_dir / path.name
+    nbformat.write(nb, executed)
+    html_body, _ = HTMLExporter().from_notebook_node(nb)
+    html = executed.with_suffix(".html")
+    html.write_text(html_body, encoding="utf-8")
+    return NotebookResult(path, seconds, status, error, executed, html)
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    # CellExecutionError's last non-empty line is "<Name>: <message>".
+    return lines[-1] if lines else type(err).__name__
+
+
+def run_course(
+    *,
+    notebooks: list[Path] | None = None,
+    out_dir: Path = DEFAULT_OUT,
+    jobs: int | None = None,
+    timeout: int = 900,
+) -> list[NotebookResult]:
+    """Execute notebooks concurrently and return their results in the given order."""
+    notebooks = list(notebooks if notebooks is not None else course_notebooks())
+    jobs = max(1, jobs or os.cpu_count() or 1)
+    with concurrent.futures.ProcessPoolExecutor(max_workers=min(jobs, len(notebooks) or 1)) as pool:
+        futures = [pool.submit(_run_one, nb, out_dir, timeout) for nb in notebooks]
+        return [f.result() for f in futures]
+
+
+def format_table(results: list[NotebookResult]) -> str:
+    """Return a plain-text table of notebook, seconds and status."""
+    width = max([len(r.path.name) for r in results] + [8])
+    rows = [f"{'notebook':<{width}}  {'seconds':>8}  status"]
+    for r in results:
+        status = r.status if r.ok else f"{r.status}: {r.error}"
+        rows.append(f"{r.path.name:<{width}}  {r.seconds:8.1f}  {status}")
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run the course."""
+    parser = argparse.ArgumentParser(prog="nn-course", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="execute every notebook and write executed copies + HTML")
+    run.add_argument("notebooks", nargs="*", type=Path, help="notebooks (default: all)")
+    run.add_argument("--jobs", type=int, default=os.cpu_count(), help="notebooks run at once")
+    run.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder")
+    run.add_argument("--timeout", type=int, default=900, help="seconds allowed per cell")
+    args = parser.parse_args(argv)
+
+    start = time.perf_counter()
+    results = run_course(
+        notebooks=args.notebooks or None, out_dir=args.out, jobs=args.jobs, timeout=args.timeout
+    )
+    print(format_table(results))
+    print(
+        f"total wall time {time.perf_counter() - start:.1f} s with --jobs {args.jobs}; "
+        f"outputs in {args.out}"
+    )
+    failed = [r for r in results if not r.ok]
+    for r in failed:
+        print(f"FAILED {r.path}: {r.error}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""Shared fixtures: executed notebooks (cached per session) and a headless matplotlib."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib
+import pytest
+
+# Unit tests draw off-screen; notebooks choose their own backend in their kernel.
+matplotlib.use("Agg")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+LABS = sorted((REPO_ROOT / "labs").glob("*.ipynb"))
+
+
+@pytest.fixture(scope="session")
+def executed_notebook():
+    """Return a function that executes a notebook once per session and caches the result."""
+    from lab_utils.course import execute_notebook
+
+    cache: dict[Path, object] = {}
+
+    def run(path: str | Path):
+        path = (REPO_ROOT / path).resolve()
+        if path not in cache:
+            cache[path] = execute_notebook(path, timeout=900)
+        return cache[path]
+
+    return run
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Close figures a test opened so memory stays flat across the suite."""
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+def notebook_text(nb) -> str:
+    """Return every text/plain, stream and HTML output of an executed notebook, joined."""
+    parts = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream":
+                parts.append(out.get("text", ""))
+            data = out.get("data", {})
+            for mime in ("text/plain", "text/html", "text/markdown"):
+                if mime in data:
+                    parts.append(data[mime])
+    return "\n".join(parts)

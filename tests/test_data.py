@@ -1,0 +1,102 @@
+"""Tests of lab_utils.data: blob data, the built-in digits and user-supplied digits."""
+
+import numpy as np
+import pytest
+
+from lab_utils import data
+
+
+def test_make_blobs_draws_around_the_four_course_centres():
+    X, y = data.make_blobs(2000)
+    assert X.shape == (2000, 2)
+    assert y.shape == (2000,)
+    assert set(np.unique(y)) == {0, 1, 2, 3}
+    for k, centre in enumerate(data.BLOB_CENTERS):
+        assert np.allclose(X[y == k].mean(axis=0), centre, atol=0.15)
+        assert np.allclose(X[y == k].std(axis=0), 1.0, atol=0.1)
+
+
+def test_make_blobs_is_reproducible_for_a_seed():
+    X1, y1 = data.make_blobs(100)
+    X2, y2 = data.make_blobs(100)
+    assert np.array_equal(X1, X2)
+    assert np.array_equal(y1, y2)
+
+
+def test_make_blobs_rejects_non_positive_sizes():
+    with pytest.raises(data.DataError, match="positive"):
+        data.make_blobs(0)
+
+
+def test_builtin_digits_have_assignment_shapes_and_balance():
+    X, y = data.load_digits()
+    assert X.shape == (5000, 400)
+    assert y.shape == (5000, 1)
+    assert X.dtype == np.float64
+    assert np.issubdtype(y.dtype, np.integer)
+    assert X.min() >= 0.0 and X.max() <= 1.0
+    assert np.array_equal(np.bincount(y.ravel()), np.full(10, 500))
+    assert np.all(np.diff(y.ravel()) >= 0), "digits are sorted by label"
+
+
+def test_builtin_digits_are_real_images_with_ink_in_the_centre():
+    X, _ = data.load_digits()
+    images = X.reshape(-1, 20, 20)
+    centre = images[:, 5:15, 5:15].mean()
+    border = np.concatenate([images[:, 0, :], images[:, -1, :]]).mean()
+    assert centre > 5 * border
+    assert (X > 0).sum(axis=1).min() > 10, "every image has some ink"
+
+
+def test_load_digits_returns_copies_callers_may_modify():
+    X, _ = data.load_digits()
+    X[:] = 0
+    X2, _ = data.load_digits()
+    assert X2.max() > 0
+
+
+def test_load_digits_reads_a_users_folder(tmp_path):
+    X = np.random.default_rng(0).random((12, 400))
+    y = np.arange(12) % 10
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "y.npy", y)
+    X2, y2 = data.load_digits(tmp_path)
+    assert np.array_equal(X2, X)
+    assert y2.shape == (12, 1)
+
+
+def test_load_digits_names_a_missing_folder(tmp_path):
+    with pytest.raises(data.DataError, match="is not a folder"):
+        data.load_digits(tmp_path / "nowhere")
+
+
+def test_load_digits_names_the_missing_file(tmp_path):
+    np.save(tmp_path / "X.npy", np.zeros((3, 400)))
+    with pytest.raises(data.DataError, match=r"y\.npy is missing"):
+        data.load_digits(tmp_path)
+
+
+def test_load_digits_rejects_a_corrupt_file(tmp_path):
+    (tmp_path / "X.npy").write_bytes(b"not an array")
+    np.save(tmp_path / "y.npy", np.zeros(3, dtype=int))
+    with pytest.raises(data.DataError, match="not a readable"):
+        data.load_digits(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("X", "y", "message"),
+    [
+        (np.zeros((5, 784)), np.zeros(5, int), r"shape \(5, 784\); expected \(m, 400\)"),
+        (np.zeros(400), np.zeros(1, int), r"expected \(m, 400\)"),
+        (np.array([["a"] * 400]), np.zeros(1, int), "dtype"),
+        (np.full((2, 400), 255.0), np.zeros(2, int), "divide 0-255"),
+        (np.full((2, 400), np.nan), np.zeros(2, int), "NaN"),
+        (np.zeros((2, 400)), np.zeros((2, 3), int), r"y .* shape \(2, 3\)"),
+        (np.zeros((2, 400)), np.zeros(2), "integer labels"),
+        (np.zeros((2, 400)), np.zeros(3, int), "2 rows but y has 3"),
+        (np.zeros((2, 400)), np.array([0, 10]), r"labels in \[0, 10\]"),
+    ],
+)
+def test_validate_digits_names_each_problem(X, y, message):
+    with pytest.raises(data.DataError, match=message):
+        data.validate_digits(X, y)

@@ -41,12 +41,15 @@ def course_notebooks(root: Path = REPO_ROOT) -> list[Path]:
 
 
 def error_outputs(nb) -> list[str]:
-    """Return one line per code cell whose outputs contain an error."""
+    """Return one line per error output, naming the cell (1-based) and its first source line."""
     found = []
-    for index, cell in enumerate(nb.cells):
+    for number, cell in enumerate(nb.cells, start=1):
         for out in cell.get("outputs", []):
             if out.get("output_type") == "error":
-                found.append(f"cell {index}: {out.get('ename')}: {out.get('evalue')}")
+                first = next((ln for ln in cell.source.splitlines() if ln.strip()), "")
+                found.append(
+                    f"cell {number} ({first.strip()[:40]!r}): {out.get('ename')}: {out.get('evalue')}"
+                )
     return found
 
 
@@ -89,7 +92,8 @@ def _run_one(path: Path, out_dir: Path, timeout: int) -> NotebookResult:
     try:
         execute_in_place(nb, cwd=path.parent, timeout=timeout)
     except CellExecutionError as err:
-        status, error = "error", _first_line(err)
+        status = "error"
+        error = next(iter(error_outputs(nb)), _first_line(err))
     except (DeadKernelError, TimeoutError, RuntimeError) as err:
         status, error = "error", f"{type(err).__name__}: {_first_line(err)}"
     seconds = time.perf_counter() - start

@@ -1,0 +1,13 @@
+"""Grading code for the C2_W2 assignment; this folder is also the nbgrader course root.
+
+The pieces, from the student's kernel outwards:
+
+* :mod:`autograder.probes` runs in the student's kernel and only *reports* facts about the
+  student's objects (outputs of ``my_softmax`` on probe inputs, the layers of ``model``).
+* :mod:`autograder.checks` judges facts against the reference data in ``reference/``;
+  pure functions returning :class:`autograder.checks.CheckResult`.
+* :mod:`autograder.kernel` is what the notebook's test cells call: it collects facts,
+  records them as a display output, and judges them when the reference is readable.
+* :mod:`autograder.preprocessors` holds the nbgrader preprocessors wired in
+  ``nbgrader_config.py`` (library-warning filter, feedback sanitiser).
+"""

@@ -9,6 +9,7 @@ Softmax outputs come from the stable NumPy solution and are cross-checked agains
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -59,7 +60,7 @@ def softmax_reference() -> dict:
 
 def _dense_params(features: int, units: tuple[int, ...]) -> int:
     sizes = (features, *units)
-    return sum(n_in * n_out + n_out for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True))
+    return sum(n_in * n_out + n_out for n_in, n_out in itertools.pairwise(sizes))
 
 
 def model_reference() -> dict:

@@ -1,0 +1,45 @@
+"""The ReLU lab executes and shows the exercise's solution and the linear comparison."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from conftest import notebook_text
+
+LAB = "labs/C2_W2_Relu.ipynb"
+
+
+def _pngs(nb) -> int:
+    return sum(
+        "image/png" in out.get("data", {}) for cell in nb.cells for out in cell.get("outputs", [])
+    )
+
+
+@pytest.mark.slow
+def test_relu_lab_shows_the_solution_and_that_it_fits_the_target(executed_notebook):
+    text = notebook_text(executed_notebook(LAB))
+    assert "solution: w1 = 1, b1 = -1, w2 = 2, b2 = -4" in text
+    assert "output matches target: True" in text
+    gap = float(re.search(r"largest \|y_hat - target\| on \[0, 3\]: (\S+)", text).group(1))
+    assert gap < 1e-9
+
+
+@pytest.mark.slow
+def test_relu_lab_shows_linear_units_only_make_straight_lines(executed_notebook):
+    text = notebook_text(executed_notebook(LAB))
+    linear = float(re.search(r"linear units, .*second difference = (\S+)", text).group(1))
+    bent = float(
+        re.search(r"ReLU units, solution: largest second difference = (\S+)", text).group(1)
+    )
+    assert linear < 1e-9
+    assert bent > 0.01
+
+
+@pytest.mark.slow
+def test_relu_lab_draws_its_figures_and_widgets(executed_notebook):
+    nb = executed_notebook(LAB)
+    # activations, exercise widget, solution, linear sums, linear widget
+    assert _pngs(nb) >= 5
+    assert notebook_text(nb).count("FloatSlider") >= 2

@@ -1,0 +1,85 @@
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from lab_utils import digits
+from lab_utils.style import Palette
+
+
+def _toy(m=12, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(0, 1, size=(m, 400))
+    y = np.arange(m).reshape(-1, 1) % 10
+    return X, y
+
+
+def test_plot_digit_grid_draws_one_titled_image_per_requested_digit():
+    X, y = _toy()
+    fig = digits.plot_digit_grid(X, y, num_images=6, ncols=3, seed=1)
+    images = [ax for ax in fig.axes if ax.images]
+    assert len(images) == 6
+    titles = {ax.get_title() for ax in images}
+    assert titles <= {str(v) for v in y.ravel()}
+
+
+def test_plot_digit_grid_shows_each_pixel_row_as_an_image_row():
+    X = np.zeros((1, 400))
+    X[0, :20] = 1.0  # first row of pixels lit
+    fig = digits.plot_digit_grid(X, [3], num_images=1, ncols=1)
+    shown = fig.axes[0].images[0].get_array()
+    assert shown.shape == (20, 20)
+    assert np.all(shown[0] == 1.0) and shown[1:].sum() == 0
+
+
+def test_plot_digit_grid_marks_wrong_predictions_red():
+    X, y = _toy(m=4)
+    y_hat = y.ravel().copy()
+    y_hat[0] = (y_hat[0] + 1) % 10
+    fig = digits.plot_digit_grid(X, y, y_hat, num_images=4, ncols=4, seed=0)
+    red = [ax for ax in fig.axes if ax.title.get_color() == Palette.DARK_RED.value]
+    assert [ax.get_title() for ax in red] == [f"{y[0, 0]},{y_hat[0]}"]
+
+
+def test_plot_digit_grid_draws_on_a_given_figure():
+    X, y = _toy()
+    fig = plt.figure()
+    assert digits.plot_digit_grid(X, y, fig=fig, num_images=4) is fig
+
+
+def test_plot_digit_grid_rejects_images_of_the_wrong_size():
+    with pytest.raises(ValueError, match="expected \\(m, 400\\)"):
+        digits.plot_digit_grid(np.zeros((3, 10)), [1, 2, 3])
+
+
+def test_misclassified_returns_indices_where_prediction_differs():
+    assert digits.misclassified([[1], [2], [3]], [1, 0, 3]).tolist() == [1]
+
+
+def test_plot_misclassified_draws_only_wrong_images():
+    X, y = _toy(m=10)
+    y_hat = y.ravel().copy()
+    y_hat[[2, 5]] = 9 - y_hat[[2, 5]]
+    fig = digits.plot_misclassified(X, y, y_hat)
+    titles = [ax.get_title() for ax in fig.axes if ax.images]
+    assert titles == [f"{y[2, 0]},{y_hat[2]}", f"{y[5, 0]},{y_hat[5]}"]
+
+
+def test_plot_misclassified_says_so_when_all_are_right():
+    X, y = _toy(m=3)
+    fig = digits.plot_misclassified(X, y, y.ravel())
+    assert "no misclassified" in fig.texts[0].get_text()
+
+
+def test_plot_confusion_matrix_counts_label_prediction_pairs():
+    y = [0, 0, 1, 2, 2, 2]
+    y_hat = [0, 1, 1, 2, 2, 0]
+    ax = digits.plot_confusion_matrix(y, y_hat, num_classes=3)
+    counts = ax.images[0].get_array()
+    # by hand: row = true label, column = prediction
+    assert counts.tolist() == [[1, 1, 0], [0, 1, 0], [1, 0, 2]]
+    assert [t.get_text() for t in ax.texts][:3] == ["1", "1", "0"]
+
+
+def test_plot_confusion_matrix_rejects_mismatched_lengths():
+    with pytest.raises(ValueError, match="2 labels but y_hat has 3"):
+        digits.plot_confusion_matrix([0, 1], [0, 1, 1])

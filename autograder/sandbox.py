@@ -1,0 +1,291 @@
+"""Run a student's kernel in a throwaway, locked-down folder (bubblewrap on Linux).
+
+The grading process (trusted) talks to the kernel (untrusted) over ZeroMQ. Inside the
+sandbox the kernel sees a read-only system and Python environment, the ``lab_utils``
+package, a copy of the few in-kernel ``autograder`` modules (probes, no reference data),
+and one writable folder; it has no network, its own PID namespace, no capabilities, and
+resource limits set with ``prlimit``. Because the kernel lives in another network
+namespace, TCP loopback does not reach it: the connection uses ZeroMQ's ``ipc``
+transport, whose Unix sockets sit in the bound runtime folder and so cross namespaces.
+
+Memory is capped with ``RLIMIT_AS`` (address space, not resident memory): importing
+TensorFlow and training the assignment's model maps about 3 GiB, so the default is 8 GiB.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from jupyter_client.manager import KernelManager
+from traitlets import List, Unicode
+
+#: Modules of the ``autograder`` package the test cells import inside the kernel.
+#: Only these are copied into the sandbox; never the checks, reference data or gradebook.
+KERNEL_MODULES = ("probes.py", "kernel.py", "cases.py")
+
+_GIB = 1024**3
+_MIB = 1024**2
+
+#: Files of /etc a Python process reads (name service, dynamic linker, fonts, time zone).
+_ETC_ENTRIES = (
+    "ld.so.cache",
+    "ld.so.conf",
+    "ld.so.conf.d",
+    "nsswitch.conf",
+    "passwd",
+    "group",
+    "localtime",
+    "fonts",
+    "mime.types",
+    "hosts",
+)
+
+
+class SandboxUnavailable(RuntimeError):
+    """Raise when bubblewrap cannot be found and the caller asked for a sandbox."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """Resource limits for one submission's kernel.
+
+    Attributes:
+        cell_timeout: seconds one cell may run before the submission is stopped.
+        total_timeout: seconds all cells of one submission may run together.
+        memory: bytes of address space (``RLIMIT_AS``) for every process in the sandbox.
+        file_size: largest file, in bytes, the kernel may write (``RLIMIT_FSIZE``).
+        open_files: most file descriptors per process (``RLIMIT_NOFILE``).
+        startup_timeout: seconds the kernel may take to answer its first request.
+        threads: threads per kernel for OpenMP and TensorFlow (0: leave the libraries' default).
+    """
+
+    cell_timeout: float = 300.0
+    total_timeout: float = 900.0
+    memory: int = 8 * _GIB
+    file_size: int = 256 * _MIB
+    open_files: int = 1024
+    startup_timeout: float = 60.0
+    threads: int = 0
+
+    def __post_init__(self):
+        for field in ("cell_timeout", "total_timeout", "memory", "file_size", "startup_timeout"):
+            if getattr(self, field) <= 0:
+                raise ValueError(f"Limits.{field} must be positive, got {getattr(self, field)}")
+
+
+def bwrap_path() -> str | None:
+    """Return the path of the ``bwrap`` executable, or None when bubblewrap is not installed."""
+    return shutil.which("bwrap")
+
+
+def sandbox_available() -> bool:
+    """Return True when kernels can be sandboxed on this machine (Linux with bubblewrap)."""
+    return sys.platform.startswith("linux") and bwrap_path() is not None
+
+
+def _package_root(module_name: str) -> Path:
+    import importlib
+
+    return Path(importlib.import_module(module_name).__file__).resolve().parent
+
+
+@dataclasses.dataclass
+class Workspace:
+    """The throwaway folders of one submission's kernel.
+
+    ``root`` holds ``work`` (the kernel's writable current folder and HOME), ``pkg`` (the
+    read-only in-kernel ``autograder`` modules) and ``run`` (connection file and sockets).
+    """
+
+    root: Path
+    logs: list = dataclasses.field(default_factory=list)
+
+    @property
+    def work(self) -> Path:
+        return self.root / "w"
+
+    @property
+    def pkg(self) -> Path:
+        return self.root / "p"
+
+    @property
+    def run(self) -> Path:
+        return self.root / "r"
+
+    def cleanup(self) -> None:
+        """Close the kernel log and delete every file of the workspace."""
+        for log in self.logs:
+            log.close()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def make_workspace(files: dict[str, bytes] | None = None) -> Workspace:
+    """Create a workspace holding ``files`` (name -> content) and the in-kernel modules."""
+    # Short paths: a Unix socket path must fit in 107 bytes.
+    root = Path(tempfile.mkdtemp(prefix="nng-", dir="/tmp" if os.path.isdir("/tmp") else None))
+    space = Workspace(root)
+    for folder in (space.work, space.pkg / "autograder", space.run):
+        folder.mkdir(parents=True)
+    source = Path(__file__).resolve().parent
+    (space.pkg / "autograder" / "__init__.py").write_text(
+        '"""In-kernel part of the grader (probes only; the checks run outside)."""\n'
+    )
+    for name in KERNEL_MODULES:
+        if (source / name).is_file():
+            shutil.copyfile(source / name, space.pkg / "autograder" / name)
+    for name, content in (files or {}).items():
+        target = space.work / name
+        if target.resolve().parent != space.work.resolve():
+            raise ValueError(f"workspace file name {name!r} must be a plain file name")
+        target.write_bytes(content)
+    return space
+
+
+def kernel_environment(space: Workspace, limits: Limits, *, sandboxed: bool) -> dict[str, str]:
+    """Return the environment of the kernel: nothing inherited but what Python needs."""
+    env = {
+        "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(space.work),
+        "PYTHONPATH": str(space.pkg),
+        "PYTHONNOUSERSITE": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "JUPYTER_RUNTIME_DIR": str(space.run),
+        "JUPYTER_DATA_DIR": str(space.work / ".jupyter"),
+        "JUPYTER_CONFIG_DIR": str(space.work / ".jupyter"),
+        "IPYTHONDIR": str(space.work / ".ipython"),
+        "MPLCONFIGDIR": str(space.work / ".matplotlib"),
+        "MPLBACKEND": "Agg",
+        "LANG": "C.UTF-8",
+        "TMPDIR": str(space.work),
+        # nbgrader sets this while autograding; notebooks may test it.
+        "NBGRADER_EXECUTION": "autograde",
+    }
+    if limits.threads > 0:
+        for name in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
+            env[name] = str(limits.threads)
+        env["OPENBLAS_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(limits.threads)
+    if not sandboxed:
+        # Without a sandbox the kernel still must not find the course's autograder package
+        # before the copy; keep the rest of the caller's environment (e.g. proxies, locale).
+        env = {**os.environ, **env}
+    return env
+
+
+def prlimit_prefix(limits: Limits) -> list[str]:
+    """Return the ``prlimit`` command that applies ``limits`` to the kernel and its children."""
+    prlimit = shutil.which("prlimit")
+    if prlimit is None:
+        return []
+    return [
+        prlimit,
+        f"--as={int(limits.memory)}",
+        f"--fsize={int(limits.file_size)}",
+        f"--nofile={int(limits.open_files)}",
+        "--core=0",
+        "--",
+    ]
+
+
+def _ro_binds_for_python() -> list[Path]:
+    """Return folders the kernel's Python needs to read: interpreter, venv, lab_utils."""
+    folders = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()}
+    folders.add(Path(sys.executable).resolve().parent.parent)
+    folders.add(_package_root("lab_utils"))
+    # Drop folders inside others so each is bound once.
+    ordered = sorted(folders, key=lambda p: len(p.parts))
+    kept: list[Path] = []
+    for folder in ordered:
+        if not any(folder == k or k in folder.parents for k in kept):
+            kept.append(folder)
+    return kept
+
+
+def bwrap_prefix(space: Workspace) -> list[str]:
+    """Return the bubblewrap command line that confines a kernel to ``space``."""
+    bwrap = bwrap_path()
+    if bwrap is None:
+        raise SandboxUnavailable(
+            "bubblewrap (bwrap) is not installed: install it (apt-get install bubblewrap) "
+            "or pass --no-sandbox to run student code unconfined"
+        )
+    cmd = [bwrap, "--ro-bind", "/usr", "/usr"]
+    for name in ("bin", "lib", "lib32", "lib64", "sbin"):
+        path = Path("/") / name
+        if path.is_symlink():
+            cmd += ["--symlink", os.readlink(path), str(path)]
+        elif path.is_dir():
+            cmd += ["--ro-bind", str(path), str(path)]
+    for name in _ETC_ENTRIES:
+        path = Path("/etc") / name
+        if path.exists():
+            cmd += ["--ro-bind", str(path), str(path)]
+    cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    for folder in _ro_binds_for_python():
+        cmd += ["--ro-bind", str(folder), str(folder)]
+    cmd += [
+        "--bind", str(space.work), str(space.work),
+        "--bind", str(space.run), str(space.run),
+        "--ro-bind", str(space.pkg), str(space.pkg),
+        "--chdir", str(space.work),
+        "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+        "--unshare-cgroup-try", "--hostname", "grading",
+        "--cap-drop", "ALL", "--new-session", "--die-with-parent",
+        "--clearenv",
+    ]  # fmt: skip
+    return cmd
+
+
+class SandboxedKernelManager(KernelManager):
+    """Start an IPython kernel behind a command prefix (bubblewrap and prlimit).
+
+    The kernel runs the grading interpreter's Python (``sys.executable``) rather than a
+    kernelspec's command, so the sandbox binds exactly the environment it runs.
+    """
+
+    prefix = List(Unicode(), help="Command placed before the kernel's command.").tag(config=True)
+
+    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+        kernel = [sys.executable, "-m", "ipykernel_launcher", "-f", self.connection_file]
+        return [*self.prefix, *kernel, *(extra_arguments or [])]
+
+
+@dataclasses.dataclass
+class KernelSandbox:
+    """A kernel manager for one submission plus the environment and folder to start it in."""
+
+    km: SandboxedKernelManager
+    env: dict[str, str]
+    space: Workspace
+    sandboxed: bool
+
+    def start_kwargs(self) -> dict:
+        """Return the keyword arguments for ``km.start_kernel`` / nbclient's ``setup_kernel``."""
+        # The kernel's own stdout/stderr (banner, TF logs) go to a log, not the grader's terminal.
+        log = open(self.space.root / "kernel.log", "ab")  # noqa: SIM115 (closed by cleanup)
+        self.space.logs.append(log)
+        return {"env": self.env, "cwd": str(self.space.work), "stdout": log, "stderr": log}
+
+
+def kernel_sandbox(space: Workspace, limits: Limits, *, sandboxed: bool) -> KernelSandbox:
+    """Return a kernel manager whose kernel runs confined to ``space`` under ``limits``."""
+    env = kernel_environment(space, limits, sandboxed=sandboxed)
+    prefix = prlimit_prefix(limits)
+    if sandboxed:
+        env_args: list[str] = []
+        for name, value in env.items():
+            env_args += ["--setenv", name, value]
+        # --clearenv drops what Popen passes; the kernel sees only these values.
+        prefix = [*prefix, *bwrap_prefix(space), *env_args, "--"]
+    km = SandboxedKernelManager(
+        prefix=prefix,
+        transport="ipc",
+        ip=str(space.run / "k"),
+        connection_file=str(space.run / "kernel.json"),
+        kernel_name="python3",
+    )
+    return KernelSandbox(km=km, env=env, space=space, sandboxed=sandboxed)

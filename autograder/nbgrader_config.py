@@ -1,0 +1,65 @@
+"""nbgrader configuration for the C2_W2 assignment; this folder is the course root.
+
+Run nbgrader from this folder with the course environment active (nbgrader calls ``alembic``
+from PATH). The source notebook lives in ../assignment/<assignment>/; generate_assignment
+adds the assignment to the gradebook and autograde adds unknown students, so no
+``nbgrader db ... add`` step is needed.
+"""
+
+import os
+
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import (
+    AssignLatePenalties,
+    CheckCellMetadata,
+    ClearHiddenTests,
+    GetGrades,
+    IgnorePattern,
+    LimitOutput,
+    SaveAutoGrades,
+)
+
+from autograder.preprocessors import ExecuteWithEnv, FilterLibraryWarnings, SanitizeFeedback
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+c = get_config()
+
+c.CourseDirectory.course_id = "nn-training-c2w2"
+c.CourseDirectory.root = _HERE
+# Relative to the course root; nbgrader joins it to root, so "../assignment" works.
+c.CourseDirectory.source_directory = "../assignment"
+c.GenerateAssignment.create_assignment = True
+c.Autograde.create_student = True
+
+# One stub for every exercise: the released cell fails with this message until answered.
+c.ClearSolutions.code_stub = {
+    "python": '# YOUR CODE HERE\nraise NotImplementedError("Replace this line with your code for the exercise above, then run the cell again.")'
+}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# Seconds per cell; training 40 epochs takes about 15 s on two cores.
+c.Execute.timeout = 600
+# nbgrader scores a test cell zero if it writes to stderr: keep TensorFlow's C++ logging
+# quiet in the grading kernel, and filter the library warnings that still get through
+# (absl start-up lines, Keras/Python warnings) out of graded cells before grading.
+c.ExecuteWithEnv.kernel_env = {"TF_CPP_MIN_LOG_LEVEL": "2"}
+
+c.Autograde.autograde_preprocessors = [
+    ExecuteWithEnv,
+    FilterLibraryWarnings,
+    IgnorePattern,
+    ClearMetadataPreprocessor,
+    LimitOutput,
+    SaveAutoGrades,
+    AssignLatePenalties,
+    CheckCellMetadata,
+]
+# Autograded notebooks hold the hidden tests again (nbgrader restores test cells from the
+# source); feedback must not show them, nor the facts outputs or tracebacks quoting them.
+c.GenerateFeedback.preprocessors = [
+    GetGrades,
+    ClearHiddenTests,
+    SanitizeFeedback,
+    CSSHTMLHeaderPreprocessor,
+]

@@ -26,7 +26,7 @@ from traitlets import List, Unicode
 
 #: Modules of the ``autograder`` package the test cells import inside the kernel.
 #: Only these are copied into the sandbox; never the checks, reference data or gradebook.
-KERNEL_MODULES = ("probes.py", "kernel.py", "cases.py")
+KERNEL_MODULES = ("probes.py", "kernel.py", "cases.py", "checks.py", "reference/__init__.py")
 
 _GIB = 1024**3
 _MIB = 1024**2
@@ -137,7 +137,9 @@ def make_workspace(files: dict[str, bytes] | None = None) -> Workspace:
     )
     for name in KERNEL_MODULES:
         if (source / name).is_file():
-            shutil.copyfile(source / name, space.pkg / "autograder" / name)
+            target = space.pkg / "autograder" / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source / name, target)
     for name, content in (files or {}).items():
         target = space.work / name
         if target.resolve().parent != space.work.resolve():

@@ -1,0 +1,122 @@
+"""Command line: ``python -m autograder grade ASSIGNMENT`` and ``python -m autograder bench``.
+
+A thin layer: it parses arguments and forwards them to keyword-only functions
+(:func:`autograder.grade.grade_assignment`, :func:`autograder.bench.run_benchmark`),
+which own every default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+
+from autograder import sandbox
+
+_LIMIT_DEFAULTS = sandbox.Limits()
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from autograder import grade, report
+
+    limits = dataclasses.replace(
+        _LIMIT_DEFAULTS,
+        cell_timeout=args.cell_timeout,
+        total_timeout=args.total_timeout,
+        memory=int(args.memory_gib * 1024**3),
+        threads=args.threads,
+    )
+    try:
+        rows = grade.grade_assignment(
+            assignment=args.assignment,
+            course_root=args.course_root,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            force=args.force,
+            student=args.student,
+            sandboxed=not args.no_sandbox,
+            limits=limits,
+            skip_after_last_graded=not args.run_all_cells,
+            progress_json=args.progress_json,
+            show_progress=not args.no_progress,
+        )
+    except sandbox.SandboxUnavailable as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(report.format_table(rows), file=sys.stderr if args.progress_json == "-" else sys.stdout)
+    return 1 if any(row.status == grade.GRADING_ERROR for row in rows) else 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from autograder import bench
+
+    bench.run_benchmark(copies=args.copies, workers=args.workers, samples=args.samples)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of ``python -m autograder``."""
+    parser = argparse.ArgumentParser(prog="nn-autograde", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    grade = commands.add_parser("grade", help="autograde every submission of an assignment")
+    grade.add_argument("assignment", help="assignment name, e.g. C2_W2_Assignment")
+    grade.add_argument("--course-root", default=".", help="nbgrader course root (default: .)")
+    grade.add_argument("--workers", type=int, default=None, help="parallel jobs (default: cores)")
+    grade.add_argument("--scheduler", help="address of a running dask scheduler, tcp://HOST:PORT")
+    grade.add_argument("--force", action="store_true", help="regrade unchanged submissions too")
+    grade.add_argument("--student", help="grade only this student")
+    grade.add_argument(
+        "--no-sandbox", action="store_true", help="run student code unconfined (not recommended)"
+    )
+    grade.add_argument(
+        "--cell-timeout",
+        type=float,
+        default=_LIMIT_DEFAULTS.cell_timeout,
+        help="seconds per cell (default: %(default)s)",
+    )
+    grade.add_argument(
+        "--total-timeout",
+        type=float,
+        default=_LIMIT_DEFAULTS.total_timeout,
+        help="seconds per submission (default: %(default)s)",
+    )
+    grade.add_argument(
+        "--memory-gib",
+        type=float,
+        default=_LIMIT_DEFAULTS.memory / 1024**3,
+        help="address-space limit per kernel in GiB (default: %(default)s)",
+    )
+    grade.add_argument(
+        "--threads",
+        type=int,
+        default=_LIMIT_DEFAULTS.threads,
+        help="threads per kernel (default: cores / workers)",
+    )
+    grade.add_argument(
+        "--run-all-cells",
+        action="store_true",
+        help="also run the cells after the last graded cell (slower; scores are the same)",
+    )
+    grade.add_argument("--progress-json", help="write JSON-lines progress to FILE (- for stdout)")
+    grade.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    grade.set_defaults(func=_grade)
+
+    bench = commands.add_parser("bench", help="time stock nbgrader autograde against `grade`")
+    bench.add_argument("--copies", type=int, default=4, help="submissions to grade")
+    bench.add_argument("--workers", type=int, default=None, help="parallel jobs (default: cores)")
+    bench.add_argument(
+        "--samples", type=int, default=3, help="kernel start-up samples for the floor"
+    )
+    bench.set_defaults(func=_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``nn-autograde`` command line."""
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,149 @@
+"""Execute one submission's notebook in a sandboxed kernel: the job a Dask worker runs.
+
+The kernel is a subprocess of the worker (inside bubblewrap), so whatever the student's code
+does to it (exit, crash, run forever, exhaust memory) ends only that kernel: the job records
+a status and returns normally. Only the worker's own death makes Dask run the job elsewhere.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import time
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+from autograder import sandbox
+
+#: Submission statuses (reason codes) set by execution.
+OK = "ok"
+CELL_TIMEOUT = "cell_timeout"
+TOTAL_TIMEOUT = "total_timeout"
+KERNEL_DIED = "kernel_died"
+MEMORY = "memory"
+STARTUP_FAILED = "kernel_startup_failed"
+
+_MEMORY_SIGNS = ("MemoryError", "bad_alloc", "Cannot allocate memory", "Resource exhausted")
+
+
+@dataclasses.dataclass
+class Execution:
+    """What running a notebook produced: the executed notebook and how it ended."""
+
+    nb: nbformat.NotebookNode
+    status: str
+    reason: str
+    completed: list[int]
+    seconds: float
+
+
+def _has_memory_error(text: str) -> bool:
+    return any(sign in text for sign in _MEMORY_SIGNS)
+
+
+def _outputs_text(cell) -> str:
+    parts = []
+    for output in cell.get("outputs", []):
+        parts.append(str(output.get("ename", "")))
+        parts.append(str(output.get("evalue", "")))
+        parts.append(str(output.get("text", "")))
+    return "\n".join(parts)
+
+
+def execute(
+    nb: nbformat.NotebookNode,
+    *,
+    limits: sandbox.Limits,
+    sandboxed: bool,
+    stop_after: int | None = None,
+) -> Execution:
+    """Run the code cells of ``nb`` (up to index ``stop_after``) in a fresh sandboxed kernel.
+
+    Returns an :class:`Execution`; ``completed`` lists the indices of cells that finished.
+    """
+    start = time.monotonic()
+    deadline = start + limits.total_timeout
+    space = sandbox.make_workspace()
+    box = sandbox.kernel_sandbox(space, limits, sandboxed=sandboxed)
+    client = NotebookClient(
+        nb,
+        km=box.km,
+        timeout=limits.cell_timeout,
+        startup_timeout=int(limits.startup_timeout),
+        allow_errors=True,
+        record_timing=False,
+        shutdown_kernel="immediate",
+        resources={"metadata": {"path": str(space.work)}},
+    )
+    status, reason, completed = OK, "", []
+    try:
+        with client.setup_kernel(**box.start_kwargs()):
+            for index, cell in enumerate(nb.cells):
+                if stop_after is not None and index > stop_after:
+                    break
+                if cell.cell_type != "code":
+                    continue
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    status = TOTAL_TIMEOUT
+                    reason = f"the notebook ran past the total limit of {limits.total_timeout:g} s"
+                    break
+                client.timeout = max(1, int(min(limits.cell_timeout, remaining)))
+                try:
+                    client.execute_cell(cell, index)
+                except CellTimeoutError:
+                    if client.timeout < limits.cell_timeout:
+                        status = TOTAL_TIMEOUT
+                        reason = (
+                            f"cell {index} was stopped at the total limit of "
+                            f"{limits.total_timeout:g} s"
+                        )
+                    else:
+                        status = CELL_TIMEOUT
+                        reason = f"cell {index} ran past the per-cell limit of {client.timeout} s"
+                    break
+                except DeadKernelError:
+                    status, reason = KERNEL_DIED, f"the kernel died while running cell {index}"
+                    break
+                completed.append(index)
+                if _has_memory_error(_outputs_text(cell)) and status == OK:
+                    status = MEMORY
+                    reason = f"cell {index} ran out of memory (limit {limits.memory} bytes)"
+    except DeadKernelError:
+        status, reason = KERNEL_DIED, "the kernel died"
+    except (RuntimeError, TimeoutError) as err:
+        if status == OK:
+            status, reason = STARTUP_FAILED, f"the kernel did not start: {err}"
+    finally:
+        log = space.root / "kernel.log"
+        log_text = log.read_text(errors="replace")[-20000:] if log.exists() else ""
+        space.cleanup()
+    if status == KERNEL_DIED and _has_memory_error(log_text):
+        status = MEMORY
+        reason = f"{reason}: out of memory (limit {limits.memory} bytes)"
+    return Execution(nb, status, reason, completed, time.monotonic() - start)
+
+
+def run_job(job: dict) -> dict:
+    """Execute one submission described by ``job``; return a JSON-able result.
+
+    ``job`` holds ``student``, ``notebook`` (JSON text, graded cells already rewritten by the
+    driver), ``limits`` (a dict of :class:`autograder.sandbox.Limits` fields), ``sandbox``
+    and ``stop_after``. Never raises for anything the submission does.
+    """
+    nb = nbformat.reads(job["notebook"], as_version=4)
+    limits = sandbox.Limits(**job["limits"])
+    result = execute(nb, limits=limits, sandboxed=job["sandbox"], stop_after=job["stop_after"])
+    return {
+        "student": job["student"],
+        "sha256": job["sha256"],
+        "notebook": nbformat.writes(result.nb),
+        "status": result.status,
+        "reason": result.reason,
+        "completed": result.completed,
+        "seconds": result.seconds,
+        "worker": f"{socket.gethostname()}:{os.getpid()}",
+    }

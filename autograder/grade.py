@@ -1,0 +1,580 @@
+"""Grade every submission of an assignment: in parallel, sandboxed, judged outside the kernel.
+
+The driver (this process) is the only writer of the gradebook and of ``autograded/``:
+
+1. For each submission it reads the notebook, hashes it (unchanged ones are skipped unless
+   ``force``), applies nbgrader's own sanitising preprocessors (graded cells restored from the
+   gradebook) and rewrites each graded test cell so the kernel only *reports* facts.
+2. A Dask worker runs the notebook in a sandboxed kernel (:func:`autograder.execute.run_job`).
+3. Back in the driver, :mod:`autograder.judge` turns each test cell's report into a verdict,
+   and nbgrader's stock ``Autograde`` converter writes ``autograded/<student>/...`` and the
+   gradebook, with :class:`InjectExecution` standing in for its ``Execute`` step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import hashlib
+import json
+import os
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+
+import nbformat
+from nbconvert.preprocessors import ExecutePreprocessor
+from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.converters import Autograde
+from nbgrader.coursedir import CourseDirectory
+from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Dict
+from traitlets.config import Config, PyFileConfigLoader
+
+from autograder import execute, judge, sandbox
+
+#: Submission statuses set by the driver (execution adds those in :mod:`autograder.execute`).
+CORRUPT = "corrupt_notebook"
+EMPTY = "empty_submission"
+CELLS_MISSING = "graded_cells_missing"
+INVALID = "invalid_notebook"
+GRADING_ERROR = "grading_error"
+SKIPPED = "unchanged"
+
+#: Name of the per-submission grading record kept next to the autograded notebook.
+STATE_FILE = ".nn-grade.json"
+#: Key for the per-submission softmax probes; kept with the reports, never in a kernel.
+KEY_FILE = ".probe-key"
+
+
+@dataclasses.dataclass
+class Submission:
+    """One student's submitted notebook."""
+
+    student: str
+    path: Path
+    sha256: str
+
+
+@dataclasses.dataclass
+class Outcome:
+    """One row of the final table."""
+
+    student: str
+    score: float
+    max_score: float
+    seconds: float
+    status: str
+    reason: str = ""
+    sandbox: bool = True
+    tests: dict[str, float] = dataclasses.field(default_factory=dict)
+    sha256: str = ""
+    worker: str = ""
+
+
+@dataclasses.dataclass
+class Plan:
+    """What the driver needs to know about the assignment, read once."""
+
+    course_root: Path
+    assignment: str
+    notebook: str
+    config: Config
+    reference: dict
+    key: bytes
+    test_ids: list[str]
+    points: dict[str, float]
+    max_score: float
+
+
+class InjectExecution(NbGraderPreprocessor):
+    """Put the sandboxed run's outputs and the outside verdicts into the notebook.
+
+    Stands in for nbgrader's ``Execute`` in the ``Autograde`` pipeline: the notebook is not
+    run again; each graded test cell gets the verdict's output (clean if passed, an error
+    otherwise), every other cell the outputs its sandboxed run produced.
+    """
+
+    executed = Dict(help="Code-cell outputs of the sandboxed run, by cell index.").tag(config=True)
+    verdicts = Dict(help="Outputs of each graded test cell, by grade_id.").tag(config=True)
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type != "code":
+            return cell, resources
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in self.verdicts:
+            cell.outputs = [nbformat.from_dict(o) for o in self.verdicts[grade_id]]
+        else:
+            cell.outputs = [nbformat.from_dict(o) for o in self.executed.get(str(index), [])]
+        return cell, resources
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def load_config(course_root: Path) -> Config:
+    """Return the course's nbgrader configuration, rooted at ``course_root``."""
+    config = Config()
+    if (course_root / "nbgrader_config.py").is_file():
+        config = PyFileConfigLoader("nbgrader_config.py", path=str(course_root)).load_config()
+    config.CourseDirectory.root = str(course_root)
+    return config
+
+
+def _coursedir(plan_config: Config, assignment: str, student: str = "*") -> CourseDirectory:
+    config = Config(plan_config)
+    config.CourseDirectory.assignment_id = assignment
+    config.CourseDirectory.student_id = student
+    return CourseDirectory(config=config)
+
+
+def _probe_key(course_root: Path) -> bytes:
+    """Return the course's probe key, creating it (git-ignored, under reports/) on first use."""
+    path = course_root / "reports" / KEY_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return bytes.fromhex(path.read_text().strip())
+
+
+def make_plan(*, course_root: Path, assignment: str) -> Plan:
+    """Read the assignment's graded cells from the gradebook and the reference data."""
+    from autograder.reference import load
+
+    config = load_config(course_root)
+    coursedir = _coursedir(config, assignment)
+    db_url = coursedir.db_url
+    with Gradebook(db_url) as gb:
+        try:
+            found = gb.find_assignment(assignment)
+        except MissingEntry as err:
+            raise SystemExit(
+                f"assignment {assignment!r} is not in the gradebook {db_url}: run "
+                f"`nbgrader generate_assignment {assignment}` in {course_root} first"
+            ) from err
+        if len(found.notebooks) != 1:
+            raise SystemExit(f"{assignment} must have exactly one notebook to grade")
+        notebook = found.notebooks[0]
+        test_ids = [c.name for c in notebook.grade_cells if not _is_solution(gb, c, notebook)]
+        points = {c.name: float(c.max_score) for c in notebook.grade_cells}
+        max_score = float(notebook.max_score)
+        notebook_name = notebook.name
+    return Plan(
+        course_root=course_root,
+        assignment=assignment,
+        notebook=notebook_name,
+        config=config,
+        reference=load(),
+        key=_probe_key(course_root),
+        test_ids=test_ids,
+        points=points,
+        max_score=max_score,
+    )
+
+
+def _is_solution(gb: Gradebook, grade_cell, notebook) -> bool:
+    return any(s.name == grade_cell.name for s in notebook.solution_cells)
+
+
+def find_submissions(plan: Plan, student: str | None = None) -> list[Submission]:
+    """Return the submissions under ``submitted/``, one per student, sorted by student."""
+    coursedir = _coursedir(plan.config, plan.assignment)
+    root = Path(coursedir.submitted_directory)
+    if not root.is_absolute():
+        root = plan.course_root / root
+    found = []
+    for folder in sorted(root.glob("*")):
+        if student is not None and folder.name != student:
+            continue
+        path = folder / plan.assignment / f"{plan.notebook}.ipynb"
+        if path.is_file():
+            found.append(Submission(folder.name, path, _sha256(path.read_bytes())))
+    if student is not None and not found:
+        raise SystemExit(f"no submission for student {student!r} under {root}")
+    return found
+
+
+def _autograded_folder(plan: Plan, student: str) -> Path:
+    coursedir = _coursedir(plan.config, plan.assignment, student)
+    path = Path(coursedir.format_path(coursedir.autograded_directory, student, plan.assignment))
+    return path if path.is_absolute() else plan.course_root / path
+
+
+def read_state(plan: Plan, student: str) -> dict | None:
+    """Return the grading record of ``student``'s last grading, or None."""
+    path = _autograded_folder(plan, student) / STATE_FILE
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _resources(plan: Plan, student: str) -> dict:
+    coursedir = _coursedir(plan.config, plan.assignment, student)
+    return {
+        "unique_key": plan.notebook,
+        "nbgrader": {
+            "student": student,
+            "assignment": plan.assignment,
+            "notebook": plan.notebook,
+            "db_url": coursedir.db_url,
+        },
+    }
+
+
+def sanitize(plan: Plan, student: str, nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Apply the course's nbgrader sanitising preprocessors (graded cells restored)."""
+    converter = Autograde(coursedir=_coursedir(plan.config, plan.assignment), config=plan.config)
+    resources = _resources(plan, student)
+    for cls in converter.sanitize_preprocessors:
+        preprocessor = cls(config=plan.config)
+        nb, resources = preprocessor.preprocess(nb, resources)
+    return nb
+
+
+def _grade_id(cell) -> str | None:
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return meta.get("grade_id") if meta.get("grade") else None
+
+
+def last_graded_index(nb: nbformat.NotebookNode) -> int | None:
+    """Return the index of the last cell nbgrader grades or marks as a task, or None."""
+    last = None
+    for index, cell in enumerate(nb.cells):
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("grade") or meta.get("task") or meta.get("solution"):
+            last = index
+    return last
+
+
+@dataclasses.dataclass
+class Prepared:
+    """A submission ready to run, or the reason it cannot run."""
+
+    submission: Submission
+    job: dict | None
+    calls: dict[str, list[judge.CheckCall]]
+    status: str = execute.OK
+    reason: str = ""
+
+
+def prepare(
+    plan: Plan,
+    submission: Submission,
+    *,
+    limits: sandbox.Limits,
+    sandboxed: bool,
+    skip_after_last_graded: bool,
+) -> Prepared:
+    """Sanitise a submission and rewrite its graded test cells into report-only probes."""
+    raw = submission.path.read_bytes()
+    if not raw.strip():
+        return Prepared(submission, None, {}, EMPTY, "the submitted file is empty")
+    try:
+        nb = nbformat.reads(raw.decode("utf-8"), as_version=4)
+        nbformat.validate(nb)
+    except Exception as err:  # any unreadable file is the student's problem, not ours
+        text = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
+        return Prepared(submission, None, {}, CORRUPT, f"not a readable notebook: {text}")
+    if not any(cell.cell_type == "code" and cell.source.strip() for cell in nb.cells):
+        return Prepared(submission, None, {}, EMPTY, "the notebook has no code")
+    try:
+        nb = sanitize(plan, submission.student, nb)
+    except Exception as err:  # e.g. nbgrader metadata the student corrupted
+        return Prepared(submission, None, {}, INVALID, f"nbgrader could not read it: {err}"[:300])
+    extra = judge.extra_softmax_cases(plan.key, submission.sha256)
+    calls = {}
+    for cell in nb.cells:
+        grade_id = _grade_id(cell)
+        if grade_id not in plan.test_ids or cell.cell_type != "code":
+            continue
+        calls[grade_id] = judge.expected_checks(cell.source)
+        if calls[grade_id]:
+            cell.source = judge.probe_source(calls[grade_id], extra)
+    status, reason = execute.OK, ""
+    missing = [g for g in plan.test_ids if g not in calls]
+    if missing:
+        status = CELLS_MISSING
+        reason = f"graded cells missing from the notebook: {', '.join(missing)}"
+    job = {
+        "student": submission.student,
+        "sha256": submission.sha256,
+        "notebook": nbformat.writes(nb),
+        "limits": dataclasses.asdict(limits),
+        "sandbox": sandboxed,
+        "stop_after": last_graded_index(nb) if skip_after_last_graded else None,
+    }
+    return Prepared(submission, job, calls, status, reason)
+
+
+def verdicts(plan: Plan, prepared: Prepared, result: dict) -> dict[str, judge.CellVerdict]:
+    """Judge each graded test cell of an executed submission outside the kernel."""
+    nb = nbformat.reads(result["notebook"], as_version=4)
+    reference = judge.reference_with(
+        plan.reference, judge.extra_softmax_cases(plan.key, prepared.submission.sha256)
+    )
+    completed = set(result["completed"])
+    found = {}
+    for index, cell in enumerate(nb.cells):
+        grade_id = _grade_id(cell)
+        if grade_id not in prepared.calls or grade_id in found:
+            continue
+        calls = prepared.calls[grade_id]
+        ran = index in completed
+        if calls:
+            found[grade_id] = judge.judge_cell(
+                grade_id, calls, cell.get("outputs", []), reference, ran=ran
+            )
+        else:
+            # A test with no kernel checks can only be judged by whether it raised.
+            errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+            passed = ran and not errors
+            found[grade_id] = judge.CellVerdict(
+                grade_id,
+                passed,
+                judge.NO_CHECKS if passed else judge.FAILED,
+                ["Judged in the kernel (this test reports no facts)."],
+            )
+    return found
+
+
+def _write_with_nbgrader(plan: Plan, student: str, config_update: dict) -> None:
+    """Run nbgrader's Autograde for one student with our Execute stand-in."""
+    config = Config(plan.config)
+    config.CourseDirectory.assignment_id = plan.assignment
+    config.CourseDirectory.student_id = student
+    config.Autograde.force = True
+    config.InjectExecution.executed = config_update["executed"]
+    config.InjectExecution.verdicts = config_update["verdicts"]
+    coursedir = CourseDirectory(config=config)
+    converter = Autograde(coursedir=coursedir, config=config)
+    pipeline = [
+        InjectExecution if isinstance(pp, type) and issubclass(pp, ExecutePreprocessor) else pp
+        for pp in converter.autograde_preprocessors
+    ]
+    config.Autograde.autograde_preprocessors = pipeline
+    converter = Autograde(coursedir=coursedir, config=config)
+    converter.start()
+
+
+def _zero_missing_and_comment(plan: Plan, student: str, status: str, reason: str) -> None:
+    """Score graded tests nbgrader left unscored as zero, and record the reason code."""
+    coursedir = _coursedir(plan.config, plan.assignment, student)
+    with Gradebook(coursedir.db_url) as gb:
+        try:
+            submission = gb.find_submission_notebook(plan.notebook, plan.assignment, student)
+        except MissingEntry:
+            gb.update_or_create_student(student)
+            gb.update_or_create_submission(plan.assignment, student)
+            submission = gb.find_submission_notebook(plan.notebook, plan.assignment, student)
+        for grade in submission.grades:
+            if grade.name in plan.test_ids and grade.auto_score is None:
+                grade.auto_score = 0.0
+                grade.needs_manual_grade = False
+        if status != execute.OK:
+            for comment in submission.comments:
+                comment.auto_comment = f"[{status}] {reason}"
+        gb.db.commit()
+
+
+def _scores(plan: Plan, student: str) -> tuple[float, dict[str, float]]:
+    coursedir = _coursedir(plan.config, plan.assignment, student)
+    with Gradebook(coursedir.db_url) as gb:
+        submission = gb.find_submission_notebook(plan.notebook, plan.assignment, student)
+        tests = {g.name: float(g.score or 0.0) for g in submission.grades}
+        return float(submission.score), tests
+
+
+def _placeholder_notebook(plan: Plan, status: str, reason: str) -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell(
+            f"# {plan.notebook}: not graded\n\nYour submission could not be graded "
+            f"(`{status}`): {reason}. Every test scored 0. Submit the notebook file itself "
+            "(File > Save, then submit the `.ipynb`)."
+        )
+    ]
+    return nb
+
+
+def record(plan: Plan, prepared: Prepared, result: dict | None, *, sandboxed: bool) -> Outcome:
+    """Write one submission's grades (driver only): autograded notebook, gradebook, record."""
+    sub = prepared.submission
+    status, reason = prepared.status, prepared.reason
+    seconds = 0.0
+    if result is not None:
+        if result["status"] != execute.OK:
+            status, reason = result["status"], result["reason"]
+        seconds = result["seconds"]
+        found = verdicts(plan, prepared, result)
+        executed = nbformat.reads(result["notebook"], as_version=4)
+        _write_with_nbgrader(
+            plan,
+            sub.student,
+            {
+                "executed": {
+                    str(i): c.get("outputs", [])
+                    for i, c in enumerate(executed.cells)
+                    if c.cell_type == "code"
+                },
+                "verdicts": {g: v.outputs() for g, v in found.items()},
+            },
+        )
+        tests_reason = {g: v.reason for g, v in found.items()}
+    else:
+        folder = _autograded_folder(plan, sub.student)
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"{plan.notebook}.ipynb"
+        if target.exists():
+            target.chmod(0o644)
+        nbformat.write(_placeholder_notebook(plan, status, reason), target)
+        tests_reason = {g: judge.NOT_RUN for g in plan.test_ids}
+    _zero_missing_and_comment(plan, sub.student, status, reason)
+    score, tests = _scores(plan, sub.student)
+    outcome = Outcome(
+        student=sub.student,
+        score=score,
+        max_score=plan.max_score,
+        seconds=seconds,
+        status=status,
+        reason=reason,
+        sandbox=sandboxed,
+        tests={g: tests.get(g, 0.0) for g in plan.test_ids},
+        sha256=sub.sha256,
+        worker=(result or {}).get("worker", ""),
+    )
+    state = {
+        **dataclasses.asdict(outcome),
+        "test_reasons": tests_reason,
+        "graded_at": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+    }
+    path = _autograded_folder(plan, sub.student) / STATE_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state, indent=1))
+    os.replace(tmp, path)
+    return outcome
+
+
+def outcome_from_state(state: dict) -> Outcome:
+    """Return the table row of a submission graded in an earlier run."""
+    fields = {f.name for f in dataclasses.fields(Outcome)}
+    return Outcome(**{k: v for k, v in state.items() if k in fields})
+
+
+def grade_assignment(
+    *,
+    assignment: str,
+    course_root: str | Path = ".",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    force: bool = False,
+    student: str | None = None,
+    sandboxed: bool = True,
+    limits: sandbox.Limits | None = None,
+    skip_after_last_graded: bool = True,
+    progress_json: str | None = None,
+    show_progress: bool = True,
+    report_dir: str | Path | None = None,
+    on_result: Callable[[Outcome], None] | None = None,
+) -> list[Outcome]:
+    """Grade the submissions of ``assignment``; return one :class:`Outcome` per student.
+
+    Args:
+        workers: parallel jobs for the local Dask cluster (default: number of cores).
+        scheduler: address of a running ``dask scheduler`` (``tcp://host:port``) instead.
+        force: grade submissions whose file has not changed since their last grading.
+        student: grade only this student.
+        sandboxed: run kernels in bubblewrap; False runs student code unconfined.
+        limits: time and memory limits (threads per kernel default to cores / workers).
+        skip_after_last_graded: do not run cells after the last graded cell.
+        progress_json: file (or ``-`` for stdout) for a JSON-lines progress stream.
+        report_dir: folder for the CSV report (default: ``<course_root>/reports``).
+    """
+    from autograder import distributed, report
+
+    course_root = Path(course_root).resolve()
+    if sandboxed and not sandbox.sandbox_available():
+        raise sandbox.SandboxUnavailable(
+            "bubblewrap (bwrap) is not installed, so student code cannot be sandboxed: "
+            "install it (apt-get install bubblewrap) or pass --no-sandbox to grade unconfined"
+        )
+    workers = workers or os.cpu_count() or 1
+    limits = limits or sandbox.Limits()
+    if limits.threads == 0:
+        limits = dataclasses.replace(limits, threads=max(1, (os.cpu_count() or 1) // workers))
+    plan = make_plan(course_root=course_root, assignment=assignment)
+    submissions = find_submissions(plan, student)
+    outcomes: dict[str, Outcome] = {}
+    todo = []
+    for sub in submissions:
+        state = read_state(plan, sub.student)
+        if not force and state and state.get("sha256") == sub.sha256:
+            outcomes[sub.student] = dataclasses.replace(outcome_from_state(state), status=SKIPPED)
+            continue
+        todo.append(sub)
+    progress = report.Progress(total=len(todo), json_path=progress_json, bar=show_progress)
+
+    def finish(prepared: Prepared, result: dict | None) -> None:
+        try:
+            outcome = record(plan, prepared, result, sandboxed=sandboxed)
+        except Exception as err:  # one submission's failure must not stop the batch
+            outcome = Outcome(
+                prepared.submission.student,
+                0.0,
+                plan.max_score,
+                0.0,
+                GRADING_ERROR,
+                f"{type(err).__name__}: {err}"[:300],
+                sandboxed,
+                sha256=prepared.submission.sha256,
+            )
+        outcomes[outcome.student] = outcome
+        progress.update(outcome)
+        if on_result is not None:
+            on_result(outcome)
+
+    def prepared_jobs():
+        for sub in todo:
+            prepared = prepare(
+                plan,
+                sub,
+                limits=limits,
+                sandboxed=sandboxed,
+                skip_after_last_graded=skip_after_last_graded,
+            )
+            if prepared.job is None:
+                finish(prepared, None)
+            else:
+                yield prepared
+
+    def finish_lost(prepared: Prepared, err: BaseException) -> None:
+        outcome = Outcome(
+            prepared.submission.student,
+            0.0,
+            plan.max_score,
+            0.0,
+            GRADING_ERROR,
+            f"not graded (will be retried next run): {err}"[:300],
+            sandboxed,
+            sha256=prepared.submission.sha256,
+        )
+        outcomes[outcome.student] = outcome
+        progress.update(outcome)
+
+    try:
+        distributed.run_jobs(
+            prepared_jobs(),
+            on_done=finish,
+            on_lost=finish_lost,
+            workers=workers,
+            scheduler=scheduler,
+        )
+    finally:
+        progress.close()
+
+    rows = [outcomes[s] for s in sorted(outcomes)]
+    report.write_csv(rows, plan, Path(report_dir) if report_dir else course_root / "reports")
+    return rows

@@ -1,0 +1,216 @@
+"""Judge graded test cells outside the student's kernel, from the facts the kernel reported.
+
+A hidden test cell calls ``kernel.check_<name>(obj)``; inside the sandbox that call can only
+*report* facts (a display output of MIME type :data:`autograder.kernel.FACTS_MIME`), because
+the reference data is not there. This module, in the grading process:
+
+1. finds the checks each test cell calls in the trusted source (:func:`expected_checks`),
+2. rewrites the cell sent to the kernel so it runs only those reports, with extra softmax
+   probes drawn per submission from a grader-held key (:func:`probe_source`), so hidden test
+   code never reaches the kernel and precomputed answers do not help,
+3. reads each report from that cell's own outputs only and judges it with
+   :mod:`autograder.checks` against the reference (:func:`judge_cell`); a report that is
+   missing, malformed, duplicated or unexpected earns nothing.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import dataclasses
+import hashlib
+import json
+
+import numpy as np
+
+from autograder import cases, checks
+from autograder.kernel import FACTS_MIME
+
+#: Checks whose probes take softmax cases; extra per-submission cases are added to these.
+SOFTMAX_CHECKS = tuple(cases.softmax_cases())
+
+#: Reason codes of one graded test, as written to the table, CSV and feedback.
+PASSED = "passed"
+FAILED = "failed"
+MISSING = "missing_report"
+MALFORMED = "malformed_report"
+DUPLICATE = "duplicate_report"
+UNEXPECTED = "unexpected_report"
+NOT_RUN = "not_run"
+NO_CHECKS = "no_checks"
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckCall:
+    """One ``kernel.check_<name>(args)`` call found in a test cell."""
+
+    name: str
+    args: tuple[str, ...]
+
+
+@dataclasses.dataclass
+class CellVerdict:
+    """The outside verdict for one graded test cell."""
+
+    grade_id: str
+    passed: bool
+    reason: str
+    messages: list[str]
+
+    def outputs(self) -> list[dict]:
+        """Return the cell outputs that carry this verdict into nbgrader and the feedback."""
+        if self.passed:
+            text = "".join(f"Passed: {m}\n" for m in self.messages)
+            return [{"output_type": "stream", "name": "stdout", "text": text}]
+        text = " ".join(self.messages)
+        return [
+            {
+                "output_type": "error",
+                "ename": "CheckFailed",
+                "evalue": text,
+                "traceback": [f"CheckFailed [{self.reason}]: {text}"],
+            }
+        ]
+
+
+def _call_name(func: ast.expr) -> str | None:
+    """Return ``name`` for ``kernel.check_name`` / ``autograder.kernel.check_name``."""
+    if isinstance(func, ast.Attribute) and func.attr.startswith("check_"):
+        owner = func.value
+        if (isinstance(owner, ast.Name) and owner.id == "kernel") or (
+            isinstance(owner, ast.Attribute) and owner.attr == "kernel"
+        ):
+            return func.attr.removeprefix("check_")
+    return None
+
+
+def expected_checks(source: str) -> list[CheckCall]:
+    """Return the kernel checks a (trusted) test cell's source calls, in order.
+
+    Only calls whose arguments are plain names are kept (``kernel.check_x(my_softmax)``):
+    those are the student's objects the probes describe.
+    """
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        name = _call_name(node.func)
+        if name is None or name not in checks.ALL:
+            continue
+        if node.keywords or not all(isinstance(a, ast.Name) for a in node.args):
+            continue
+        found.append(CheckCall(name, tuple(a.id for a in node.args)))
+    found.sort(key=lambda call: list(checks.ALL).index(call.name))
+    return list(dict.fromkeys(found))
+
+
+def extra_softmax_cases(key: bytes, submission_sha: str) -> dict[str, list[dict]]:
+    """Return extra random softmax probes per check, fixed by ``key`` and the submission.
+
+    The same submission gets the same probes on every worker and every run (so its score
+    is reproducible); a student cannot know them without the grader's key.
+    """
+    digest = hashlib.sha256(key + submission_sha.encode()).digest()
+    rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
+    extra: dict[str, list[dict]] = {}
+    for name in ("softmax_original_cases", "softmax_random_vectors"):
+        rows = []
+        for k, n in enumerate(rng.integers(2, 12, size=3)):
+            z = np.round(rng.uniform(-9.0, 9.0, size=int(n)), 6)
+            rows.append({"id": f"graded_{k}", "z": [float(v) for v in z], "dtype": "float64"})
+        extra[name] = rows
+    return extra
+
+
+def reference_with(reference: dict, extra: dict[str, list[dict]]) -> dict:
+    """Return ``reference`` with the expected outputs of the ``extra`` softmax probes added."""
+    from autograder.make_reference import reference_softmax
+
+    merged = copy.deepcopy(reference)
+    for name, rows in extra.items():
+        for case in rows:
+            expected = reference_softmax(cases.as_array(case))
+            merged["softmax"]["checks"][name].append(
+                {**case, "expected": [float(v) for v in expected]}
+            )
+    return merged
+
+
+def probe_source(calls: list[CheckCall], extra: dict[str, list[dict]]) -> str:
+    """Return the code the kernel runs in place of a graded test cell: reports only."""
+    lines = [
+        '"""Report facts for the grader (judged outside this kernel)."""',
+        "from autograder import cases as _nn_cases, kernel as _nn_kernel, probes as _nn_probes",
+    ]
+    for call in calls:
+        args = ", ".join(call.args)
+        if call.name in SOFTMAX_CHECKS:
+            probe_cases = cases.softmax_cases()[call.name] + extra.get(call.name, [])
+            lines.append(
+                f"_nn_kernel.run_check({call.name!r}, _nn_probes.softmax_facts({args}, "
+                f"{json.dumps(probe_cases)}))"
+            )
+        else:
+            lines.append(f"_nn_kernel.check_{call.name}({args})")
+    return "\n".join(lines) + "\n"
+
+
+def _reports(outputs: list[dict]) -> list[object]:
+    found = []
+    for output in outputs:
+        data = output.get("data") or {}
+        if FACTS_MIME in data:
+            found.append(data[FACTS_MIME])
+    return found
+
+
+def judge_cell(
+    grade_id: str, calls: list[CheckCall], outputs: list[dict], reference: dict, *, ran: bool
+) -> CellVerdict:
+    """Judge one graded test cell from its own outputs against ``reference``."""
+    if not ran:
+        return CellVerdict(
+            grade_id, False, NOT_RUN, ["This test did not run (see the grading status)."]
+        )
+    expected = [call.name for call in calls]
+    reports = _reports(outputs)
+    by_check: dict[str, list[dict]] = {}
+    for report in reports:
+        if (
+            not isinstance(report, dict)
+            or not isinstance(report.get("check"), str)
+            or not isinstance(report.get("facts"), dict)
+        ):
+            return CellVerdict(grade_id, False, MALFORMED, ["The test's report was malformed."])
+        by_check.setdefault(report["check"], []).append(report["facts"])
+    unexpected = sorted(set(by_check) - set(expected))
+    if unexpected:
+        return CellVerdict(
+            grade_id, False, UNEXPECTED, ["This test reported results it does not check."]
+        )
+    messages = []
+    for name in expected:
+        found = by_check.get(name, [])
+        if not found:
+            return CellVerdict(
+                grade_id,
+                False,
+                MISSING,
+                ["No result was reported for this test (did a cell stop it from running?)."],
+            )
+        if len(found) > 1:
+            return CellVerdict(
+                grade_id, False, DUPLICATE, ["This test reported more than one result."]
+            )
+        try:
+            result = checks.ALL[name](found[0], reference)
+        except Exception:  # malformed facts crash a judge: they earn nothing
+            return CellVerdict(grade_id, False, MALFORMED, ["The test's report was malformed."])
+        if not result.passed:
+            return CellVerdict(grade_id, False, FAILED, [result.message])
+        messages.append(result.message)
+    return CellVerdict(grade_id, True, PASSED, messages)

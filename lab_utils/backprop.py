@@ -106,7 +106,9 @@ class ComputationGraph:
         if not (isinstance(epsilon, int | float) and math.isfinite(epsilon) and epsilon > 0):
             raise ValueError(f"epsilon must be a small positive number such as 1e-3, got {epsilon}")
         of = of or self.output
+        # Looked up only to raise a clear KeyError for a misspelt node name.
         self.node(of)
+        self.node(name)
         before = self.evaluate()[of]
         after = self.evaluate({name: self.values[name] + epsilon})[of]
         return (after - before) / epsilon

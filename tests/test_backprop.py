@@ -60,6 +60,10 @@ def test_nudge_measures_the_chain_rule_factors_arithmetically():
     net = backprop.network_graph()
     assert net.nudge("w", 1e-6) == pytest.approx(6, abs=1e-4)
     assert net.nudge("b", 1e-6) == pytest.approx(3, abs=1e-4)
+    with pytest.raises(KeyError, match="no node 'q'"):
+        net.nudge("q")
+    with pytest.raises(ValueError, match="epsilon"):
+        net.nudge("w", 0)
 
 
 def test_evaluate_holds_an_overridden_node_and_recomputes_only_later_nodes():

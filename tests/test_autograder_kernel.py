@@ -1,0 +1,69 @@
+"""Unit tests for autograder.kernel: what the notebook's test cells call."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from autograder import kernel, reference
+
+
+def _naive(z):
+    with np.errstate(all="ignore"):
+        return np.exp(z) / np.exp(z).sum()
+
+
+def _stable(z):
+    e = np.exp(z - np.max(z))
+    return e / e.sum()
+
+
+def test_a_passing_check_prints_what_passed(capsys):
+    kernel.check_softmax_original_cases(_stable)
+    assert "Passed: my_softmax matches the lab's two examples" in capsys.readouterr().out
+
+
+def test_a_failing_check_raises_an_assertion_with_the_message():
+    with pytest.raises(AssertionError, match="subtract max\\(z\\)"):
+        kernel.check_softmax_large_inputs(_naive)
+
+
+def test_failures_render_as_one_line_in_jupyter():
+    err = kernel.CheckFailed("what went wrong")
+    assert err._render_traceback_() == ["CheckFailed: what went wrong"]
+
+
+def test_facts_are_displayed_only_while_nbgrader_autogrades(monkeypatch):
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj, raw: shown.append(obj))
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    kernel.check_softmax_length_one(_stable)
+    assert shown == []
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    kernel.check_softmax_length_one(_stable)
+    payload = shown[0][kernel.FACTS_MIME]
+    assert payload["check"] == "softmax_length_one"
+    assert set(payload["facts"]["cases"]) == {"single_zero", "single_positive"}
+
+
+def test_without_reference_data_a_check_only_reports(monkeypatch):
+    def hidden():
+        raise reference.ReferenceUnavailable("hidden by the sandbox")
+
+    monkeypatch.setattr(kernel, "load", hidden)
+    kernel.check_softmax_large_inputs(_naive)  # no raise
+
+
+def test_placeholder_explains_which_exercise_to_finish():
+    model = kernel.unanswered("model", "Exercise 2")
+    with pytest.raises(kernel.ExerciseNotDone, match="finish Exercise 2"):
+        model.summary()
+    with pytest.raises(kernel.ExerciseNotDone):
+        model(np.zeros((1, 400)))
+    assert "not written yet" in repr(model)
+    assert not hasattr(model, "_repr_html_")  # IPython's display probing stays quiet
+
+
+def test_unknown_check_names_are_rejected():
+    with pytest.raises(KeyError, match="unknown check"):
+        kernel.run_check("softmax_typo", {})

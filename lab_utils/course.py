@@ -113,6 +113,22 @@ def _first_line(err: BaseException) -> str:
     return lines[-1] if lines else type(err).__name__
 
 
+def thread_env(jobs: int, cores: int | None = None) -> dict[str, str]:
+    """Return environment settings that share ``cores`` among ``jobs`` concurrent kernels."""
+    cores = cores or os.cpu_count() or 1
+    threads = str(max(1, cores // max(1, jobs)))
+    return {
+        "OMP_NUM_THREADS": threads,
+        "TF_NUM_INTRAOP_THREADS": threads,
+        "TF_NUM_INTEROP_THREADS": threads,
+    }
+
+
+def _init_worker(env: dict[str, str]) -> None:
+    # Kernels inherit the worker's environment, so N notebooks do not oversubscribe N cores.
+    os.environ.update(env)
+
+
 def run_course(
     *,
     notebooks: list[Path] | None = None,
@@ -123,7 +139,10 @@ def run_course(
     """Execute notebooks concurrently and return their results in the given order."""
     notebooks = list(notebooks if notebooks is not None else course_notebooks())
     jobs = max(1, jobs or os.cpu_count() or 1)
-    with concurrent.futures.ProcessPoolExecutor(max_workers=min(jobs, len(notebooks) or 1)) as pool:
+    workers = min(jobs, len(notebooks) or 1)
+    with concurrent.futures.ProcessPoolExecutor(
+        max_workers=workers, initializer=_init_worker, initargs=(thread_env(workers),)
+    ) as pool:
         futures = [pool.submit(_run_one, nb, out_dir, timeout) for nb in notebooks]
         return [f.result() for f in futures]
 

@@ -75,3 +75,12 @@ def test_format_table_shows_seconds_and_error_text(tmp_path):
     assert table[0].split() == ["notebook", "seconds", "status"]
     assert table[1].split() == ["a.ipynb", "1.5", "ok"]
     assert table[2].endswith("error: cell 2: KeyError: 'x'")
+
+
+@pytest.mark.parametrize(
+    ("jobs", "cores", "threads"), [(1, 2, "2"), (2, 2, "1"), (4, 2, "1"), (2, 8, "4")]
+)
+def test_thread_env_shares_cores_among_concurrent_kernels(jobs, cores, threads):
+    env = course.thread_env(jobs, cores)
+    assert env["TF_NUM_INTRAOP_THREADS"] == threads
+    assert env["OMP_NUM_THREADS"] == threads

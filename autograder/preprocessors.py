@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 
@@ -43,12 +44,15 @@ class ExecuteWithEnv(Execute):
         "e.g. {'TF_CPP_MIN_LOG_LEVEL': '2'} to keep TensorFlow's C++ logging off stderr.",
     ).tag(config=True)
 
-    async def async_start_new_kernel(self, **kwargs):
+    @contextlib.contextmanager
+    def setup_kernel(self, **kwargs):
+        # nbconvert's ExecutePreprocessor starts its kernel through this context manager.
         if self.kernel_env:
             env = dict(kwargs.get("env") or os.environ)
             env.update({str(k): str(v) for k, v in self.kernel_env.items()})
             kwargs["env"] = env
-        return await super().async_start_new_kernel(**kwargs)
+        with super().setup_kernel(**kwargs):
+            yield
 
 
 class FilterLibraryWarnings(NbGraderPreprocessor):

@@ -78,3 +78,19 @@ def test_feedback_drops_facts_and_shortens_tracebacks_of_graded_cells():
     nb = _run(SanitizeFeedback(), _graded([facts, error]))
     (only,) = nb.cells[0].outputs
     assert only.traceback == ["NameError: name 'my_softmax' is not defined"]
+
+
+def test_grading_kernel_gets_the_configured_environment(monkeypatch, tmp_path):
+    from autograder.preprocessors import ExecuteWithEnv
+
+    monkeypatch.delenv("NN_COURSE_PROBE", raising=False)
+    cell = new_code_cell("import os\nprint(os.environ.get('NN_COURSE_PROBE'))")
+    nb = new_notebook(cells=[cell])
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    execute = ExecuteWithEnv(kernel_env={"NN_COURSE_PROBE": "quiet"})
+    nb, _ = execute.preprocess(nb, {"metadata": {"path": str(tmp_path)}})
+    assert nb.cells[0].outputs[0].text == "quiet\n"

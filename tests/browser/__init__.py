@@ -1,0 +1,1 @@
+"""Browser tests: every notebook run in real JupyterLab in headless Chromium (Playwright)."""

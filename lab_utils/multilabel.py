@@ -42,6 +42,7 @@ class DigitLabels:
 
     ``y_*`` is the digit (one label per example, shape (m,)); ``Y_*`` is the multi-hot
     array of :data:`LABEL_NAMES` (several yes/no labels per example, shape (m, 3)).
+    Introduced in C2_W2_Multilabel.
     """
 
     X_train: np.ndarray
@@ -191,7 +192,10 @@ def plot_output_bars(
 
 @dataclasses.dataclass
 class ThresholdExplorer:
-    """Hold the threshold slider, the per-label score text and the bar chart it updates."""
+    """Hold the threshold slider, the per-label score text and the bar chart it updates.
+
+    Introduced in C2_W2_Multilabel.
+    """
 
     widget: object
     slider: object

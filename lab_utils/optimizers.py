@@ -157,7 +157,9 @@ def plot_trajectories(J: Callable, paths: Mapping[str, np.ndarray], ax=None, *, 
         _, ax = plt.subplots(figsize=(7, 4))
     every = np.concatenate(list(arrays.values()))
     finite = every[np.all(np.isfinite(every), axis=1)]
-    lo, hi = finite.min(axis=0), finite.max(axis=0)
+    # Keep the minimum at (0, 0) in view even when no path reaches it.
+    lo = np.minimum(finite.min(axis=0), 0.0)
+    hi = np.maximum(finite.max(axis=0), 0.0)
     pad = 0.15 * np.maximum(hi - lo, 1e-3)
     w0 = np.linspace(lo[0] - pad[0], hi[0] + pad[0], 200)
     w1 = np.linspace(lo[1] - pad[1], hi[1] + pad[1], 200)

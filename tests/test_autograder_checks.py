@@ -238,3 +238,10 @@ def test_loss_must_take_logits_only_when_the_cell_compiles(reference, loss, pass
     assert result.passed is passed
     if not passed:
         assert "from_logits=True" in result.message
+
+
+def test_messages_keep_the_student_facing_name_my_softmax_lowercase(reference):
+    facts = _softmax_facts(reference, "softmax_dtypes", _stable)
+    for entry in facts["cases"].values():
+        entry.update(error="NotImplementedError: x", not_implemented=True)
+    assert checks.softmax_dtypes(facts, reference).message.startswith("my_softmax is")

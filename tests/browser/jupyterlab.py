@@ -72,6 +72,8 @@ WIDGET_KINDS = {
 SLIDER_HANDLE = ".widget-slider .noUi-handle"
 TEXT_INPUT = ".widget-text input"
 CONTROLS = ".widget-slider, .widget-text, .widget-button, .widget-dropdown, .widget-checkbox"
+# Parts of a cell that change when the cell becomes active (focusing a control activates it).
+CELL_CHROME = ".jp-OutputPrompt, .jp-Collapser, .jp-OutputArea-promptOverlay"
 IPYMPL_CANVAS = ".jupyter-matplotlib-canvas-div canvas"
 WIDGET_PROBLEM_TEXTS = ("Loading widget...", "Error displaying widget", "Model not found")
 
@@ -423,8 +425,9 @@ class LabNotebook:
     def drawing_state(self, control) -> tuple:
         """Return what the notebook draws: its ipympl canvases' pixels and the control's cell.
 
-        The cell's outputs are captured with every input control masked out, so a moving slider
-        handle or its readout never counts as a change of the drawing.
+        The cell's outputs are captured with every input control, the prompts and the active-cell
+        marker masked out, so a moving slider handle, its readout or the cell becoming active
+        never counts as a change of the drawing.
         """
         canvases = self._eval(
             f"""return [...panel.node.querySelectorAll({json.dumps(IPYMPL_CANVAS)})]
@@ -432,7 +435,9 @@ class LabNotebook:
         )
         outputs = control.locator("xpath=ancestor::div[contains(@class, 'jp-Cell-outputWrapper')]")
         picture = outputs.first.screenshot(
-            mask=[self.panel.locator(CONTROLS)], animations="disabled", caret="hide"
+            mask=[self.panel.locator(CONTROLS), self.panel.locator(CELL_CHROME)],
+            animations="disabled",
+            caret="hide",
         )
         return tuple(canvases), picture
 
@@ -490,10 +495,18 @@ class LabNotebook:
     def screenshot(self, path: Path) -> Path:
         """Save a screenshot of the whole notebook, growing the window to fit it."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        height = self.panel.locator(".jp-WindowedPanel-outer, .jp-Notebook").first.evaluate(
-            "el => el.scrollHeight"
+        # The notebook scrolls inside its panel: measure it, then show it all at once.
+        height = self.panel.evaluate(
+            """panel => {
+                const scroller = panel.querySelector('.jp-WindowedPanel-outer')
+                    || panel.querySelector('.jp-Notebook');
+                scroller.scrollTop = 0;
+                const cells = panel.querySelectorAll('.jp-Cell');
+                const last = cells[cells.length - 1];
+                return last.getBoundingClientRect().bottom + 40;
+            }"""
         )
-        full = min(max(VIEWPORT["height"], int(height) + 200), MAX_SCREENSHOT_HEIGHT)
+        full = min(max(VIEWPORT["height"], int(height) + 60), MAX_SCREENSHOT_HEIGHT)
         self.page.set_viewport_size({"width": VIEWPORT["width"], "height": full})
         try:
             self.page.wait_for_timeout(500)

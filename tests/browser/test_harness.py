@@ -43,6 +43,10 @@ fig, ax = plt.subplots(figsize=(4, 3))
 ax.plot([0, 1], [0, 1])
 never_shown = widgets.Button(description="created but never displayed")
 widgets.FloatSlider(value=0, min=-2, max=2, step=0.1, description="idle")"""
+# A widget view whose model the kernel never created: JupyterLab cannot draw it.
+VIEW_OF_NO_MODEL = """\
+view = {"model_id": "0" * 32, "version_major": 2, "version_minor": 0}
+display({"application/vnd.jupyter.widget-view+json": view}, raw=True)"""
 
 
 def test_harness_finds_the_error_and_the_cells_run_all_skipped(lab_root, open_notebook):
@@ -80,14 +84,19 @@ def test_harness_counts_widgets_and_sees_slider_and_text_redraw_figure(lab_root,
     assert notebook.wait_for_drawing_change(box, before)
 
 
-def test_harness_reports_a_slider_that_draws_nothing_and_an_unshown_widget(lab_root, open_notebook):
-    make_notebook(lab_root / "harness" / "inert.ipynb", [SETUP, SLIDER_DRAWS_NOTHING])
+def test_harness_reports_an_inert_slider_an_unshown_widget_and_a_broken_view(
+    lab_root, open_notebook
+):
+    make_notebook(
+        lab_root / "harness" / "inert.ipynb", [SETUP, SLIDER_DRAWS_NOTHING, VIEW_OF_NO_MODEL]
+    )
     notebook = open_notebook("harness/inert.ipynb")
     notebook.run_all_cells(timeout_s=120)
     notebook.wait_widgets_settled()
     assert missing_widgets(notebook.kernel_widget_counts(), notebook.rendered_widget_counts()) == [
         "button: kernel created 1, page rendered 0"
     ]
+    assert notebook.widget_problems() != []
     before = notebook.settled_drawing_state(notebook.first_slider())
     slider = notebook.nudge_first_slider()
     assert not notebook.wait_for_drawing_change(slider, before, timeout_s=5)

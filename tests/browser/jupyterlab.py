@@ -12,7 +12,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -545,7 +544,3 @@ def make_notebook(path: Path, cells: list[str]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, path)
     return path
-
-
-def tmp_dir(prefix: str) -> Path:
-    return Path(tempfile.mkdtemp(prefix=prefix))

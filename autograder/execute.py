@@ -7,12 +7,14 @@ a status and returns normally. Only the worker's own death makes Dask run the jo
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import socket
 import time
 
 import nbformat
+from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
@@ -118,6 +120,9 @@ def execute(
         if status == OK:
             status, reason = STARTUP_FAILED, f"the kernel did not start: {err}"
     finally:
+        # nbclient leaves a kernel manager it was given running: stop the sandbox ourselves.
+        with contextlib.suppress(Exception):
+            run_sync(box.km.shutdown_kernel)(now=True)
         log = space.root / "kernel.log"
         log_text = log.read_text(errors="replace")[-20000:] if log.exists() else ""
         space.cleanup()

@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import secrets
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.converters import Autograde
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import NbGraderPreprocessor
+from sqlalchemy.exc import SAWarning
 from traitlets import Dict
 from traitlets.config import Config, PyFileConfigLoader
 
@@ -519,7 +521,10 @@ def grade_assignment(
 
     def finish(prepared: Prepared, result: dict | None) -> None:
         try:
-            outcome = record(plan, prepared, result, sandboxed=sandboxed)
+            with warnings.catch_warnings():
+                # nbgrader's gradebook API trips SQLAlchemy autoflush warnings; not ours to fix.
+                warnings.simplefilter("ignore", SAWarning)
+                outcome = record(plan, prepared, result, sandboxed=sandboxed)
         except Exception as err:  # one submission's failure must not stop the batch
             outcome = Outcome(
                 prepared.submission.student,
@@ -576,5 +581,16 @@ def grade_assignment(
         progress.close()
 
     rows = [outcomes[s] for s in sorted(outcomes)]
-    report.write_csv(rows, plan, Path(report_dir) if report_dir else course_root / "reports")
+    # The CSV covers the whole class: students not graded in this run keep their last record.
+    everyone = dict(outcomes)
+    if student is not None:
+        for sub in find_submissions(plan):
+            state = read_state(plan, sub.student)
+            if sub.student not in everyone and state:
+                everyone[sub.student] = outcome_from_state(state)
+    report.write_csv(
+        [everyone[s] for s in sorted(everyone)],
+        plan,
+        Path(report_dir) if report_dir else course_root / "reports",
+    )
     return rows

@@ -117,10 +117,14 @@ def extra_softmax_cases(key: bytes, submission_sha: str) -> dict[str, list[dict]
     digest = hashlib.sha256(key + submission_sha.encode()).digest()
     rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
     extra: dict[str, list[dict]] = {}
-    for name in ("softmax_original_cases", "softmax_random_vectors"):
+    for name in ("softmax_original_cases", "softmax_random_vectors", "softmax_large_inputs"):
         rows = []
         for k, n in enumerate(rng.integers(2, 12, size=3)):
-            z = np.round(rng.uniform(-9.0, 9.0, size=int(n)), 6)
+            z = rng.uniform(-9.0, 9.0, size=int(n))
+            if name == "softmax_large_inputs":
+                # Far from zero, either sign: overflows (or underflows) a naive softmax.
+                z += rng.choice([-1.0, 1.0]) * rng.uniform(720.0, 1000.0)
+            z = np.round(z, 6)
             rows.append({"id": f"graded_{k}", "z": [float(v) for v in z], "dtype": "float64"})
         extra[name] = rows
     return extra

@@ -21,7 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from jupyter_client.manager import KernelManager
+from jupyter_client.manager import AsyncKernelManager
 from traitlets import List, Unicode
 
 #: Modules of the ``autograder`` package the test cells import inside the kernel.
@@ -242,7 +242,7 @@ def bwrap_prefix(space: Workspace) -> list[str]:
     return cmd
 
 
-class SandboxedKernelManager(KernelManager):
+class SandboxedKernelManager(AsyncKernelManager):
     """Start an IPython kernel behind a command prefix (bubblewrap and prlimit).
 
     The kernel runs the grading interpreter's Python (``sys.executable``) rather than a

@@ -1,0 +1,159 @@
+"""Build a small nbgrader course in a temporary folder: the graded cells of the assignment
+(softmax checks), no training, so each grading costs a kernel start and NumPy only.
+
+The source notebook plants canary strings in its hidden tests; the tests assert that no
+student's feedback ever shows them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ASSIGNMENT = "Mini"
+
+#: Planted in the hidden tests of the mini assignment (and so in the gradebook).
+HIDDEN_CANARY = "CANARY-HIDDEN-TEST-5b9e1c"
+
+CORRECT_SOFTMAX = """def my_softmax(z):
+    ez = np.exp(z - np.max(z))
+    return ez / ez.sum()
+"""
+
+NAIVE_SOFTMAX = """def my_softmax(z):
+    ez = np.exp(z)
+    return ez / ez.sum()
+"""
+
+#: Points per test of the mini assignment; a naive softmax fails only the large inputs.
+POINTS = {"softmax_original_cases": 1, "softmax_large_inputs": 2, "softmax_length_one": 1}
+NAIVE_SCORE = 2.0
+FULL_SCORE = 4.0
+
+
+def _grade_meta(grade_id: str, *, points: float = 0, solution: bool = False) -> dict:
+    meta = {
+        "grade": not solution,
+        "grade_id": grade_id,
+        "locked": not solution,
+        "schema_version": 3,
+        "solution": solution,
+    }
+    if not solution:
+        meta["points"] = points
+    return {"nbgrader": meta}
+
+
+def source_notebook() -> nbformat.NotebookNode:
+    """Return the mini assignment's source notebook (solution and hidden tests included)."""
+    new = nbformat.v4
+    cells = [
+        new.new_markdown_cell("# Mini assignment\n\nWrite `my_softmax`."),
+        new.new_code_cell("import numpy as np\n\nfrom autograder import kernel"),
+        new.new_code_cell(
+            "def my_softmax(z):\n    ### BEGIN SOLUTION\n    ez = np.exp(z - np.max(z))\n"
+            "    return ez / ez.sum()\n    ### END SOLUTION\n",
+            metadata=_grade_meta("my_softmax", solution=True),
+        ),
+        new.new_code_cell(
+            '"""Does my_softmax reproduce the lab\'s two examples?"""\n'
+            "kernel.check_softmax_original_cases(my_softmax)",
+            metadata=_grade_meta("softmax_original_cases", points=1),
+        ),
+        new.new_code_cell(
+            '"""Does my_softmax stay finite on large inputs?"""\n### BEGIN HIDDEN TESTS\n'
+            f"# {HIDDEN_CANARY}\n"
+            f'assert "{HIDDEN_CANARY}"\n'
+            "kernel.check_softmax_large_inputs(my_softmax)\n### END HIDDEN TESTS",
+            metadata=_grade_meta("softmax_large_inputs", points=2),
+        ),
+        new.new_code_cell(
+            '"""Does my_softmax handle a vector with one entry?"""\n### BEGIN HIDDEN TESTS\n'
+            "kernel.check_softmax_length_one(my_softmax)\n### END HIDDEN TESTS",
+            metadata=_grade_meta("softmax_length_one", points=1),
+        ),
+        new.new_markdown_cell("## After the graded cells"),
+        new.new_code_cell('print("after the last graded cell")'),
+    ]
+    nb = new.new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    return nb
+
+
+def make_course(root: Path, source: nbformat.NotebookNode | None = None) -> Path:
+    """Create ``root/course`` (the course's nbgrader config) and generate the release."""
+    course = root / "course"
+    folder = root / "assignment" / ASSIGNMENT
+    folder.mkdir(parents=True)
+    course.mkdir()
+    nbformat.write(source or source_notebook(), folder / f"{ASSIGNMENT}.ipynb")
+    shutil.copyfile(REPO_ROOT / "autograder" / "nbgrader_config.py", course / "nbgrader_config.py")
+    nbgrader(course, "generate_assignment", ASSIGNMENT, "--force")
+    return course
+
+
+def nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run an nbgrader command in ``course``; raise with its log if it fails."""
+    # nbgrader runs `alembic` from PATH when it creates a gradebook.
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run(
+        [sys.executable, "-m", "nbgrader", *args],
+        cwd=course,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"nbgrader {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return done
+
+
+def released(course: Path) -> nbformat.NotebookNode:
+    """Return the student version of the mini assignment."""
+    return nbformat.read(course / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+
+
+def submission(
+    course: Path,
+    *,
+    softmax: str = CORRECT_SOFTMAX,
+    before_tests: list[str] = (),
+    after_first_test: list[str] = (),
+) -> nbformat.NotebookNode:
+    """Return a filled-in release with extra cells before the tests or after the first test."""
+    nb = released(course)
+    cells = []
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id == "my_softmax":
+            cell.source = softmax
+            cells.append(cell)
+            cells += [nbformat.v4.new_code_cell(src) for src in before_tests]
+            continue
+        cells.append(cell)
+        if grade_id == "softmax_original_cases":
+            cells += [nbformat.v4.new_code_cell(src) for src in after_first_test]
+    nb.cells = cells
+    return nb
+
+
+def submit(course: Path, student: str, content: nbformat.NotebookNode | bytes) -> Path:
+    """Place a submission at ``submitted/<student>/Mini/Mini.ipynb``."""
+    path = course / "submitted" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        nbformat.write(content, path)
+    return path

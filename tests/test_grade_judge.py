@@ -1,0 +1,122 @@
+"""Unit tests for autograder.judge: outside verdicts from the facts a kernel reported."""
+
+from __future__ import annotations
+
+import ast
+
+import numpy as np
+import pytest
+
+from autograder import cases, judge, probes
+from autograder.kernel import FACTS_MIME
+from autograder.make_reference import reference_softmax
+from autograder.reference import load
+
+HIDDEN = '''"""Is my_softmax right on large inputs?"""
+### BEGIN HIDDEN TESTS
+# SECRET-CANARY
+np.allclose(1, 1)
+kernel.check_softmax_large_inputs(my_softmax)
+autograder.kernel.check_softmax_length_one(my_softmax)
+kernel.check_softmax_dtypes(lambda z: z)
+### END HIDDEN TESTS
+'''
+
+
+def _report(check: str, facts) -> dict:
+    return {"output_type": "display_data", "data": {FACTS_MIME: {"check": check, "facts": facts}}}
+
+
+def _softmax_facts(fn, check: str, extra=None) -> dict:
+    return probes.softmax_facts(fn, cases.softmax_cases()[check] + (extra or {}).get(check, []))
+
+
+def _naive(z):
+    with np.errstate(over="ignore", invalid="ignore"):
+        e = np.exp(z)
+        return e / e.sum()
+
+
+def test_expected_checks_finds_kernel_calls_with_plain_name_arguments_only():
+    calls = judge.expected_checks(HIDDEN)
+    assert calls == [
+        judge.CheckCall("softmax_large_inputs", ("my_softmax",)),
+        judge.CheckCall("softmax_length_one", ("my_softmax",)),
+    ]
+    assert judge.expected_checks("def broken(:") == []
+
+
+def test_probe_source_runs_only_reports_and_hides_the_hidden_test_text():
+    extra = judge.extra_softmax_cases(b"key", "sha")
+    source = judge.probe_source(judge.expected_checks(HIDDEN), extra)
+    ast.parse(source)
+    assert "SECRET-CANARY" not in source and "allclose" not in source
+    assert "graded_0" in source  # the per-submission probes travel with the report
+
+
+def test_extra_cases_are_fixed_per_submission_and_unknown_without_the_key():
+    first = judge.extra_softmax_cases(b"key", "sha-1")
+    assert first == judge.extra_softmax_cases(b"key", "sha-1")
+    assert first != judge.extra_softmax_cases(b"other key", "sha-1")
+    assert first != judge.extra_softmax_cases(b"key", "sha-2")
+    for case in first["softmax_large_inputs"]:
+        # np.exp overflows float64 beyond about 709.78: a naive softmax cannot pass these.
+        assert np.max(np.abs(case["z"])) > 709.8
+
+
+def test_correct_facts_pass_and_naive_facts_fail_the_extra_large_probes():
+    extra = judge.extra_softmax_cases(b"key", "sha")
+    reference = judge.reference_with(load(), extra)
+    calls = [judge.CheckCall("softmax_large_inputs", ("my_softmax",))]
+    good = [
+        _report(
+            "softmax_large_inputs", _softmax_facts(reference_softmax, "softmax_large_inputs", extra)
+        )
+    ]
+    verdict = judge.judge_cell("t", calls, good, reference, ran=True)
+    assert (verdict.passed, verdict.reason) == (True, judge.PASSED)
+    # Precomputed answers for the public cases only: the per-submission cases still fail.
+    forged = _softmax_facts(_naive, "softmax_large_inputs", extra)
+    public = _softmax_facts(reference_softmax, "softmax_large_inputs")
+    forged["cases"].update(public["cases"])
+    verdict = judge.judge_cell(
+        "t", calls, [_report("softmax_large_inputs", forged)], reference, ran=True
+    )
+    assert (verdict.passed, verdict.reason) == (False, judge.FAILED)
+
+
+@pytest.mark.parametrize(
+    ("outputs", "reason"),
+    [
+        ([], judge.MISSING),
+        ("twice", judge.DUPLICATE),
+        ([{"output_type": "display_data", "data": {FACTS_MIME: "not a dict"}}], judge.MALFORMED),
+        ([_report("softmax_length_one", {"callable": True, "cases": "x"})], judge.UNEXPECTED),
+        ([_report("softmax_large_inputs", {"callable": True, "cases": "x"})], judge.MALFORMED),
+    ],
+)
+def test_missing_duplicated_malformed_or_unexpected_reports_earn_nothing(outputs, reason):
+    reference = load()
+    calls = [judge.CheckCall("softmax_large_inputs", ("my_softmax",))]
+    if outputs == "twice":
+        report = _report(
+            "softmax_large_inputs", _softmax_facts(reference_softmax, "softmax_large_inputs")
+        )
+        outputs = [report, report]
+    verdict = judge.judge_cell("t", calls, outputs, reference, ran=True)
+    assert (verdict.passed, verdict.reason) == (False, reason)
+
+
+def test_a_test_that_did_not_run_earns_nothing_even_with_a_good_report():
+    reference = load()
+    calls = [judge.CheckCall("softmax_length_one", ("my_softmax",))]
+    good = [_report("softmax_length_one", _softmax_facts(reference_softmax, "softmax_length_one"))]
+    verdict = judge.judge_cell("t", calls, good, reference, ran=False)
+    assert (verdict.passed, verdict.reason) == (False, judge.NOT_RUN)
+
+
+def test_verdict_outputs_are_clean_when_passed_and_an_error_when_failed():
+    passed = judge.CellVerdict("t", True, judge.PASSED, ["fine"]).outputs()
+    assert [o["output_type"] for o in passed] == ["stream"] and passed[0]["name"] == "stdout"
+    failed = judge.CellVerdict("t", False, judge.FAILED, ["wrong"]).outputs()
+    assert failed[0]["output_type"] == "error" and "wrong" in failed[0]["evalue"]

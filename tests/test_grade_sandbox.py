@@ -1,0 +1,71 @@
+"""Does the sandboxed kernel import TensorFlow and the course data, yet see no course files,
+write nowhere but its folder, and reach no network?"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder import execute, sandbox
+
+REPO_AUTOGRADER = Path(sandbox.__file__).resolve().parent
+
+pytestmark = pytest.mark.skipif(not sandbox.sandbox_available(), reason="needs bubblewrap")
+
+
+def _run(*sources: str, limits: sandbox.Limits | None = None) -> execute.Execution:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in sources]
+    limits = limits or sandbox.Limits(cell_timeout=120, total_timeout=300, threads=1)
+    return execute.execute(nb, limits=limits, sandboxed=True)
+
+
+def _text(run: execute.Execution) -> list[str]:
+    return [json.dumps(cell.get("outputs", [])) for cell in run.nb.cells]
+
+
+def test_kernel_sees_no_course_folder_and_cannot_write_outside_its_folder():
+    run = _run(
+        f"import os; print('COURSE', os.path.exists({str(REPO_AUTOGRADER)!r}))",
+        "from autograder.reference import load\ntry:\n    load()\nexcept Exception as e:\n"
+        "    print('REF', type(e).__name__)",
+        "import lab_utils, os\ntry:\n    open(os.path.join(os.path.dirname(lab_utils.__file__),"
+        " 'x'), 'w')\nexcept OSError as e:\n    print('WRITE', e.errno)",
+        "open('mine.txt', 'w').write('ok'); print('OWN', open('mine.txt').read())",
+    )
+    out = _text(run)
+    assert run.status == execute.OK
+    assert "COURSE False" in out[0]
+    assert "REF ReferenceUnavailable" in out[1]
+    assert "WRITE 30" in out[2]  # EROFS: the environment is mounted read-only
+    assert "OWN ok" in out[3]
+
+
+def test_kernel_has_no_network():
+    run = _run(
+        "import socket\ntry:\n    socket.create_connection(('1.1.1.1', 53), timeout=3)\n"
+        "    print('NET reached')\nexcept OSError as e:\n    print('NET blocked')"
+    )
+    assert "NET blocked" in _text(run)[0]
+
+
+@pytest.mark.slow
+def test_kernel_imports_tensorflow_and_loads_the_digits():
+    run = _run(
+        "import os\nos.environ['TF_CPP_MIN_LOG_LEVEL'] = '2'\nimport tensorflow as tf\n"
+        "from lab_utils import data\nX, y = data.load_digits()\nprint('SHAPES', X.shape, y.shape)"
+        "\nprint('THREADS', os.environ['TF_NUM_INTRAOP_THREADS'])"
+    )
+    out = _text(run)[0]
+    assert run.status == execute.OK, run.reason
+    assert "SHAPES (5000, 400) (5000, 1)" in out and "THREADS 1" in out
+
+
+def test_cell_timeout_stops_the_cell_and_keeps_earlier_cells():
+    limits = sandbox.Limits(cell_timeout=3, total_timeout=60, threads=1)
+    run = _run("print('first')", "while True:\n    pass", "print('never')", limits=limits)
+    assert run.status == execute.CELL_TIMEOUT and run.completed == [0]
+    assert "never" not in _text(run)[2]

@@ -1,11 +1,29 @@
 #!/usr/bin/env bash
-# Install the Debian packages the tests use, only those that are missing (idempotent).
+# Install the Debian packages the tests use, only those that are missing (idempotent):
+# Chromium for the browser tests (Playwright drives /usr/bin/chromium; no browser download)
+# and bubblewrap for the grading sandbox.
 set -euo pipefail
+
 missing=()
-[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/chromium ] || missing+=(chromium fonts-dejavu-core)
 command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
-if [ ${#missing[@]} -gt 0 ]; then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "system packages: chromium and bubblewrap already installed"
+  exit 0
 fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then
+    SUDO="sudo"
+  else
+    echo "need root (or sudo) to apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+[ -x /usr/bin/chromium ] || { echo "apt-get finished but /usr/bin/chromium is missing" >&2; exit 1; }
+command -v bwrap >/dev/null || { echo "apt-get finished but bwrap is missing" >&2; exit 1; }
+echo "system packages: installed ${missing[*]}"

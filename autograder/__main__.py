@@ -50,7 +50,14 @@ def _grade(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from autograder import bench
 
-    bench.run_benchmark(copies=args.copies, workers=args.workers, samples=args.samples)
+    bench.run_benchmark(
+        copies=args.copies,
+        workers=args.workers,
+        samples=args.samples,
+        skip_after_last_graded=not args.run_all_cells,
+        names=args.sample or None,
+        json_path=args.json,
+    )
     return 0
 
 
@@ -105,9 +112,16 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="time stock nbgrader autograde against `grade`")
     bench.add_argument("--copies", type=int, default=4, help="submissions to grade")
     bench.add_argument("--workers", type=int, default=None, help="parallel jobs (default: cores)")
+    bench.add_argument("--samples", type=int, default=3, help="kernel runs for the floor (median)")
     bench.add_argument(
-        "--samples", type=int, default=3, help="kernel start-up samples for the floor"
+        "--sample",
+        action="append",
+        help="sample submission to copy (repeatable; default: all samples)",
     )
+    bench.add_argument(
+        "--run-all-cells", action="store_true", help="grade without skipping trailing cells"
+    )
+    bench.add_argument("--json", help="also write the figures to this JSON file")
     bench.set_defaults(func=_bench)
     return parser
 

@@ -53,3 +53,10 @@ def notebook_text(nb) -> str:
                 if mime in data:
                     parts.append(data[mime])
     return "\n".join(parts)
+
+
+def count_png_outputs(nb) -> int:
+    """Return how many outputs of an executed notebook carry a PNG image."""
+    return sum(
+        "image/png" in out.get("data", {}) for cell in nb.cells for out in cell.get("outputs", [])
+    )

@@ -6,15 +6,9 @@ import re
 
 import pytest
 
-from conftest import notebook_text
+from conftest import count_png_outputs, notebook_text
 
 LAB = "labs/C2_W2_Adam.ipynb"
-
-
-def _pngs(nb) -> int:
-    return sum(
-        "image/png" in out.get("data", {}) for cell in nb.cells for out in cell.get("outputs", [])
-    )
 
 
 @pytest.mark.slow
@@ -71,4 +65,4 @@ def test_adam_lab_trains_the_blob_network_faster_than_sgd_at_the_same_lr(execute
     sgd = re.search(r"SGD, lr=0\.01\s+final loss (\S+);", text)
     assert float(adam.group(1)) < float(sgd.group(1))
     assert int(adam.group(2)) <= 10
-    assert _pngs(nb) >= 4
+    assert count_png_outputs(nb) >= 4

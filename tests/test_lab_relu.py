@@ -6,15 +6,9 @@ import re
 
 import pytest
 
-from conftest import notebook_text
+from conftest import count_png_outputs, notebook_text
 
 LAB = "labs/C2_W2_Relu.ipynb"
-
-
-def _pngs(nb) -> int:
-    return sum(
-        "image/png" in out.get("data", {}) for cell in nb.cells for out in cell.get("outputs", [])
-    )
 
 
 @pytest.mark.slow
@@ -41,5 +35,5 @@ def test_relu_lab_shows_linear_units_only_make_straight_lines(executed_notebook)
 def test_relu_lab_draws_its_figures_and_widgets(executed_notebook):
     nb = executed_notebook(LAB)
     # activations, exercise widget, solution, linear sums, linear widget
-    assert _pngs(nb) >= 5
+    assert count_png_outputs(nb) >= 5
     assert notebook_text(nb).count("FloatSlider") >= 2

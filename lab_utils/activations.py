@@ -253,7 +253,7 @@ def plot_linear_unit_sums(num_settings: int = 5, *, seed: int = 1, ax=None):
 
 
 @dataclasses.dataclass
-class ReluFitWidget:
+class ReluFitWidget(_FitArtists):
     """Hold the ReLU-fitting widget, its sliders and the artists it redraws.
 
     Display ``.widget`` (the controls); the figure ``.fig`` is shown by matplotlib.
@@ -263,13 +263,6 @@ class ReluFitWidget:
     sliders: dict
     solution_button: object
     status: object
-    fig: object
-    ax_fit: object
-    unit_axes: list
-    target_line: object
-    output_line: object
-    z_lines: list
-    a_lines: list
     activation: Callable
     x: np.ndarray
     _updating: bool = False
@@ -371,7 +364,7 @@ def relu_fit_widget(
         status=status,
         activation=activation,
         x=artists.target_line.get_xdata(),
-        **{f.name: getattr(artists, f.name) for f in dataclasses.fields(artists)},
+        **vars(artists),
     )
     for slider in sliders.values():
         slider.observe(state.update, names="value")

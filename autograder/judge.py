@@ -116,16 +116,25 @@ def extra_softmax_cases(key: bytes, submission_sha: str) -> dict[str, list[dict]
     """
     digest = hashlib.sha256(key + submission_sha.encode()).digest()
     rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
+    # (length range, dtypes, offset) per check, mirroring what each check's public cases probe.
+    plans = {
+        "softmax_original_cases": ((2, 12), ("float64",) * 3, 0.0),
+        "softmax_random_vectors": ((2, 12), ("float64",) * 3, 0.0),
+        # Far from zero, either sign: overflows (or underflows) a naive softmax.
+        "softmax_large_inputs": ((2, 12), ("float64",) * 3, 1.0),
+        "softmax_length_one": ((1, 2), ("float64", "float32"), 0.0),
+        "softmax_dtypes": ((2, 8), ("float32", "float64"), 0.0),
+        "softmax_accepts_list_output": ((2, 6), ("float64",), 0.0),
+    }
     extra: dict[str, list[dict]] = {}
-    for name in ("softmax_original_cases", "softmax_random_vectors", "softmax_large_inputs"):
+    for name, ((low, high), dtypes, offset) in plans.items():
         rows = []
-        for k, n in enumerate(rng.integers(2, 12, size=3)):
-            z = rng.uniform(-9.0, 9.0, size=int(n))
-            if name == "softmax_large_inputs":
-                # Far from zero, either sign: overflows (or underflows) a naive softmax.
+        for k, dtype in enumerate(dtypes):
+            z = rng.uniform(-9.0, 9.0, size=int(rng.integers(low, high)))
+            if offset:
                 z += rng.choice([-1.0, 1.0]) * rng.uniform(720.0, 1000.0)
             z = np.round(z, 6)
-            rows.append({"id": f"graded_{k}", "z": [float(v) for v in z], "dtype": "float64"})
+            rows.append({"id": f"graded_{k}", "z": [float(v) for v in z], "dtype": dtype})
         extra[name] = rows
     return extra
 

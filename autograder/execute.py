@@ -137,11 +137,16 @@ def run_job(job: dict) -> dict:
 
     ``job`` holds ``student``, ``notebook`` (JSON text, graded cells already rewritten by the
     driver), ``limits`` (a dict of :class:`autograder.sandbox.Limits` fields), ``sandbox``
-    and ``stop_after``. Never raises for anything the submission does.
+    and ``stop_after``. Never raises for anything the submission does; raises RuntimeError
+    when the kernel cannot start at all.
     """
     nb = nbformat.reads(job["notebook"], as_version=4)
     limits = sandbox.Limits(**job["limits"])
     result = execute(nb, limits=limits, sandboxed=job["sandbox"], stop_after=job["stop_after"])
+    if result.status == STARTUP_FAILED:
+        # No student code has run yet: this is the machine's problem (e.g. bwrap cannot create
+        # namespaces here), so report it as a grading error instead of scoring zero.
+        raise RuntimeError(f"{socket.gethostname()}: {result.reason}")
     return {
         "student": job["student"],
         "sha256": job["sha256"],

@@ -85,7 +85,6 @@ class Plan:
     reference: dict
     key: bytes
     test_ids: list[str]
-    points: dict[str, float]
     max_score: float
 
 
@@ -159,8 +158,8 @@ def make_plan(*, course_root: Path, assignment: str) -> Plan:
         if len(found.notebooks) != 1:
             raise SystemExit(f"{assignment} must have exactly one notebook to grade")
         notebook = found.notebooks[0]
-        test_ids = [c.name for c in notebook.grade_cells if not _is_solution(gb, c, notebook)]
-        points = {c.name: float(c.max_score) for c in notebook.grade_cells}
+        solutions = {s.name for s in notebook.solution_cells}
+        test_ids = [c.name for c in notebook.grade_cells if c.name not in solutions]
         max_score = float(notebook.max_score)
         notebook_name = notebook.name
     return Plan(
@@ -171,13 +170,8 @@ def make_plan(*, course_root: Path, assignment: str) -> Plan:
         reference=load(),
         key=_probe_key(course_root),
         test_ids=test_ids,
-        points=points,
         max_score=max_score,
     )
-
-
-def _is_solution(gb: Gradebook, grade_cell, notebook) -> bool:
-    return any(s.name == grade_cell.name for s in notebook.solution_cells)
 
 
 def find_submissions(plan: Plan, student: str | None = None) -> list[Submission]:

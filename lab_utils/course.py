@@ -68,8 +68,14 @@ def execute_notebook(
     return nb
 
 
-def execute_in_place(nb, *, cwd: Path, timeout: int = 900, kernel_name: str = "python3") -> None:
-    """Execute an in-memory notebook, storing outputs in its cells as they arrive."""
+def execute_in_place(
+    nb, *, cwd: Path, timeout: int = 900, kernel_name: str = "python3", kernel_log=None
+) -> None:
+    """Execute an in-memory notebook, storing outputs in its cells as they arrive.
+
+    ``kernel_log`` (an open file) receives what the kernel process itself writes to its
+    stderr, such as TensorFlow's start-up lines, instead of the terminal.
+    """
     from nbclient import NotebookClient
 
     client = NotebookClient(
@@ -78,7 +84,7 @@ def execute_in_place(nb, *, cwd: Path, timeout: int = 900, kernel_name: str = "p
         kernel_name=kernel_name,
         resources={"metadata": {"path": str(cwd)}},
     )
-    client.execute()
+    client.execute(**({"stderr": kernel_log} if kernel_log is not None else {}))
 
 
 def _run_one(path: Path, out_dir: Path, timeout: int) -> NotebookResult:
@@ -89,16 +95,17 @@ def _run_one(path: Path, out_dir: Path, timeout: int) -> NotebookResult:
     start = time.perf_counter()
     nb = nbformat.read(path, as_version=4)
     status, error = "ok", ""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    executed = out_dir / path.name
     try:
-        execute_in_place(nb, cwd=path.parent, timeout=timeout)
+        with open(executed.with_suffix(".kernel.log"), "w") as kernel_log:
+            execute_in_place(nb, cwd=path.parent, timeout=timeout, kernel_log=kernel_log)
     except CellExecutionError as err:
         status = "error"
         error = next(iter(error_outputs(nb)), _first_line(err))
     except (DeadKernelError, TimeoutError, RuntimeError) as err:
         status, error = "error", f"{type(err).__name__}: {_first_line(err)}"
     seconds = time.perf_counter() - start
-    out_dir.mkdir(parents=True, exist_ok=True)
-    executed = out_dir / path.name
     nbformat.write(nb, executed)
     html_body, _ = HTMLExporter().from_notebook_node(nb)
     html = executed.with_suffix(".html")

@@ -1,14 +1,18 @@
 """Execute one submission's notebook in a sandboxed kernel: the job a Dask worker runs.
 
 The kernel is a subprocess of the worker (inside bubblewrap), so whatever the student's code
-does to it (exit, crash, run forever, exhaust memory) ends only that kernel: the job records
-a status and returns normally. Only the worker's own death makes Dask run the job elsewhere.
+does to it (exit, crash, run forever, exhaust memory, flood its output) ends only that
+kernel: the job records a status and returns normally. Only the worker's own death makes Dask
+run the job elsewhere. After the kernel has stopped, the model it saved (if any) is described
+in a second sandbox that runs no student code (:mod:`autograder.model_probe`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
+import json
 import os
 import socket
 import time
@@ -18,7 +22,7 @@ from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-from autograder import sandbox
+from autograder import model_probe, sandbox
 
 #: Submission statuses (reason codes) set by execution.
 OK = "ok"
@@ -27,6 +31,10 @@ TOTAL_TIMEOUT = "total_timeout"
 KERNEL_DIED = "kernel_died"
 MEMORY = "memory"
 STARTUP_FAILED = "kernel_startup_failed"
+OUTPUT_LIMIT = "output_limit"
+
+#: Kernel messages whose content becomes a cell output.
+_OUTPUT_MESSAGES = {"stream", "display_data", "execute_result", "error", "update_display_data"}
 
 _MEMORY_SIGNS = ("MemoryError", "bad_alloc", "Cannot allocate memory", "Resource exhausted")
 
@@ -40,6 +48,7 @@ class Execution:
     reason: str
     completed: list[int]
     seconds: float
+    model_facts: dict | None = None
 
 
 def _has_memory_error(text: str) -> bool:
@@ -53,6 +62,39 @@ def _outputs_text(cell) -> str:
         parts.append(str(output.get("evalue", "")))
         parts.append(str(output.get("text", "")))
     return "\n".join(parts)
+
+
+def _content_size(msg: dict) -> int:
+    content = msg.get("content") or {}
+    if msg.get("msg_type") == "stream":
+        return len(str(content.get("text", "")))
+    return len(json.dumps(content, default=str))
+
+
+class CappedClient(NotebookClient):
+    """An nbclient that stops the kernel once the notebook's outputs pass ``output_limit`` bytes.
+
+    Outputs past the limit are dropped, so a cell printing in a loop cannot fill the
+    worker's memory or the autograded notebook while it waits for the cell timeout.
+    """
+
+    def __init__(self, nb, *, output_limit: int, **kwargs):
+        super().__init__(nb, **kwargs)
+        self.output_limit = output_limit
+        self.output_bytes = 0
+        self.output_exceeded = False
+
+    def process_message(self, msg, cell, cell_index):
+        if msg.get("msg_type") in _OUTPUT_MESSAGES:
+            if self.output_exceeded:
+                return None
+            self.output_bytes += _content_size(msg)
+            if self.output_bytes > self.output_limit:
+                self.output_exceeded = True
+                # Stopping the kernel ends the cell: nbclient then raises DeadKernelError.
+                self._stop_task = asyncio.ensure_future(self.km.shutdown_kernel(now=True))
+                return None
+        return super().process_message(msg, cell, cell_index)
 
 
 def execute(
@@ -70,8 +112,9 @@ def execute(
     deadline = start + limits.total_timeout
     space = sandbox.make_workspace()
     box = sandbox.kernel_sandbox(space, limits, sandboxed=sandboxed)
-    client = NotebookClient(
+    client = CappedClient(
         nb,
+        output_limit=limits.output_size,
         km=box.km,
         timeout=limits.cell_timeout,
         startup_timeout=int(limits.startup_timeout),
@@ -81,6 +124,7 @@ def execute(
         resources={"metadata": {"path": str(space.work)}},
     )
     status, reason, completed = OK, "", []
+    model_facts = None
     try:
         with client.setup_kernel(**box.start_kwargs()):
             for index, cell in enumerate(nb.cells):
@@ -109,6 +153,12 @@ def execute(
                     break
                 except DeadKernelError:
                     status, reason = KERNEL_DIED, f"the kernel died while running cell {index}"
+                    if client.output_exceeded:
+                        status = OUTPUT_LIMIT
+                        reason = (
+                            f"cell {index} was stopped: the notebook's output passed the limit "
+                            f"of {limits.output_size} bytes"
+                        )
                     break
                 completed.append(index)
                 if _has_memory_error(_outputs_text(cell)) and status == OK:
@@ -116,6 +166,9 @@ def execute(
                     reason = f"cell {index} ran out of memory (limit {limits.memory} bytes)"
     except DeadKernelError:
         status, reason = KERNEL_DIED, "the kernel died"
+        if client.output_exceeded:
+            status = OUTPUT_LIMIT
+            reason = f"the notebook's output passed the limit of {limits.output_size} bytes"
     except (RuntimeError, TimeoutError) as err:
         if status == OK:
             status, reason = STARTUP_FAILED, f"the kernel did not start: {err}"
@@ -125,11 +178,15 @@ def execute(
             run_sync(box.km.shutdown_kernel)(now=True)
         log = space.root / "kernel.log"
         log_text = log.read_text(errors="replace")[-20000:] if log.exists() else ""
-        space.cleanup()
+        try:
+            if status != STARTUP_FAILED:
+                model_facts = model_probe.model_file_facts(space.work, limits, sandboxed=sandboxed)
+        finally:
+            space.cleanup()
     if status == KERNEL_DIED and _has_memory_error(log_text):
         status = MEMORY
         reason = f"{reason}: out of memory (limit {limits.memory} bytes)"
-    return Execution(nb, status, reason, completed, time.monotonic() - start)
+    return Execution(nb, status, reason, completed, time.monotonic() - start, model_facts)
 
 
 def run_job(job: dict) -> dict:
@@ -155,5 +212,6 @@ def run_job(job: dict) -> dict:
         "reason": result.reason,
         "completed": result.completed,
         "seconds": result.seconds,
+        "model_facts": result.model_facts,
         "worker": f"{socket.gethostname()}:{os.getpid()}",
     }

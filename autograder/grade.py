@@ -6,7 +6,8 @@ The driver (this process) is the only writer of the gradebook and of ``autograde
    ``force``), applies nbgrader's own sanitising preprocessors (graded cells restored from the
    gradebook) and rewrites each graded test cell so the kernel only *reports* facts.
 2. A Dask worker runs the notebook in a sandboxed kernel (:func:`autograder.execute.run_job`).
-3. Back in the driver, :mod:`autograder.judge` turns each test cell's report into a verdict,
+3. Back in the driver, :mod:`autograder.judge` turns each test cell's report into a verdict
+   (model checks from the facts of the model file the worker described, not the kernel's),
    and nbgrader's stock ``Autograde`` converter writes ``autograded/<student>/...`` and the
    gradebook, with :class:`InjectExecution` standing in for its ``Execute`` step.
 """
@@ -321,7 +322,12 @@ def verdicts(plan: Plan, prepared: Prepared, result: dict) -> dict[str, judge.Ce
         ran = index in completed
         if calls:
             found[grade_id] = judge.judge_cell(
-                grade_id, calls, cell.get("outputs", []), reference, ran=ran
+                grade_id,
+                calls,
+                cell.get("outputs", []),
+                reference,
+                ran=ran,
+                model_file=result.get("model_facts"),
             )
         else:
             # A test with no kernel checks can only be judged by whether it raised.

@@ -11,6 +11,12 @@ the reference data is not there. This module, in the grading process:
 3. reads each report from that cell's own outputs only and judges it with
    :mod:`autograder.checks` against the reference (:func:`judge_cell`); a report that is
    missing, malformed, duplicated or unexpected earns nothing.
+
+The model checks have no secret probes to hide behind (a model's layers and activations are
+the same for everyone), so their facts are not taken from the kernel: the worker describes
+the model file the kernel saved, in a sandbox that runs no student code
+(:mod:`autograder.model_probe`), and the judge uses those facts. A kernel report that
+disagrees with them is contradictory; without a loadable file a model check earns nothing.
 """
 
 from __future__ import annotations
@@ -38,6 +44,14 @@ DUPLICATE = "duplicate_report"
 UNEXPECTED = "unexpected_report"
 NOT_RUN = "not_run"
 NO_CHECKS = "no_checks"
+CONTRADICTORY = "contradictory_report"
+MODEL_UNVERIFIED = "model_unverified"
+
+#: Checks judged from the facts of the model file, not from what the kernel reports.
+MODEL_CHECKS = tuple(name for name in checks.ALL if name.startswith("model_"))
+
+#: Keys of a kernel's model report that the file's facts do not have (how the save went).
+_KERNEL_ONLY_KEYS = ("model_file",)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -181,10 +195,56 @@ def _reports(outputs: list[dict]) -> list[object]:
     return found
 
 
+def verified_model_facts(
+    reported: dict, model_file: dict | None
+) -> tuple[dict | None, tuple[str, str] | None]:
+    """Return ``(facts, problem)``: the facts to judge a model check by, and why it cannot pass.
+
+    ``reported`` is what the kernel reported, ``model_file`` the facts of the model file it
+    saved (None: no file). ``problem`` is ``(reason, message)`` or None. Without a file the
+    reported facts are still judged, so a model that is plainly missing or wrong gets the
+    usual message, but they can never pass.
+    """
+    if model_file is None:
+        error = (reported.get("model_file") or {}).get("error")
+        why = f" (saving it failed: {error})" if error else ""
+        return reported, (
+            MODEL_UNVERIFIED,
+            f"The grader found no saved copy of your model to check{why}. Fix: make sure "
+            "`model` is a Keras model built in Exercise 2 and that the notebook runs to the "
+            "model tests without errors.",
+        )
+    if "load_error" in model_file:
+        return None, (
+            MODEL_UNVERIFIED,
+            f"The grader could not load the saved copy of your model ({model_file['load_error']})."
+            " Fix: build the model from Keras's own layers and activations (no lambda or "
+            "custom functions).",
+        )
+    kernel_facts = {k: v for k, v in reported.items() if k not in _KERNEL_ONLY_KEYS}
+    if kernel_facts != model_file:
+        return None, (
+            CONTRADICTORY,
+            "This test's report does not describe the model your notebook saved, so it "
+            "earns nothing. Run the notebook as released, without changing how cells run.",
+        )
+    return model_file, None
+
+
 def judge_cell(
-    grade_id: str, calls: list[CheckCall], outputs: list[dict], reference: dict, *, ran: bool
+    grade_id: str,
+    calls: list[CheckCall],
+    outputs: list[dict],
+    reference: dict,
+    *,
+    ran: bool,
+    model_file: dict | None = None,
 ) -> CellVerdict:
-    """Judge one graded test cell from its own outputs against ``reference``."""
+    """Judge one graded test cell from its own outputs against ``reference``.
+
+    Model checks are judged from ``model_file``, the facts of the model file the kernel
+    saved (see :func:`verified_model_facts`).
+    """
     if not ran:
         return CellVerdict(
             grade_id, False, NOT_RUN, ["This test did not run (see the grading status)."]
@@ -219,11 +279,18 @@ def judge_cell(
             return CellVerdict(
                 grade_id, False, DUPLICATE, ["This test reported more than one result."]
             )
+        facts, problem = found[0], None
+        if name in MODEL_CHECKS:
+            facts, problem = verified_model_facts(facts, model_file)
+            if facts is None:
+                return CellVerdict(grade_id, False, problem[0], [problem[1]])
         try:
-            result = checks.ALL[name](found[0], reference)
+            result = checks.ALL[name](facts, reference)
         except Exception:  # malformed facts crash a judge: they earn nothing
             return CellVerdict(grade_id, False, MALFORMED, ["The test's report was malformed."])
         if not result.passed:
             return CellVerdict(grade_id, False, FAILED, [result.message])
+        if problem is not None:
+            return CellVerdict(grade_id, False, problem[0], [problem[1]])
         messages.append(result.message)
     return CellVerdict(grade_id, True, PASSED, messages)

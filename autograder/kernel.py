@@ -5,11 +5,16 @@ output of MIME type :data:`FACTS_MIME` (while nbgrader autogrades), and then, if
 reference data is readable, judges them with :mod:`autograder.checks`: a failure raises
 :class:`CheckFailed` (an ``AssertionError``), which makes nbgrader score the cell zero.
 Where the reference is hidden (a grading sandbox), the check only reports.
+
+Under the grading command (:data:`MODEL_FILE_ENV` set), the first model check of a kernel
+also saves the student's model to that file, so the grader can describe the model itself
+(:mod:`autograder.model_probe`) instead of trusting what this kernel reports.
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 
 from autograder import cases, checks, probes
 from autograder.reference import ReferenceUnavailable, load
@@ -19,6 +24,14 @@ FACTS_MIME = "application/vnd.nn-course.facts+json"
 
 #: Environment variable nbgrader sets while it autogrades; facts are recorded only then.
 _AUTOGRADE_ENV = "NBGRADER_EXECUTION"
+
+#: Environment variable the grading command sets: the file the model checks save the model to.
+MODEL_FILE_ENV = "NN_COURSE_MODEL_FILE"
+#: Name of that file in the kernel's working folder (Keras needs the ``.keras`` suffix).
+MODEL_FILE = "model.keras"
+
+#: How this kernel's one save of the student's model went (None until a model is saved).
+_model_file: dict = {"state": None}
 
 
 class _ShortTraceback:
@@ -135,8 +148,30 @@ def check_softmax_accepts_list_output(my_softmax) -> None:
     _softmax("softmax_accepts_list_output", my_softmax)
 
 
+def _save_model(model, facts: dict) -> dict | None:
+    """Save ``model`` once per kernel for the grading command; return how the save went."""
+    path = os.environ.get(MODEL_FILE_ENV)
+    if not path or facts["unanswered"] or facts.get("error") or "layers" not in facts:
+        return None
+    if _model_file["state"] is None:
+        try:
+            with warnings.catch_warnings():
+                # Saving an unbuilt model warns; the grader builds its copy itself.
+                warnings.simplefilter("ignore")
+                model.save(path)
+        except Exception as err:  # the grader then finds no file: a fact, not a crash
+            _model_file["state"] = {"saved": False, "error": probes.error_text(err)}
+        else:
+            _model_file["state"] = {"saved": True, "error": None}
+    return _model_file["state"]
+
+
 def _model(check: str, model) -> None:
-    run_check(check, probes.model_facts(model))
+    facts = probes.model_facts(model)
+    saved = _save_model(model, facts)
+    if saved is not None:
+        facts["model_file"] = saved
+    run_check(check, facts)
 
 
 def check_model_three_dense_layers(model) -> None:

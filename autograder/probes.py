@@ -16,7 +16,8 @@ from autograder import cases as _cases
 _MAX_ERROR_CHARS = 300
 
 
-def _error_text(err: BaseException) -> str:
+def error_text(err: BaseException) -> str:
+    """Return ``"Name: message"`` for ``err``, cut to a length fit for feedback."""
     text = f"{type(err).__name__}: {err}"
     return text if len(text) <= _MAX_ERROR_CHARS else text[: _MAX_ERROR_CHARS - 3] + "..."
 
@@ -46,7 +47,7 @@ def _output_facts(result) -> dict:
     try:
         array = np.asarray(result, dtype=np.float64)
     except (TypeError, ValueError) as err:
-        return {**facts, "values": None, "shape": None, "problem": _error_text(err)}
+        return {**facts, "values": None, "shape": None, "problem": error_text(err)}
     return {
         **facts,
         "values": [json_float(v) for v in array.reshape(-1)],
@@ -71,7 +72,7 @@ def softmax_facts(fn, cases: list[dict]) -> dict:
         try:
             result = fn(z.copy())
         except Exception as err:  # the student's error is a fact to report, not to raise
-            entry["error"] = _error_text(err)
+            entry["error"] = error_text(err)
             entry["not_implemented"] = isinstance(err, NotImplementedError)
         else:
             entry.update(_output_facts(result))
@@ -97,7 +98,7 @@ def _activation_facts(layer, probe) -> dict:
         a = keras.ops.convert_to_numpy(activation(z)).reshape(-1)
         facts["activation_values"] = [json_float(v) for v in a]
     except Exception as err:  # an exotic activation is reported, not fatal
-        facts["activation_error"] = _error_text(err)
+        facts["activation_error"] = error_text(err)
     return facts
 
 
@@ -182,7 +183,7 @@ def model_facts(
             copy.build((None, input_features))
             facts["param_count"] = int(copy.count_params())
     except Exception as err:  # e.g. layers that cannot take this input
-        facts["param_count_error"] = _error_text(err)
+        facts["param_count_error"] = error_text(err)
     facts["compiled"] = bool(getattr(model, "compiled", False))
     facts["loss"] = _loss_facts(model)
     return facts

@@ -24,9 +24,18 @@ from pathlib import Path
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import List, Unicode
 
+from autograder.kernel import MODEL_FILE, MODEL_FILE_ENV
+
 #: Modules of the ``autograder`` package the test cells import inside the kernel.
 #: Only these are copied into the sandbox; never the checks, reference data or gradebook.
-KERNEL_MODULES = ("probes.py", "kernel.py", "cases.py", "checks.py", "reference/__init__.py")
+KERNEL_MODULES = (
+    "probes.py",
+    "kernel.py",
+    "cases.py",
+    "checks.py",
+    "model_probe.py",
+    "reference/__init__.py",
+)
 
 _GIB = 1024**3
 _MIB = 1024**2
@@ -62,6 +71,8 @@ class Limits:
         open_files: most file descriptors per process (``RLIMIT_NOFILE``).
         startup_timeout: seconds the kernel may take to answer its first request.
         threads: threads per kernel for OpenMP and TensorFlow (0: leave the libraries' default).
+        output_size: bytes of output (text, images, reports) all cells of one submission may
+            send before its kernel is stopped.
     """
 
     cell_timeout: float = 300.0
@@ -71,9 +82,17 @@ class Limits:
     open_files: int = 1024
     startup_timeout: float = 60.0
     threads: int = 0
+    output_size: int = 10 * _MIB
 
     def __post_init__(self):
-        for field in ("cell_timeout", "total_timeout", "memory", "file_size", "startup_timeout"):
+        for field in (
+            "cell_timeout",
+            "total_timeout",
+            "memory",
+            "file_size",
+            "startup_timeout",
+            "output_size",
+        ):
             if getattr(self, field) <= 0:
                 raise ValueError(f"Limits.{field} must be positive, got {getattr(self, field)}")
 
@@ -166,6 +185,8 @@ def kernel_environment(space: Workspace, limits: Limits, *, sandboxed: bool) -> 
         "TMPDIR": str(space.work),
         # nbgrader sets this while autograding; notebooks may test it.
         "NBGRADER_EXECUTION": "autograde",
+        # The model checks save the student's model here, for the grader to describe itself.
+        MODEL_FILE_ENV: str(space.work / MODEL_FILE),
     }
     if limits.threads > 0:
         for name in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
@@ -273,16 +294,24 @@ class KernelSandbox:
         return {"env": self.env, "cwd": str(self.space.work), "stdout": log, "stderr": log}
 
 
-def kernel_sandbox(space: Workspace, limits: Limits, *, sandboxed: bool) -> KernelSandbox:
-    """Return a kernel manager whose kernel runs confined to ``space`` under ``limits``."""
+def confinement(
+    space: Workspace, limits: Limits, *, sandboxed: bool
+) -> tuple[list[str], dict[str, str]]:
+    """Return the command prefix and environment that confine a process to ``space``."""
     env = kernel_environment(space, limits, sandboxed=sandboxed)
     prefix = prlimit_prefix(limits)
     if sandboxed:
         env_args: list[str] = []
         for name, value in env.items():
             env_args += ["--setenv", name, value]
-        # --clearenv drops what Popen passes; the kernel sees only these values.
+        # --clearenv drops what Popen passes; the process sees only these values.
         prefix = [*prefix, *bwrap_prefix(space), *env_args, "--"]
+    return prefix, env
+
+
+def kernel_sandbox(space: Workspace, limits: Limits, *, sandboxed: bool) -> KernelSandbox:
+    """Return a kernel manager whose kernel runs confined to ``space`` under ``limits``."""
+    prefix, env = confinement(space, limits, sandboxed=sandboxed)
     km = SandboxedKernelManager(
         prefix=prefix,
         transport="ipc",

@@ -67,3 +67,46 @@ def test_placeholder_explains_which_exercise_to_finish():
 def test_unknown_check_names_are_rejected():
     with pytest.raises(KeyError, match="unknown check"):
         kernel.run_check("softmax_typo", {})
+
+
+def _model(activation: str):
+    import keras
+
+    return keras.Sequential(
+        [keras.Input(shape=(400,)), keras.layers.Dense(10, activation=activation)]
+    )
+
+
+def test_model_checks_save_the_model_once_per_kernel_only_for_the_grading_command(
+    monkeypatch, tmp_path
+):
+    import keras
+
+    path = tmp_path / kernel.MODEL_FILE
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj, raw: shown.append(obj))
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    monkeypatch.setitem(kernel._model_file, "state", None)
+    monkeypatch.delenv(kernel.MODEL_FILE_ENV, raising=False)
+    kernel.check_model_input_features(_model("relu"))
+    assert not path.exists() and "model_file" not in shown[-1][kernel.FACTS_MIME]["facts"]
+    monkeypatch.setenv(kernel.MODEL_FILE_ENV, str(path))
+    kernel.check_model_input_features(_model("relu"))
+    assert shown[-1][kernel.FACTS_MIME]["facts"]["model_file"] == {"saved": True, "error": None}
+    saved = path.read_bytes()
+    kernel.check_model_input_features(_model("sigmoid"))  # a later check saves nothing new
+    assert path.read_bytes() == saved
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    assert loaded.layers[-1].activation.__name__ == "relu"
+
+
+def test_a_model_that_cannot_be_saved_is_reported_not_raised(monkeypatch, tmp_path):
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj, raw: shown.append(obj))
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    monkeypatch.setitem(kernel._model_file, "state", None)
+    # Keras refuses a file name without the .keras suffix.
+    monkeypatch.setenv(kernel.MODEL_FILE_ENV, str(tmp_path / "model.txt"))
+    kernel.check_model_input_features(_model("relu"))
+    saved = shown[-1][kernel.FACTS_MIME]["facts"]["model_file"]
+    assert saved["saved"] is False and "keras" in saved["error"]

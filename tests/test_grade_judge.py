@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 
 import numpy as np
 import pytest
@@ -120,3 +121,69 @@ def test_verdict_outputs_are_clean_when_passed_and_an_error_when_failed():
     assert [o["output_type"] for o in passed] == ["stream"] and passed[0]["name"] == "stdout"
     failed = judge.CellVerdict("t", False, judge.FAILED, ["wrong"]).outputs()
     assert failed[0]["output_type"] == "error" and "wrong" in failed[0]["evalue"]
+
+
+def _dense_model(*activations: str, units=(25, 15, 10)):
+    import keras
+
+    layers = [keras.layers.Dense(n, activation=a) for n, a in zip(units, activations, strict=True)]
+    return keras.Sequential([keras.Input(shape=(400,)), *layers])
+
+
+def _model_calls() -> list[judge.CheckCall]:
+    return [judge.CheckCall(name, ("model",)) for name in judge.MODEL_CHECKS]
+
+
+def _relu_forgery(facts: dict) -> dict:
+    """Return ``facts`` rewritten, as a student who read probes.py could, to claim relu layers."""
+    forged = json.loads(json.dumps(facts))
+    for layer in forged["layers"][:2]:
+        layer["activation_name"] = "relu"
+        layer["activation_values"] = [max(0.0, v) for v in cases.ACTIVATION_PROBE]
+    return forged
+
+
+def test_model_checks_pass_when_the_report_matches_the_saved_models_facts():
+    facts = probes.model_facts(_dense_model("relu", "relu", "linear"))
+    outputs = [
+        _report(call.name, {**facts, "model_file": {"saved": True, "error": None}})
+        for call in _model_calls()
+    ]
+    verdict = judge.judge_cell("t", _model_calls(), outputs, load(), ran=True, model_file=facts)
+    assert (verdict.passed, verdict.reason) == (True, judge.PASSED)
+
+
+def test_forged_model_facts_that_contradict_the_saved_model_earn_nothing():
+    saved = probes.model_facts(_dense_model("sigmoid", "sigmoid", "linear"))
+    forged = _relu_forgery(saved)
+    # The forgery alone would pass: only the saved model's facts give it away.
+    calls = [judge.CheckCall("model_activations", ("model",))]
+    alone = judge.judge_cell(
+        "t", calls, [_report("model_activations", forged)], load(), ran=True, model_file=forged
+    )
+    assert alone.passed
+    verdict = judge.judge_cell(
+        "t", calls, [_report("model_activations", forged)], load(), ran=True, model_file=saved
+    )
+    assert (verdict.passed, verdict.reason) == (False, judge.CONTRADICTORY)
+
+
+def test_perfect_model_facts_without_a_saved_model_earn_nothing():
+    facts = probes.model_facts(_dense_model("relu", "relu", "linear"))
+    calls = [judge.CheckCall("model_units", ("model",))]
+    verdict = judge.judge_cell("t", calls, [_report("model_units", facts)], load(), ran=True)
+    assert (verdict.passed, verdict.reason) == (False, judge.MODEL_UNVERIFIED)
+    unloadable = {"load_error": "TypeError: could not be deserialized"}
+    verdict = judge.judge_cell(
+        "t", calls, [_report("model_units", facts)], load(), ran=True, model_file=unloadable
+    )
+    assert (verdict.passed, verdict.reason) == (False, judge.MODEL_UNVERIFIED)
+    assert "could not load" in verdict.messages[0]
+
+
+def test_a_missing_model_without_a_file_still_gets_the_usual_message():
+    facts = probes.model_facts(None)
+    calls = [judge.CheckCall("model_units", ("model",))]
+    verdict = judge.judge_cell("t", calls, [_report("model_units", facts)], load(), ran=True)
+    assert (verdict.passed, verdict.reason) == (False, judge.FAILED)
+    assert "`model` is None" in verdict.messages[0]

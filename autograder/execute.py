@@ -88,12 +88,19 @@ class CappedClient(NotebookClient):
         if msg.get("msg_type") in _OUTPUT_MESSAGES:
             if self.output_exceeded:
                 return None
+            remaining = self.output_limit - self.output_bytes
             self.output_bytes += _content_size(msg)
             if self.output_bytes > self.output_limit:
                 self.output_exceeded = True
                 # Stopping the kernel ends the cell: nbclient then raises DeadKernelError.
                 self._stop_task = asyncio.ensure_future(self.km.shutdown_kernel(now=True))
-                return None
+                if msg["msg_type"] != "stream" or remaining <= 0:
+                    return None
+                # Keep the text up to the limit, so the feedback shows where it stopped.
+                text = msg["content"]["text"][:remaining]
+                msg["content"]["text"] = (
+                    f"{text}\n[output stopped: over {self.output_limit} bytes]\n"
+                )
         return super().process_message(msg, cell, cell_index)
 
 

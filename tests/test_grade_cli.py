@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import sqlite3
 
 import pytest
+from adversarial import course
 
 from autograder import __main__ as cli
 from autograder import grade, report, sandbox
@@ -48,3 +51,27 @@ def test_table_says_when_a_submission_ran_without_the_sandbox():
     assert lines[0].split() == ["student", "score", "max", "time_s", "status", "sandbox"]
     assert lines[1].split() == ["ann", "4", "4", "1.2", "ok", "yes"]
     assert "NO (--no-sandbox)" in lines[2]
+
+
+def test_a_kernel_that_cannot_start_is_a_grading_error_and_nothing_is_recorded(
+    monkeypatch, tmp_path, capsys
+):
+    course_root = course.make_course(tmp_path)
+    course.submit(course_root, "ann", course.submission(course_root))
+    # A `bwrap` first on PATH that exits at once: the Dask workers (new processes) find it too.
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "bwrap").write_text("#!/bin/sh\nexit 1\n")
+    (fake / "bwrap").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}:{os.environ['PATH']}")
+    args = ["grade", course.ASSIGNMENT, "--course-root", str(course_root), "--workers", "1"]
+    assert cli.main([*args, "--no-progress"]) == 1
+    out = capsys.readouterr().out
+    assert "grading_error" in out
+    db = sqlite3.connect(course_root / "gradebook.db")
+    try:
+        assert db.execute("SELECT COUNT(*) FROM submitted_assignment").fetchone() == (0,)
+        assert db.execute("SELECT COUNT(*) FROM grade").fetchone() == (0,)
+    finally:
+        db.close()
+    assert not (course_root / "autograded").exists()

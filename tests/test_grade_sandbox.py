@@ -69,3 +69,19 @@ def test_cell_timeout_stops_the_cell_and_keeps_earlier_cells():
     run = _run("print('first')", "while True:\n    pass", "print('never')", limits=limits)
     assert run.status == execute.CELL_TIMEOUT and run.completed == [0]
     assert "never" not in _text(run)[2]
+
+
+def test_a_flood_of_output_stops_the_kernel_and_keeps_earlier_cells():
+    limits = sandbox.Limits(cell_timeout=60, total_timeout=120, threads=1, output_size=200_000)
+    run = _run(
+        "print('first')",
+        "while True:\n    print('x' * 1000)",
+        "print('never')",
+        limits=limits,
+    )
+    assert run.status == execute.OUTPUT_LIMIT, run.reason
+    assert run.completed == [0]
+    kept = sum(len(o.get("text", "")) for o in run.nb.cells[1].outputs)
+    assert 0 < kept <= limits.output_size + 100
+    assert "output stopped" in _text(run)[1] and "first" in _text(run)[0]
+    assert "never" not in _text(run)[2]

@@ -200,3 +200,78 @@ ATTACKS = {
         ),
     ),
 }
+
+
+# ----------------------------------------------------------------------------- model attacks
+
+#: Honest facts of the student's (sigmoid) model, rewritten to claim relu hidden layers: all a
+#: forger needs is to have read probes.py and cases.py.
+_FORGE_MODEL = """
+import json as _json
+from autograder import cases as _cases, probes as _probes
+_honest_model_facts = _probes.model_facts
+def _forged_model(facts):
+    facts = _json.loads(_json.dumps(facts))
+    for layer in facts.get("layers", [])[:2]:
+        layer["activation_name"] = "relu"
+        layer["activation_values"] = [max(0.0, v) for v in _cases.ACTIVATION_PROBE]
+    return facts
+"""
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelAttack:
+    """One adversarial model submission: a sigmoid model plus cells run before the tests."""
+
+    before_tests: tuple[str, ...]
+
+
+MODEL_ATTACKS = {
+    # Replace each model test with a display of forged facts: the kernel never saves the model.
+    "model_input_transformer_forges_facts": ModelAttack(
+        before_tests=(
+            _FORGE_MODEL + "import re\n"
+            "def _swap(lines):\n"
+            "    src = ''.join(lines)\n"
+            "    names = re.findall(r'check_(model_\\w+)\\(', src)\n"
+            "    if not names:\n"
+            "        return lines\n"
+            "    out = ['from IPython.display import display\\n']\n"
+            "    for name in names:\n"
+            f'        out.append(\'display({{"{FACTS}": {{"check": %r, "facts": '
+            "_forged_model(_honest_model_facts(model))}}, raw=True)\\n' % name)\n"
+            "    return out\n"
+            "get_ipython().input_transformers_post.append(_swap)",
+        ),
+    ),
+    # Let the real check run (and save the real model), but rewrite its facts on the way out.
+    "model_display_publisher_rewrites_facts": ModelAttack(
+        before_tests=(
+            _FORGE_MODEL + "pub = get_ipython().display_pub\n"
+            "_orig = pub.publish\n"
+            "def _publish(data, *a, **k):\n"
+            f"    if '{FACTS}' in data:\n"
+            f"        report = data['{FACTS}']\n"
+            "        report['facts'] = _forged_model(report['facts'])\n"
+            "    return _orig(data, *a, **k)\n"
+            "pub.publish = _publish",
+        ),
+    ),
+    # Patch the probe the kernel's checks call, so the kernel itself reports forged facts.
+    "model_patch_probes": ModelAttack(
+        before_tests=(
+            _FORGE_MODEL
+            + "_probes.model_facts = lambda m, **k: _forged_model(_honest_model_facts(m, **k))",
+        ),
+    ),
+    # Skip the kernel's save and leave a link to a course file where the model should be.
+    "model_planted_link": ModelAttack(
+        before_tests=(
+            _FORGE_MODEL + "import os\n"
+            "from autograder import kernel as _k\n"
+            "_k._model_file['state'] = {'saved': True, 'error': None}\n"
+            "os.symlink('{course}/gradebook.db', os.environ['NN_COURSE_MODEL_FILE'])\n"
+            "_probes.model_facts = lambda m, **k: _forged_model(_honest_model_facts(m, **k))",
+        ),
+    ),
+}

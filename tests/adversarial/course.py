@@ -157,3 +157,88 @@ def submit(course: Path, student: str, content: nbformat.NotebookNode | bytes) -
     else:
         nbformat.write(content, path)
     return path
+
+
+# ----------------------------------------------------------------------------- model course
+
+MODEL_HEADER = (
+    "import os\n\n"
+    'os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"\n'
+    "import tensorflow as tf\n"
+    "from tensorflow.keras import Sequential\n"
+    "from tensorflow.keras.layers import Dense\n\n"
+    "from autograder import kernel"
+)
+
+
+def dense_model(act1: str, act2: str, act3: str = '"linear"') -> str:
+    """Return an answer cell building the assignment's model with the given activations."""
+    return (
+        "model = Sequential(\n    [\n        tf.keras.Input(shape=(400,)),\n"
+        f"        Dense(25, activation={act1}),\n        Dense(15, activation={act2}),\n"
+        f"        Dense(10, activation={act3}),\n    ]\n)\n"
+    )
+
+
+CORRECT_MODEL = dense_model('"relu"', '"relu"')
+SIGMOID_MODEL = dense_model('"sigmoid"', '"sigmoid"')
+
+#: Points per test of the mini model assignment; a sigmoid model fails only the activations.
+MODEL_POINTS = {
+    "model_three_dense_layers": 1,
+    "model_units": 1,
+    "model_activations": 2,
+    "model_parameter_count": 1,
+}
+MODEL_FULL_SCORE = 5.0
+SIGMOID_SCORE = 3.0
+
+
+def model_source_notebook() -> nbformat.NotebookNode:
+    """Return a mini assignment with the model exercise and four of its model tests."""
+    new = nbformat.v4
+    solution = CORRECT_MODEL.replace("model = ", "### BEGIN SOLUTION\nmodel = ", 1)
+    cells = [
+        new.new_markdown_cell("# Mini model assignment\n\nBuild `model`."),
+        new.new_code_cell(MODEL_HEADER),
+        new.new_code_cell(
+            f"{solution}### END SOLUTION\n", metadata=_grade_meta("model_definition", solution=True)
+        ),
+    ]
+    docs = {
+        "model_three_dense_layers": "Is the model three Dense layers?",
+        "model_units": "Do the layers have 25, 15 and 10 units?",
+        "model_activations": "Do the layers act as relu, relu, linear?",
+        "model_parameter_count": "Does the model have 10,575 parameters?",
+    }
+    for grade_id, points in MODEL_POINTS.items():
+        body = f"kernel.check_{grade_id}(model)"
+        if points > 1:
+            body = f"### BEGIN HIDDEN TESTS\n# {HIDDEN_CANARY}\n{body}\n### END HIDDEN TESTS"
+        cells.append(
+            new.new_code_cell(
+                f'"""{docs[grade_id]}"""\n{body}', metadata=_grade_meta(grade_id, points=points)
+            )
+        )
+    nb = new.new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    return nb
+
+
+def model_submission(
+    course: Path, model: str, *, before_tests: list[str] = ()
+) -> nbformat.NotebookNode:
+    """Return the released mini model assignment answered with ``model``, plus extra cells."""
+    nb = released(course)
+    cells = []
+    for cell in nb.cells:
+        cells.append(cell)
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "model_definition":
+            cell.source = model
+            cells += [nbformat.v4.new_code_cell(src) for src in before_tests]
+    nb.cells = cells
+    return nb

@@ -37,6 +37,7 @@ def _grade(args: argparse.Namespace) -> int:
             sandboxed=not args.no_sandbox,
             limits=limits,
             skip_after_last_graded=not args.run_all_cells,
+            verify_model_file=not args.trust_model_facts,
             progress_json=args.progress_json,
             show_progress=not args.no_progress,
         )
@@ -55,6 +56,7 @@ def _bench(args: argparse.Namespace) -> int:
         workers=args.workers,
         samples=args.samples,
         skip_after_last_graded=not args.run_all_cells,
+        verify_model_file=not args.trust_model_facts,
         names=args.sample or None,
         json_path=args.json,
     )
@@ -105,6 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also run the cells after the last graded cell (slower; scores are the same)",
     )
+    grade.add_argument(
+        "--trust-model-facts",
+        action="store_true",
+        help="judge the model checks from the kernel's own report instead of the model file it "
+        "saved (faster: no second sandbox per submission; a student could forge the facts)",
+    )
     grade.add_argument("--progress-json", help="write JSON-lines progress to FILE (- for stdout)")
     grade.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     grade.set_defaults(func=_grade)
@@ -120,6 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument(
         "--run-all-cells", action="store_true", help="grade without skipping trailing cells"
+    )
+    bench.add_argument(
+        "--trust-model-facts",
+        action="store_true",
+        help="judge the model checks from the kernel's own report instead of the model file it "
+        "saved (faster: no second sandbox per submission; a student could forge the facts)",
     )
     bench.add_argument("--json", help="also write the figures to this JSON file")
     bench.set_defaults(func=_bench)

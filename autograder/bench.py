@@ -93,6 +93,7 @@ def measure_floor(*, samples: int, sandboxed: bool) -> float:
             limits=limits,
             sandboxed=sandboxed,
             stop_after=stop,
+            describe_model=False,
         )
         if run.status != execute.OK:
             raise RuntimeError(f"floor run failed: {run.status} {run.reason}")
@@ -142,6 +143,7 @@ def run_benchmark(
     workers: int | None = None,
     samples: int = 3,
     skip_after_last_graded: bool = True,
+    verify_model_file: bool = True,
     sandboxed: bool = True,
     names: list[str] | None = None,
     json_path: str | None = None,
@@ -171,6 +173,7 @@ def run_benchmark(
             force=True,
             sandboxed=sandboxed,
             skip_after_last_graded=skip_after_last_graded,
+            verify_model_file=verify_model_file,
             show_progress=False,
             report_dir=Path(tmp) / "reports",
         )

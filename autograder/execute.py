@@ -110,10 +110,13 @@ def execute(
     limits: sandbox.Limits,
     sandboxed: bool,
     stop_after: int | None = None,
+    describe_model: bool = True,
 ) -> Execution:
     """Run the code cells of ``nb`` (up to index ``stop_after``) in a fresh sandboxed kernel.
 
-    Returns an :class:`Execution`; ``completed`` lists the indices of cells that finished.
+    With ``describe_model``, the model file the kernel saved is then described in a second
+    sandbox (:mod:`autograder.model_probe`). Returns an :class:`Execution`; ``completed``
+    lists the indices of cells that finished.
     """
     start = time.monotonic()
     deadline = start + limits.total_timeout
@@ -186,7 +189,7 @@ def execute(
         log = space.root / "kernel.log"
         log_text = log.read_text(errors="replace")[-20000:] if log.exists() else ""
         try:
-            if status != STARTUP_FAILED:
+            if describe_model and status != STARTUP_FAILED:
                 model_facts = model_probe.model_file_facts(space.work, limits, sandboxed=sandboxed)
         finally:
             space.cleanup()
@@ -206,7 +209,13 @@ def run_job(job: dict) -> dict:
     """
     nb = nbformat.reads(job["notebook"], as_version=4)
     limits = sandbox.Limits(**job["limits"])
-    result = execute(nb, limits=limits, sandboxed=job["sandbox"], stop_after=job["stop_after"])
+    result = execute(
+        nb,
+        limits=limits,
+        sandboxed=job["sandbox"],
+        stop_after=job["stop_after"],
+        describe_model=job.get("verify_model_file", True),
+    )
     if result.status == STARTUP_FAILED:
         # No student code has run yet: this is the machine's problem (e.g. bwrap cannot create
         # namespaces here), so report it as a grading error instead of scoring zero.

@@ -264,6 +264,7 @@ def prepare(
     limits: sandbox.Limits,
     sandboxed: bool,
     skip_after_last_graded: bool,
+    verify_model_file: bool = True,
 ) -> Prepared:
     """Sanitise a submission and rewrite its graded test cells into report-only probes."""
     raw = submission.path.read_bytes()
@@ -302,6 +303,7 @@ def prepare(
         "limits": dataclasses.asdict(limits),
         "sandbox": sandboxed,
         "stop_after": last_graded_index(nb) if skip_after_last_graded else None,
+        "verify_model_file": verify_model_file,
     }
     return Prepared(submission, job, calls, status, reason)
 
@@ -328,6 +330,7 @@ def verdicts(plan: Plan, prepared: Prepared, result: dict) -> dict[str, judge.Ce
                 reference,
                 ran=ran,
                 model_file=result.get("model_facts"),
+                verify_model_file=prepared.job.get("verify_model_file", True),
             )
         else:
             # A test with no kernel checks can only be judged by whether it raised.
@@ -477,6 +480,7 @@ def grade_assignment(
     sandboxed: bool = True,
     limits: sandbox.Limits | None = None,
     skip_after_last_graded: bool = True,
+    verify_model_file: bool = True,
     progress_json: str | None = None,
     show_progress: bool = True,
     report_dir: str | Path | None = None,
@@ -492,6 +496,8 @@ def grade_assignment(
         sandboxed: run kernels in bubblewrap; False runs student code unconfined.
         limits: time and memory limits (threads per kernel default to cores / workers).
         skip_after_last_graded: do not run cells after the last graded cell.
+        verify_model_file: judge the model checks from the model file the kernel saved,
+            described in a second sandbox, instead of from the kernel's report.
         progress_json: file (or ``-`` for stdout) for a JSON-lines progress stream.
         report_dir: folder for the CSV report (default: ``<course_root>/reports``).
     """
@@ -549,6 +555,7 @@ def grade_assignment(
                 limits=limits,
                 sandboxed=sandboxed,
                 skip_after_last_graded=skip_after_last_graded,
+                verify_model_file=verify_model_file,
             )
             if prepared.job is None:
                 finish(prepared, None)

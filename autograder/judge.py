@@ -239,11 +239,13 @@ def judge_cell(
     *,
     ran: bool,
     model_file: dict | None = None,
+    verify_model_file: bool = True,
 ) -> CellVerdict:
     """Judge one graded test cell from its own outputs against ``reference``.
 
     Model checks are judged from ``model_file``, the facts of the model file the kernel
-    saved (see :func:`verified_model_facts`).
+    saved (see :func:`verified_model_facts`); with ``verify_model_file=False`` they are judged
+    from the kernel's own report.
     """
     if not ran:
         return CellVerdict(
@@ -280,7 +282,7 @@ def judge_cell(
                 grade_id, False, DUPLICATE, ["This test reported more than one result."]
             )
         facts, problem = found[0], None
-        if name in MODEL_CHECKS:
+        if name in MODEL_CHECKS and verify_model_file:
             facts, problem = verified_model_facts(facts, model_file)
             if facts is None:
                 return CellVerdict(grade_id, False, problem[0], [problem[1]])

@@ -32,9 +32,12 @@ def test_grade_forwards_arguments_and_leaves_defaults_to_grade_assignment(monkey
     assert seen["force"] is True and seen["sandboxed"] is True
     assert seen["skip_after_last_graded"] is True and seen["scheduler"] is None
     assert seen["limits"] == sandbox.Limits()
+    assert seen["verify_model_file"] is True
     cli.main(["grade", "A", "--no-sandbox", "--run-all-cells", "--cell-timeout", "5"])
     assert seen["sandboxed"] is False and seen["skip_after_last_graded"] is False
     assert seen["limits"] == dataclasses.replace(sandbox.Limits(), cell_timeout=5.0)
+    cli.main(["grade", "A", "--trust-model-facts"])
+    assert seen["verify_model_file"] is False
 
 
 def test_limits_reject_non_positive_values():

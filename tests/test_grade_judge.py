@@ -187,3 +187,16 @@ def test_a_missing_model_without_a_file_still_gets_the_usual_message():
     verdict = judge.judge_cell("t", calls, [_report("model_units", facts)], load(), ran=True)
     assert (verdict.passed, verdict.reason) == (False, judge.FAILED)
     assert "`model` is None" in verdict.messages[0]
+
+
+def test_trusting_the_kernel_judges_model_checks_from_its_report_alone():
+    facts = probes.model_facts(_dense_model("relu", "relu", "linear"))
+    calls = [judge.CheckCall("model_units", ("model",))]
+    outputs = [_report("model_units", facts)]
+    verdict = judge.judge_cell("t", calls, outputs, load(), ran=True, verify_model_file=False)
+    assert (verdict.passed, verdict.reason) == (True, judge.PASSED)
+    wrong = probes.model_facts(_dense_model("relu", "relu", "linear", units=(25, 15, 1)))
+    verdict = judge.judge_cell(
+        "t", calls, [_report("model_units", wrong)], load(), ran=True, verify_model_file=False
+    )
+    assert (verdict.passed, verdict.reason) == (False, judge.FAILED)

@@ -17,7 +17,9 @@ from .jupyterlab import (
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
-SKIP_REASON = f"{CHROMIUM} is missing: run .ci/install-system-packages.sh to install Debian's Chromium"
+SKIP_REASON = (
+    f"{CHROMIUM} is missing: run .ci/install-system-packages.sh to install Debian's Chromium"
+)
 
 _timings: dict[str, float] = {}
 

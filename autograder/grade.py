@@ -525,6 +525,18 @@ def grade_assignment(
         todo.append(sub)
     progress = report.Progress(total=len(todo), json_path=progress_json, bar=show_progress)
 
+    def grading_error(prepared: Prepared, reason: str) -> Outcome:
+        return Outcome(
+            prepared.submission.student,
+            0.0,
+            plan.max_score,
+            0.0,
+            GRADING_ERROR,
+            reason[:300],
+            sandboxed,
+            sha256=prepared.submission.sha256,
+        )
+
     def finish(prepared: Prepared, result: dict | None) -> None:
         try:
             with warnings.catch_warnings():
@@ -532,16 +544,7 @@ def grade_assignment(
                 warnings.simplefilter("ignore", SAWarning)
                 outcome = record(plan, prepared, result, sandboxed=sandboxed)
         except Exception as err:  # one submission's failure must not stop the batch
-            outcome = Outcome(
-                prepared.submission.student,
-                0.0,
-                plan.max_score,
-                0.0,
-                GRADING_ERROR,
-                f"{type(err).__name__}: {err}"[:300],
-                sandboxed,
-                sha256=prepared.submission.sha256,
-            )
+            outcome = grading_error(prepared, f"{type(err).__name__}: {err}")
         outcomes[outcome.student] = outcome
         progress.update(outcome)
         if on_result is not None:
@@ -563,16 +566,7 @@ def grade_assignment(
                 yield prepared
 
     def finish_lost(prepared: Prepared, err: BaseException) -> None:
-        outcome = Outcome(
-            prepared.submission.student,
-            0.0,
-            plan.max_score,
-            0.0,
-            GRADING_ERROR,
-            f"not graded (will be retried next run): {err}"[:300],
-            sandboxed,
-            sha256=prepared.submission.sha256,
-        )
+        outcome = grading_error(prepared, f"not graded (will be retried next run): {err}")
         outcomes[outcome.student] = outcome
         progress.update(outcome)
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import dataclasses
+import json
+import math
 import os
 import sys
 import time
@@ -15,6 +17,8 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO_ROOT / "build" / "course"
+#: Per-notebook seconds of the last run, kept in the output folder to schedule the next one.
+TIMINGS_FILE = "timings.json"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,15 +147,37 @@ def run_course(
     jobs: int | None = None,
     timeout: int = 900,
 ) -> list[NotebookResult]:
-    """Execute notebooks concurrently and return their results in the given order."""
+    """Execute notebooks concurrently and return their results in the given order.
+
+    Notebooks start longest first, by the times the previous run recorded in ``out_dir``,
+    so that no core idles at the end waiting for one long notebook.
+    """
     notebooks = list(notebooks if notebooks is not None else course_notebooks())
     jobs = max(1, jobs or os.cpu_count() or 1)
     workers = min(jobs, len(notebooks) or 1)
+    timings_file = Path(out_dir) / TIMINGS_FILE
+    timings = _read_timings(timings_file)
+    # Notebooks without a recorded time may be long: start them first.
+    start_order = sorted(notebooks, key=lambda nb: -timings.get(nb.name, math.inf))
     with concurrent.futures.ProcessPoolExecutor(
         max_workers=workers, initializer=_init_worker, initargs=(thread_env(workers),)
     ) as pool:
-        futures = [pool.submit(_run_one, nb, out_dir, timeout) for nb in notebooks]
-        return [f.result() for f in futures]
+        futures = {nb: pool.submit(_run_one, nb, out_dir, timeout) for nb in start_order}
+        results = [futures[nb].result() for nb in notebooks]
+    timings.update({r.path.name: round(r.seconds, 2) for r in results if r.ok})
+    timings_file.parent.mkdir(parents=True, exist_ok=True)
+    timings_file.write_text(json.dumps(timings, indent=1, sort_keys=True))
+    return results
+
+
+def _read_timings(path: Path) -> dict[str, float]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: float(v) for k, v in data.items() if isinstance(v, int | float)}
 
 
 def format_table(results: list[NotebookResult]) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
@@ -84,3 +86,22 @@ def test_thread_env_shares_cores_among_concurrent_kernels(jobs, cores, threads):
     env = course.thread_env(jobs, cores)
     assert env["TF_NUM_INTRAOP_THREADS"] == threads
     assert env["OMP_NUM_THREADS"] == threads
+
+
+def _record_start(path, out_dir, timeout):
+    with open(out_dir / "started.txt", "a") as log:
+        log.write(path.name + "\n")
+    return course.NotebookResult(path, {"a.ipynb": 2.0, "b.ipynb": 7.0}.get(path.name, 1.0), "ok")
+
+
+def test_run_course_starts_the_longest_notebooks_first_and_records_times(tmp_path, monkeypatch):
+    # Workers are forked, so they run the patched function.
+    monkeypatch.setattr(course, "_run_one", _record_start)
+    (tmp_path / course.TIMINGS_FILE).write_text('{"a.ipynb": 1.0, "b.ipynb": 5.0}')
+    notebooks = [tmp_path / name for name in ("a.ipynb", "b.ipynb", "new.ipynb")]
+    results = course.run_course(notebooks=notebooks, out_dir=tmp_path, jobs=1)
+    assert [r.path for r in results] == notebooks, "results come back in the given order"
+    started = (tmp_path / "started.txt").read_text().split()
+    assert started == ["new.ipynb", "b.ipynb", "a.ipynb"], "unknown first, then longest first"
+    recorded = json.loads((tmp_path / course.TIMINGS_FILE).read_text())
+    assert recorded == {"a.ipynb": 2.0, "b.ipynb": 7.0, "new.ipynb": 1.0}

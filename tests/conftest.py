@@ -42,12 +42,21 @@ def _close_figures():
 
 
 def notebook_text(nb) -> str:
-    """Return every text/plain, stream and HTML output of an executed notebook, joined."""
+    """Return every stdout, text/plain, HTML and Markdown output of an executed notebook, joined.
+
+    A cell's stdout is joined without separators, so that a library warning on stderr
+    arriving between two prints cannot split what the cell printed.
+    """
     parts = []
     for cell in nb.cells:
+        stdout = "".join(
+            out.get("text", "")
+            for out in cell.get("outputs", [])
+            if out.get("output_type") == "stream" and out.get("name") == "stdout"
+        )
+        if stdout:
+            parts.append(stdout)
         for out in cell.get("outputs", []):
-            if out.get("output_type") == "stream":
-                parts.append(out.get("text", ""))
             data = out.get("data", {})
             for mime in ("text/plain", "text/html", "text/markdown"):
                 if mime in data:

@@ -91,6 +91,26 @@ def execute_in_place(
     client.execute(**({"stderr": kernel_log} if kernel_log is not None else {}))
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def static_figures(nb):
+    """Return a copy of ``nb`` whose outputs show their static image instead of a widget view.
+
+    An ipympl figure's output carries both a widget view and a PNG of the figure; HTML export
+    would show the widget, which renders nothing without a kernel, so keep only the PNG.
+    """
+    import copy
+
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if WIDGET_VIEW in data and "image/png" in data:
+                del data[WIDGET_VIEW]
+    return nb
+
+
 def _run_one(path: Path, out_dir: Path, timeout: int) -> NotebookResult:
     import nbformat
     from nbclient.exceptions import CellExecutionError, DeadKernelError
@@ -111,7 +131,7 @@ def _run_one(path: Path, out_dir: Path, timeout: int) -> NotebookResult:
         status, error = "error", f"{type(err).__name__}: {_first_line(err)}"
     seconds = time.perf_counter() - start
     nbformat.write(nb, executed)
-    html_body, _ = HTMLExporter().from_notebook_node(nb)
+    html_body, _ = HTMLExporter().from_notebook_node(static_figures(nb))
     html = executed.with_suffix(".html")
     html.write_text(html_body, encoding="utf-8")
     return NotebookResult(path, seconds, status, error, executed, html)

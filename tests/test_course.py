@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import nbformat
 import pytest
@@ -26,8 +27,9 @@ def _write(path, *sources):
 def two_notebooks(tmp_path):
     good = _write(
         tmp_path / "good.ipynb",
-        "import matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt",
-        "fig, ax = plt.subplots()\nax.plot([1, 2, 3])\nfig",
+        "%matplotlib widget\nimport matplotlib.pyplot as plt",
+        "fig, ax = plt.subplots()\nax.plot([1, 2, 3])",
+        "fig2, ax2 = plt.subplots()\nax2.bar([1, 2], [3, 4])",
     )
     bad = _write(tmp_path / "bad.ipynb", "x = 1", "1 / 0", "print('never')")
     return good, bad
@@ -52,7 +54,8 @@ def test_run_course_reports_status_and_writes_executed_copies_and_html(two_noteb
     assert not results[1].ok
     assert "cell 3 ('1 / 0'): ZeroDivisionError" in results[1].error
     html = (out / "good.html").read_text()
-    assert "data:image/png;base64" in html, "static figures must be visible in the HTML"
+    images = re.findall(r'<img [^>]*src="data:image/png;base64', html)
+    assert len(images) == 2, "each figure is an image in the HTML, not a widget placeholder"
     executed = nbformat.read(out / "bad.ipynb", as_version=4)
     assert executed.cells[3].outputs == [], "cells after the failure did not run"
 

@@ -37,6 +37,17 @@ NAIVE_SCORE = 2.0
 FULL_SCORE = 4.0
 
 
+def _notebook(cells) -> nbformat.NotebookNode:
+    """Return a notebook of ``cells`` for the python3 kernel."""
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    return nb
+
+
 def _grade_meta(grade_id: str, *, points: float = 0, solution: bool = False) -> dict:
     meta = {
         "grade": not solution,
@@ -81,13 +92,7 @@ def source_notebook() -> nbformat.NotebookNode:
         new.new_markdown_cell("## After the graded cells"),
         new.new_code_cell('print("after the last graded cell")'),
     ]
-    nb = new.new_notebook(cells=cells)
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    return nb
+    return _notebook(cells)
 
 
 def make_course(root: Path, source: nbformat.NotebookNode | None = None) -> Path:
@@ -220,13 +225,7 @@ def model_source_notebook() -> nbformat.NotebookNode:
                 f'"""{docs[grade_id]}"""\n{body}', metadata=_grade_meta(grade_id, points=points)
             )
         )
-    nb = new.new_notebook(cells=cells)
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    return nb
+    return _notebook(cells)
 
 
 def model_submission(

@@ -15,6 +15,11 @@ from autograder import sandbox
 
 _LIMIT_DEFAULTS = sandbox.Limits()
 
+_TRUST_HELP = (
+    "judge the model checks from the kernel's own report instead of the model file it saved "
+    "(a student could forge the facts; saves little: most files are read without TensorFlow)"
+)
+
 
 def _grade(args: argparse.Namespace) -> int:
     from autograder import grade, report
@@ -110,8 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument(
         "--trust-model-facts",
         action="store_true",
-        help="judge the model checks from the kernel's own report instead of the model file it "
-        "saved (faster: no second sandbox per submission; a student could forge the facts)",
+        help=_TRUST_HELP,
     )
     grade.add_argument("--progress-json", help="write JSON-lines progress to FILE (- for stdout)")
     grade.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -132,8 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--trust-model-facts",
         action="store_true",
-        help="judge the model checks from the kernel's own report instead of the model file it "
-        "saved (faster: no second sandbox per submission; a student could forge the facts)",
+        help=_TRUST_HELP,
     )
     bench.add_argument("--json", help="also write the figures to this JSON file")
     bench.set_defaults(func=_bench)

@@ -4,7 +4,7 @@ The kernel is a subprocess of the worker (inside bubblewrap), so whatever the st
 does to it (exit, crash, run forever, exhaust memory, flood its output) ends only that
 kernel: the job records a status and returns normally. Only the worker's own death makes Dask
 run the job elsewhere. After the kernel has stopped, the model it saved (if any) is described
-in a second sandbox that runs no student code (:mod:`autograder.model_probe`).
+without running student code (:mod:`autograder.model_probe`).
 """
 
 from __future__ import annotations
@@ -114,8 +114,8 @@ def execute(
 ) -> Execution:
     """Run the code cells of ``nb`` (up to index ``stop_after``) in a fresh sandboxed kernel.
 
-    With ``describe_model``, the model file the kernel saved is then described in a second
-    sandbox (:mod:`autograder.model_probe`). Returns an :class:`Execution`; ``completed``
+    With ``describe_model``, the model file the kernel saved is then described
+    (:mod:`autograder.model_probe`). Returns an :class:`Execution`; ``completed``
     lists the indices of cells that finished.
     """
     start = time.monotonic()

@@ -497,7 +497,7 @@ def grade_assignment(
         limits: time and memory limits (threads per kernel default to cores / workers).
         skip_after_last_graded: do not run cells after the last graded cell.
         verify_model_file: judge the model checks from the model file the kernel saved,
-            described in a second sandbox, instead of from the kernel's report.
+            described outside the kernel, instead of from the kernel's report.
         progress_json: file (or ``-`` for stdout) for a JSON-lines progress stream.
         report_dir: folder for the CSV report (default: ``<course_root>/reports``).
     """

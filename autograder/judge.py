@@ -14,9 +14,10 @@ the reference data is not there. This module, in the grading process:
 
 The model checks have no secret probes to hide behind (a model's layers and activations are
 the same for everyone), so their facts are not taken from the kernel: the worker describes
-the model file the kernel saved, in a sandbox that runs no student code
-(:mod:`autograder.model_probe`), and the judge uses those facts. A kernel report that
-disagrees with them is contradictory; without a loadable file a model check earns nothing.
+the model file the kernel saved without running student code (:mod:`autograder.model_probe`),
+and the judge uses those facts. A kernel report that disagrees with them (beyond float
+rounding, :func:`facts_agree`) is contradictory; without a loadable file a model check earns
+nothing.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import copy
 import dataclasses
 import hashlib
 import json
+import math
 
 import numpy as np
 
@@ -52,6 +54,10 @@ MODEL_CHECKS = tuple(name for name in checks.ALL if name.startswith("model_"))
 
 #: Keys of a kernel's model report that the file's facts do not have (how the save went).
 _KERNEL_ONLY_KEYS = ("model_file",)
+
+#: Relative difference two reports of one float may show (activation outputs computed by
+#: TensorFlow in the kernel and by NumPy in the grader differ in the last float32 digit).
+FACT_RTOL = 1e-6
 
 
 @dataclasses.dataclass(frozen=True)
@@ -195,6 +201,17 @@ def _reports(outputs: list[dict]) -> list[object]:
     return found
 
 
+def facts_agree(a, b) -> bool:
+    """Return True when two fact reports are equal, floats to :data:`FACT_RTOL`."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(facts_agree(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(facts_agree(x, y) for x, y in zip(a, b, strict=True))
+    if type(a) is float and type(b) is float:
+        return math.isclose(a, b, rel_tol=FACT_RTOL, abs_tol=FACT_RTOL * 1e-3)
+    return type(a) is type(b) and a == b
+
+
 def verified_model_facts(
     reported: dict, model_file: dict | None
 ) -> tuple[dict | None, tuple[str, str] | None]:
@@ -222,7 +239,7 @@ def verified_model_facts(
             "custom functions).",
         )
     kernel_facts = {k: v for k, v in reported.items() if k not in _KERNEL_ONLY_KEYS}
-    if kernel_facts != model_file:
+    if not facts_agree(kernel_facts, model_file):
         return None, (
             CONTRADICTORY,
             "This test's report does not describe the model your notebook saved, so it "

@@ -1,24 +1,36 @@
 """Describe a student's model from the file their kernel saved, without running student code.
 
 Under the grading command the first model check in the student's kernel saves the model
-(:data:`autograder.kernel.MODEL_FILE`). After the kernel has stopped, the worker copies that
-file into a fresh sandbox holding nothing else and runs this module there
-(``python -m autograder.model_probe model.keras``): Keras loads it with ``safe_mode=True``
-(no Python code from the file, e.g. lambdas, is run) and :func:`autograder.probes.model_facts`
-describes it, exactly as it describes the live model in the kernel. The judge uses these
-facts for the model checks, so facts a kernel forges for a model it does not have earn nothing.
+(:data:`autograder.kernel.MODEL_FILE`). After the kernel has stopped, the worker describes
+that file in one of two ways, both giving exactly the facts
+:func:`autograder.probes.model_facts` gives for the live model:
+
+* :func:`describe_archive` reads the archive's ``config.json`` in the grading process, with
+  nothing but ``zipfile``, ``json`` and NumPy, when the model is a ``Sequential`` stack of
+  Keras ``Dense`` layers with built-in activations and a built-in loss (every right answer and
+  most wrong ones). It takes milliseconds, so verification costs no second TensorFlow import.
+* Anything else goes to a fresh sandbox holding only the file, where Keras loads it with
+  ``safe_mode=True`` (no Python code from the file, e.g. lambdas, is run) and
+  :func:`autograder.probes.model_facts` describes it (``python -m autograder.model_probe``).
+
+The judge uses these facts for the model checks, so facts a kernel forges for a model it does
+not have earn nothing. The weights are not read: no check judges them.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import stat
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
-from autograder import probes
+import numpy as np
+
+from autograder import cases, probes
 from autograder.kernel import MODEL_FILE
 
 #: Largest saved model the grader reads (the assignment's model takes about 150 kB).
@@ -26,6 +38,184 @@ MAX_FILE_BYTES = 32 * 1024**2
 
 #: Marks the loader's one line of output among whatever TensorFlow prints.
 _MARK = "NN-COURSE-MODEL-FACTS "
+
+
+#: Largest ``config.json`` the archive reader accepts (the assignment's takes about 6 kB).
+MAX_CONFIG_BYTES = 1024**2
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+#: Keras's built-in activations the archive reader computes itself, by their saved names.
+ACTIVATIONS = {
+    "linear": lambda z: z,
+    "relu": lambda z: np.maximum(z, 0.0),
+    "sigmoid": _sigmoid,
+    "tanh": np.tanh,
+    "softmax": _softmax,
+}
+
+#: Built-in losses the archive reader recognises: saved as a name, a function or an object.
+LOSS_NAMES = frozenset(
+    {"sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy",
+     "mean_squared_error"}
+)  # fmt: skip
+LOSS_CLASSES = frozenset(
+    {"SparseCategoricalCrossentropy", "CategoricalCrossentropy", "BinaryCrossentropy",
+     "MeanSquaredError"}
+)  # fmt: skip
+
+
+class _Unknown(Exception):
+    """Raise when the archive holds something only Keras itself can describe."""
+
+
+def _require(condition: bool) -> None:
+    if not condition:
+        raise _Unknown
+
+
+def _only_builtin_objects(node) -> None:
+    """Require every serialized object in ``node`` to be one of Keras's own (no custom code)."""
+    if isinstance(node, dict):
+        if "class_name" in node:
+            module = node.get("module")
+            _require(isinstance(module, str) and (module == "keras" or module.startswith("keras.")))
+            _require(node.get("registered_name") is None)
+        for value in node.values():
+            _only_builtin_objects(value)
+    elif isinstance(node, list):
+        for value in node:
+            _only_builtin_objects(value)
+
+
+def _dense_facts(layer: dict, probe) -> dict:
+    config = layer["config"]
+    activation = config.get("activation")
+    _require(activation in ACTIVATIONS)
+    _require(isinstance(config.get("units"), int) and config["units"] > 0)
+    z = np.asarray([probe], dtype=np.float32).astype(np.float64)
+    values = ACTIVATIONS[activation](z).astype(np.float32).reshape(-1)
+    return {
+        "kind": "Dense",
+        "name": config.get("name"),
+        "units": config["units"],
+        "activation_name": activation,
+        "activation_values": [probes.json_float(v) for v in values],
+        "activation_error": None,
+    }
+
+
+def _last_dim(shape) -> int:
+    _require(isinstance(shape, list) and shape and isinstance(shape[-1], int) and shape[-1] > 0)
+    return shape[-1]
+
+
+def _loss_facts(compile_config: dict) -> dict | None:
+    """Return the loss facts of a saved compile config (None: not compiled)."""
+    if not compile_config:
+        return None
+    loss = compile_config.get("loss")
+    facts = {"kind": None, "name": None, "from_logits": None}
+    if loss is None:
+        return {**facts, "kind": "none"}
+    if isinstance(loss, str):
+        _require(loss in LOSS_NAMES)
+        return {**facts, "kind": "string", "name": loss}
+    _require(isinstance(loss, dict))
+    if loss.get("module") == "builtins" and loss.get("class_name") == "function":
+        _require(loss.get("config") in LOSS_NAMES and loss.get("registered_name") == "function")
+        return {**facts, "kind": "function", "name": loss["config"]}
+    _only_builtin_objects(loss)
+    _require(loss.get("class_name") in LOSS_CLASSES and isinstance(loss.get("config"), dict))
+    from_logits = loss["config"].get("from_logits")
+    _require(from_logits is None or isinstance(from_logits, bool))
+    return {
+        **facts,
+        "kind": "object",
+        "name": loss["config"].get("name") or loss["class_name"],
+        "from_logits": from_logits,
+    }
+
+
+def _describe_config(
+    config: dict, *, input_features: int = cases.INPUT_FEATURES, probe=cases.ACTIVATION_PROBE
+) -> dict:
+    """Return :func:`autograder.probes.model_facts` of a saved ``Sequential`` of Dense layers."""
+    _require(isinstance(config, dict) and config.get("class_name") == "Sequential")
+    compile_config = config.get("compile_config") or {}
+    _require(isinstance(compile_config, dict))
+    _only_builtin_objects({k: v for k, v in config.items() if k != "compile_config"})
+    _only_builtin_objects({k: v for k, v in compile_config.items() if k != "loss"})
+    metrics = [compile_config.get(k) for k in ("metrics", "weighted_metrics")]
+    _require(all(m is None or all(isinstance(n, str) for n in m) for m in metrics))
+    layers = config["config"]["layers"]
+    _require(isinstance(layers, list))
+    built = "build_config" in config
+    declared = None
+    features = _last_dim(config["build_config"]["input_shape"]) if built else input_features
+    described, params = [], 0
+    for index, layer in enumerate(layers):
+        kind = layer.get("class_name")
+        if kind == "InputLayer" and index == 0:
+            declared = _last_dim(layer["config"]["batch_shape"])
+            _require(declared == features)
+            continue
+        _require(kind == "Dense")
+        layer_build = layer.get("build_config")
+        if layer_build is not None:
+            _require(_last_dim(layer_build["input_shape"]) == features)
+        facts = _dense_facts(layer, probe)
+        use_bias = layer["config"].get("use_bias", True)
+        _require(isinstance(use_bias, bool))
+        params += features * facts["units"] + (facts["units"] if use_bias else 0)
+        features = facts["units"]
+        described.append(facts)
+    return {
+        "type": "Sequential",
+        "unanswered": False,
+        "error": None,
+        "layers": described,
+        "declared_input_features": declared,
+        "built": built,
+        "param_count": params,
+        "param_count_error": None,
+        "compiled": bool(compile_config),
+        "loss": _loss_facts(compile_config),
+    }
+
+
+def describe_archive(data: bytes) -> dict | None:
+    """Describe a saved ``.keras`` archive from its ``config.json``, without TensorFlow.
+
+    Returns the facts :func:`autograder.probes.model_facts` gives for the same model, or None
+    when the archive is not a ``Sequential`` of ``Dense`` layers with built-in activations
+    (:data:`ACTIVATIONS`) and loss, or cannot be read: then only Keras can describe it.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            info = archive.getinfo("config.json")
+            if info.file_size > MAX_CONFIG_BYTES or "model.weights.h5" not in archive.namelist():
+                return None
+            with archive.open(info) as handle:
+                text = handle.read(MAX_CONFIG_BYTES + 1)
+        if len(text) > MAX_CONFIG_BYTES:
+            return None
+        return _describe_config(json.loads(text, parse_constant=_reject_constant))
+    except (_Unknown, zipfile.BadZipFile, KeyError, TypeError, AttributeError, IndexError,
+            ValueError, RecursionError, OSError, EOFError, NotImplementedError):  # fmt: skip
+        return None
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
 
 
 def facts_from_file(path: str | Path) -> dict:
@@ -69,10 +259,11 @@ def _read_model_file(work: Path) -> bytes | dict | None:
 
 
 def model_file_facts(work: Path, limits, *, sandboxed: bool) -> dict | None:
-    """Describe the model saved in a finished kernel's folder ``work``, in a new sandbox.
+    """Describe the model saved in a finished kernel's folder ``work``.
 
-    Returns the model's facts, ``{"load_error": ...}`` when the file is unusable, or None
-    when the kernel saved no model. ``limits`` is the submission's
+    Reads the archive directly where :func:`describe_archive` can, and otherwise loads it with
+    Keras in a new sandbox. Returns the model's facts, ``{"load_error": ...}`` when the file is
+    unusable, or None when the kernel saved no model. ``limits`` is the submission's
     :class:`autograder.sandbox.Limits`; the loader gets its memory limit and
     ``2 * startup_timeout`` seconds.
     """
@@ -81,6 +272,9 @@ def model_file_facts(work: Path, limits, *, sandboxed: bool) -> dict | None:
     found = _read_model_file(work)
     if found is None or isinstance(found, dict):
         return found
+    described = describe_archive(found)
+    if described is not None:
+        return described
     space = sandbox.make_workspace({MODEL_FILE: found})
     timeout = 2 * limits.startup_timeout
     try:

@@ -200,3 +200,14 @@ def test_trusting_the_kernel_judges_model_checks_from_its_report_alone():
         "t", calls, [_report("model_units", wrong)], load(), ran=True, verify_model_file=False
     )
     assert (verdict.passed, verdict.reason) == (False, judge.FAILED)
+
+
+def test_facts_agree_up_to_float_rounding_but_not_beyond():
+    facts = {"layers": [{"units": 25, "activation_values": [0.46211713552474976, 0.0]}]}
+    last_digit = {"layers": [{"units": 25, "activation_values": [0.46211716532707214, 0.0]}]}
+    assert judge.facts_agree(facts, last_digit)
+    other_value = {"layers": [{"units": 25, "activation_values": [0.4622, 0.0]}]}
+    assert not judge.facts_agree(facts, other_value)
+    assert not judge.facts_agree(facts, {"layers": [{"units": 25.0, "activation_values": [0.46]}]})
+    assert not judge.facts_agree(facts, {**facts, "built": True})
+    assert not judge.facts_agree({"from_logits": True}, {"from_logits": 1})

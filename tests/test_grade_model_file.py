@@ -3,9 +3,13 @@ for every way of writing the model, while a file it cannot trust earns nothing?"
 
 from __future__ import annotations
 
+import io
+import json
+import zipfile
+
 import pytest
 
-from autograder import kernel, model_probe, probes, sandbox
+from autograder import judge, kernel, model_probe, probes, sandbox
 
 
 def _reference_string():
@@ -81,6 +85,82 @@ SPELLINGS = {
 }
 
 
+def _built_by_calling_it():
+    import numpy as np
+
+    model = _keras_relu_added_without_input()
+    model(np.zeros((1, 400), dtype="float32"))
+    return model
+
+
+def _trained_with_metrics():
+    import keras
+    import numpy as np
+
+    model = _reference_string()
+    model.compile(loss=_from_logits(), optimizer=keras.optimizers.Adam(0.001), metrics=["accuracy"])
+    model.fit(np.zeros((8, 400)), np.zeros(8), epochs=1, verbose=0)
+    return model
+
+
+def _dense(*activations, **kwargs):
+    def build():
+        import keras
+
+        layers = [keras.layers.Dense(units, activation=a, **kwargs) for units, a in
+                  zip((25, 15, 10), activations, strict=True)]  # fmt: skip
+        return keras.Sequential([keras.Input(shape=(400,)), *layers])
+
+    return build
+
+
+def _loss_function():
+    import keras
+
+    model = _reference_string()
+    model.compile(loss=keras.losses.sparse_categorical_crossentropy)
+    return model
+
+
+#: Ways of writing a model that the archive reader describes without TensorFlow.
+READ_FROM_ARCHIVE = {
+    **SPELLINGS,
+    "built_by_calling_it": _built_by_calling_it,
+    "trained_with_metrics": _trained_with_metrics,
+    "sigmoid_tanh_softmax": _dense("sigmoid", "tanh", "softmax"),
+    "no_bias": _dense("relu", "relu", None, use_bias=False),
+    "loss_function": _loss_function,
+}
+
+
+def _flattened_image_input():
+    import keras
+
+    return keras.Sequential([keras.Input(shape=(20, 20)), keras.layers.Flatten(),
+                             keras.layers.Dense(10)])  # fmt: skip
+
+
+def _functional():
+    import keras
+
+    inputs = keras.Input(shape=(400,))
+    return keras.Model(inputs, keras.layers.Dense(10)(inputs))
+
+
+#: Models only Keras itself can describe: the reader defers them to the sandboxed loader.
+DEFERRED_TO_KERAS = {
+    "gelu": _dense("gelu", "relu", "linear"),
+    "flatten_layer": _flattened_image_input,
+    "functional": _functional,
+}
+
+
+def _saved(build, folder):
+    model = build()
+    model.save(folder / kernel.MODEL_FILE)
+    return model, (folder / kernel.MODEL_FILE).read_bytes()
+
+
 @pytest.mark.parametrize("name", sorted(SPELLINGS))
 def test_facts_from_the_saved_file_equal_the_live_models_facts(name, tmp_path):
     model = SPELLINGS[name]()
@@ -89,6 +169,77 @@ def test_facts_from_the_saved_file_equal_the_live_models_facts(name, tmp_path):
     assert model_probe.facts_from_file(tmp_path / kernel.MODEL_FILE) == live
     if name == "compiled_from_logits":
         assert live["loss"]["from_logits"] is True
+
+
+@pytest.mark.parametrize("name", sorted(READ_FROM_ARCHIVE))
+def test_the_archive_reader_gives_the_live_models_facts_without_tensorflow(name, tmp_path):
+    model, data = _saved(READ_FROM_ARCHIVE[name], tmp_path)
+    described = model_probe.describe_archive(data)
+    assert described is not None, "the reader should not need Keras for this model"
+    assert judge.facts_agree(described, probes.model_facts(model)), described
+
+
+@pytest.mark.parametrize("name", sorted(DEFERRED_TO_KERAS))
+def test_the_archive_reader_defers_what_only_keras_can_describe(name, tmp_path):
+    model, data = _saved(DEFERRED_TO_KERAS[name], tmp_path)
+    assert model_probe.describe_archive(data) is None
+    facts = model_probe.model_file_facts(tmp_path, sandbox.Limits(), sandboxed=False)
+    assert facts == probes.model_facts(model)
+
+
+def _rewrite_config(data: bytes, change) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as old, zipfile.ZipFile(out, "w") as new:
+        for item in old.infolist():
+            content = old.read(item)
+            if item.filename == "config.json":
+                config = json.loads(content)
+                change(config)
+                content = json.dumps(config).encode()
+            new.writestr(item, content)
+    return out.getvalue()
+
+
+def _custom_activation(config):
+    config["config"]["layers"][1]["config"]["activation"] = {
+        "module": "builtins", "class_name": "__lambda__", "config": {"code": "x"},
+        "registered_name": None,
+    }  # fmt: skip
+
+
+def _registered_initializer(config):
+    dense = config["config"]["layers"][1]["config"]
+    dense["kernel_initializer"]["registered_name"] = "my_package>Init"
+
+
+def _unknown_loss(config):
+    config["compile_config"] = {"loss": "my_loss", "optimizer": "adam"}
+
+
+def _wrong_input_size(config):
+    config["config"]["layers"][2]["build_config"]["input_shape"] = [None, 99]
+
+
+@pytest.mark.parametrize(
+    "change", [_custom_activation, _registered_initializer, _unknown_loss, _wrong_input_size]
+)
+def test_an_archive_with_custom_or_inconsistent_parts_is_left_to_keras(change, tmp_path):
+    _, data = _saved(_reference_string, tmp_path)
+    assert model_probe.describe_archive(data) is not None
+    assert model_probe.describe_archive(_rewrite_config(data, change)) is None
+
+
+@pytest.mark.parametrize(
+    "data", [b"", b"PK\x03\x04 not really a zip", b"{}", b"\x89HDF\r\n\x1a\n" + bytes(64)]
+)
+def test_an_unreadable_archive_is_left_to_keras(data):
+    assert model_probe.describe_archive(data) is None
+
+
+def test_an_oversized_config_is_not_read(tmp_path, monkeypatch):
+    _, data = _saved(_reference_string, tmp_path)
+    monkeypatch.setattr(model_probe, "MAX_CONFIG_BYTES", 100)
+    assert model_probe.describe_archive(data) is None
 
 
 def test_a_file_with_python_code_in_it_is_not_loaded(tmp_path):
@@ -119,8 +270,8 @@ def test_a_link_in_place_of_the_file_is_not_followed(tmp_path):
 @pytest.mark.slow
 @pytest.mark.skipif(not sandbox.sandbox_available(), reason="needs bubblewrap (bwrap)")
 def test_the_sandboxed_loader_describes_the_saved_model(tmp_path):
-    model = _tf_nn_relu_input_shape()
-    model.save(tmp_path / kernel.MODEL_FILE)
+    model, data = _saved(DEFERRED_TO_KERAS["flatten_layer"], tmp_path)
+    assert model_probe.describe_archive(data) is None
     limits = sandbox.Limits(threads=1)
     facts = model_probe.model_file_facts(tmp_path, limits, sandboxed=True)
     assert facts == probes.model_facts(model)

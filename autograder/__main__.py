@@ -30,6 +30,7 @@ def _grade(args: argparse.Namespace) -> int:
         total_timeout=args.total_timeout,
         memory=int(args.memory_gib * 1024**3),
         threads=args.threads,
+        processes=args.max_processes,
     )
     try:
         rows = grade.grade_assignment(
@@ -100,6 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=_LIMIT_DEFAULTS.memory / 1024**3,
         help="address-space limit per kernel in GiB (default: %(default)s)",
+    )
+    grade.add_argument(
+        "--max-processes",
+        type=int,
+        default=_LIMIT_DEFAULTS.processes,
+        help="processes per kernel, the sandbox's own included (default: %(default)s)",
     )
     grade.add_argument(
         "--threads",

@@ -32,6 +32,7 @@ KERNEL_DIED = "kernel_died"
 MEMORY = "memory"
 STARTUP_FAILED = "kernel_startup_failed"
 OUTPUT_LIMIT = "output_limit"
+PROCESS_LIMIT = "process_limit"
 
 #: Kernel messages whose content becomes a cell output.
 _OUTPUT_MESSAGES = {"stream", "display_data", "execute_result", "error", "update_display_data"}
@@ -104,6 +105,26 @@ class CappedClient(NotebookClient):
         return super().process_message(msg, cell, cell_index)
 
 
+def _why_dead(
+    client: CappedClient,
+    watch: sandbox.ProcessWatch | None,
+    limits: sandbox.Limits,
+    index: int | None = None,
+) -> tuple[str, str]:
+    """Return the status and reason for a kernel that died (while running cell ``index``)."""
+    where = "the notebook" if index is None else f"cell {index}"
+    if client.output_exceeded:
+        return OUTPUT_LIMIT, (
+            f"{where} was stopped: the notebook's output passed the limit of "
+            f"{limits.output_size} bytes"
+        )
+    if watch is not None and watch.exceeded:
+        return PROCESS_LIMIT, (
+            f"{where} was stopped: the kernel had more than {limits.processes} processes"
+        )
+    return KERNEL_DIED, "the kernel died" + ("" if index is None else f" while running {where}")
+
+
 def execute(
     nb: nbformat.NotebookNode,
     *,
@@ -135,8 +156,11 @@ def execute(
     )
     status, reason, completed = OK, "", []
     model_facts = None
+    watch = None
     try:
         with client.setup_kernel(**box.start_kwargs()):
+            watch = sandbox.ProcessWatch(box.km.provisioner.pid, limits.processes)
+            watch.start()
             for index, cell in enumerate(nb.cells):
                 if stop_after is not None and index > stop_after:
                     break
@@ -162,27 +186,20 @@ def execute(
                         reason = f"cell {index} ran past the per-cell limit of {client.timeout} s"
                     break
                 except DeadKernelError:
-                    status, reason = KERNEL_DIED, f"the kernel died while running cell {index}"
-                    if client.output_exceeded:
-                        status = OUTPUT_LIMIT
-                        reason = (
-                            f"cell {index} was stopped: the notebook's output passed the limit "
-                            f"of {limits.output_size} bytes"
-                        )
+                    status, reason = _why_dead(client, watch, limits, index)
                     break
                 completed.append(index)
                 if _has_memory_error(_outputs_text(cell)) and status == OK:
                     status = MEMORY
                     reason = f"cell {index} ran out of memory (limit {limits.memory} bytes)"
     except DeadKernelError:
-        status, reason = KERNEL_DIED, "the kernel died"
-        if client.output_exceeded:
-            status = OUTPUT_LIMIT
-            reason = f"the notebook's output passed the limit of {limits.output_size} bytes"
+        status, reason = _why_dead(client, watch, limits)
     except (RuntimeError, TimeoutError) as err:
         if status == OK:
             status, reason = STARTUP_FAILED, f"the kernel did not start: {err}"
     finally:
+        if watch is not None:
+            watch.stop()
         # nbclient leaves a kernel manager it was given running: stop the sandbox ourselves.
         with contextlib.suppress(Exception):
             run_sync(box.km.shutdown_kernel)(now=True)

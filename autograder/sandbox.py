@@ -14,13 +14,16 @@ TensorFlow and training the assignment's model maps about 3 GiB, so the default 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import shutil
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
+import psutil
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import List, Unicode
 
@@ -73,6 +76,8 @@ class Limits:
         threads: threads per kernel for OpenMP and TensorFlow (0: leave the libraries' default).
         output_size: bytes of output (text, images, reports) all cells of one submission may
             send before its kernel is stopped.
+        processes: most processes (not threads) the kernel may have alive at once, itself
+            and the sandbox's own included; more stop the kernel (:class:`ProcessWatch`).
     """
 
     cell_timeout: float = 300.0
@@ -83,6 +88,7 @@ class Limits:
     startup_timeout: float = 60.0
     threads: int = 0
     output_size: int = 10 * _MIB
+    processes: int = 64
 
     def __post_init__(self):
         for field in (
@@ -92,6 +98,7 @@ class Limits:
             "file_size",
             "startup_timeout",
             "output_size",
+            "processes",
         ):
             if getattr(self, field) <= 0:
                 raise ValueError(f"Limits.{field} must be positive, got {getattr(self, field)}")
@@ -320,3 +327,46 @@ def kernel_sandbox(space: Workspace, limits: Limits, *, sandboxed: bool) -> Kern
         kernel_name="python3",
     )
     return KernelSandbox(km=km, env=env, space=space, sandboxed=sandboxed)
+
+
+class ProcessWatch:
+    """Kill a kernel, and everything it started, once it has more than ``limit`` processes.
+
+    A thread counts the processes under ``pid`` (the sandbox, or the kernel without one)
+    every ``interval`` seconds, so a fork bomb is stopped within about that time. The kernel's
+    death then ends the running cell. ``RLIMIT_NPROC`` cannot do this job: it counts every
+    thread of the grading user, across all kernels, and does not apply to root.
+    """
+
+    def __init__(self, pid: int, limit: int, *, interval: float = 0.2) -> None:
+        self.limit = limit
+        self.exceeded = False
+        self._pid = pid
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="process-watch", daemon=True)
+
+    def start(self) -> None:
+        """Start watching in a background thread."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop watching and wait for the thread to end."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _watch(self) -> None:
+        try:
+            root = psutil.Process(self._pid)
+            while not self._stop.wait(self._interval):
+                found = root.children(recursive=True)
+                if len(found) >= self.limit:
+                    self.exceeded = True
+                    # The sandbox first: its PID namespace ends with it, taking every child.
+                    for process in (root, *found):
+                        with contextlib.suppress(psutil.Error):
+                            process.kill()
+                    return
+        except psutil.Error:  # the kernel has ended
+            return

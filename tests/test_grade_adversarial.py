@@ -144,7 +144,7 @@ def test_attack_earns_no_more_than_an_honest_submission_with_the_same_answer(gra
 
 
 def test_tests_that_finished_before_a_timeout_or_crash_keep_their_credit(graded):
-    for name in ("infinite_loop", "kernel_killed_after_first_test"):
+    for name in ("infinite_loop", "kernel_killed_after_first_test", "fork_bomb"):
         row = graded["rows"][name]
         assert row.tests["softmax_original_cases"] == 1.0, row
         assert row.tests["softmax_large_inputs"] == 0.0, row

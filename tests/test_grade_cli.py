@@ -36,6 +36,8 @@ def test_grade_forwards_arguments_and_leaves_defaults_to_grade_assignment(monkey
     cli.main(["grade", "A", "--no-sandbox", "--run-all-cells", "--cell-timeout", "5"])
     assert seen["sandboxed"] is False and seen["skip_after_last_graded"] is False
     assert seen["limits"] == dataclasses.replace(sandbox.Limits(), cell_timeout=5.0)
+    cli.main(["grade", "A", "--max-processes", "16"])
+    assert seen["limits"] == dataclasses.replace(sandbox.Limits(), processes=16)
     cli.main(["grade", "A", "--trust-model-facts"])
     assert seen["verify_model_file"] is False
 
@@ -43,6 +45,8 @@ def test_grade_forwards_arguments_and_leaves_defaults_to_grade_assignment(monkey
 def test_limits_reject_non_positive_values():
     with pytest.raises(ValueError, match="cell_timeout"):
         sandbox.Limits(cell_timeout=0)
+    with pytest.raises(ValueError, match="processes"):
+        sandbox.Limits(processes=0)
 
 
 def test_table_says_when_a_submission_ran_without_the_sandbox():

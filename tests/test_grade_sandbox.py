@@ -85,3 +85,28 @@ def test_a_flood_of_output_stops_the_kernel_and_keeps_earlier_cells():
     assert 0 < kept <= limits.output_size + 100
     assert "output stopped" in _text(run)[1] and "first" in _text(run)[0]
     assert "never" not in _text(run)[2]
+
+
+def test_too_many_processes_stop_the_kernel_and_keep_earlier_cells():
+    limits = sandbox.Limits(cell_timeout=60, total_timeout=120, threads=1, processes=8)
+    run = _run(
+        "print('first')",
+        # A bounded stand-in for a fork bomb: twenty children that would sleep for a minute.
+        "import subprocess, time\nkids = [subprocess.Popen(['sleep', '60']) for _ in range(20)]\n"
+        "time.sleep(60)",
+        "print('never')",
+        limits=limits,
+    )
+    assert run.status == execute.PROCESS_LIMIT, run.reason
+    assert run.completed == [0] and run.seconds < 50
+    assert "more than 8 processes" in run.reason and "never" not in _text(run)[2]
+
+
+def test_a_kernel_under_the_process_limit_runs_its_subprocesses():
+    limits = sandbox.Limits(cell_timeout=60, total_timeout=120, threads=1, processes=8)
+    run = _run(
+        "import subprocess\nprint('KIDS', [subprocess.run(['true']).returncode for _ in range(20)])",
+        limits=limits,
+    )
+    assert run.status == execute.OK, run.reason
+    assert "KIDS [0, 0" in _text(run)[0]

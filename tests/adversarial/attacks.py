@@ -178,6 +178,12 @@ ATTACKS = {
         before_tests=("hog = []\nwhile True:\n    hog.append(bytearray(200 * 1024 * 1024))",),
         status="memory",
     ),
+    # A fork bomb, bounded at 2**8 processes so that a broken limit cannot take the machine down.
+    "fork_bomb": Attack(
+        after_first_test=("import os, time\nfor _ in range(8):\n    os.fork()\ntime.sleep(60)",),
+        max_score=1.0,
+        status="process_limit",
+    ),
     # Reach the network (exfiltration, downloading answers).
     "network": Attack(
         before_tests=(

@@ -10,6 +10,7 @@ transport, whose Unix sockets sit in the bound runtime folder and so cross names
 
 Memory is capped with ``RLIMIT_AS`` (address space, not resident memory): importing
 TensorFlow and training the assignment's model maps about 3 GiB, so the default is 8 GiB.
+The number of processes is capped by :class:`ProcessWatch`, which kills a sandbox past it.
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ from autograder.kernel import MODEL_FILE
 #: Largest saved model the grader reads (the assignment's model takes about 150 kB).
 MAX_FILE_BYTES = 32 * 1024**2
 
-#: Largest ``config.json`` the archive reader accepts (the assignment's takes about 6 kB).
+#: Largest ``config.json`` the archive reader accepts (the assignment's takes about 4 kB).
 MAX_CONFIG_BYTES = 1024**2
 
 #: Marks the loader's one line of output among whatever TensorFlow prints.

@@ -208,7 +208,7 @@ def facts_agree(a, b) -> bool:
     if isinstance(a, list) and isinstance(b, list):
         return len(a) == len(b) and all(facts_agree(x, y) for x, y in zip(a, b, strict=True))
     if type(a) is float and type(b) is float:
-        return math.isclose(a, b, rel_tol=FACT_RTOL, abs_tol=FACT_RTOL * 1e-3)
+        return math.isclose(a, b, rel_tol=FACT_RTOL, abs_tol=1e-9)
     return type(a) is type(b) and a == b
 
 

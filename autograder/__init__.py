@@ -1,4 +1,4 @@
-"""Grading code for the C2_W2 assignment; this folder is also the nbgrader course root.
+"""Grading code for the C2_W2 assignment; ``course/`` beside it is the nbgrader course root.
 
 The pieces, from the student's kernel outwards:
 
@@ -9,5 +9,5 @@ The pieces, from the student's kernel outwards:
 * :mod:`autograder.kernel` is what the notebook's test cells call: it collects facts,
   records them as a display output, and judges them when the reference is readable.
 * :mod:`autograder.preprocessors` holds the nbgrader preprocessors wired in
-  ``nbgrader_config.py`` (library-warning filter, feedback sanitiser).
+  ``course/nbgrader_config.py`` (library-warning filter, feedback sanitiser).
 """

@@ -25,8 +25,9 @@ import nbformat
 from autograder import execute, grade, sandbox
 
 ASSIGNMENT = "C2_W2_Assignment"
-COURSE_ROOT = Path(__file__).resolve().parent
-REPO_ROOT = COURSE_ROOT.parent
+PACKAGE_ROOT = Path(__file__).resolve().parent
+COURSE_ROOT = PACKAGE_ROOT / "course"
+REPO_ROOT = PACKAGE_ROOT.parent
 _SAMPLES_SCRIPT = REPO_ROOT / "tests" / "submissions" / "make_submissions.py"
 
 
@@ -64,7 +65,7 @@ def build_course(root: Path, *, copies: int, names: list[str] | None = None) -> 
 
     ``names`` picks samples by name (default: all). Returns the course root.
     """
-    course = root / "course"
+    course = root / "autograder" / "course"
     course.mkdir(parents=True)
     shutil.copytree(REPO_ROOT / "assignment", root / "assignment")
     shutil.copyfile(COURSE_ROOT / "nbgrader_config.py", course / "nbgrader_config.py")

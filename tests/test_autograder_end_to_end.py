@@ -1,6 +1,6 @@
 """End to end: release, autograde the submission fixtures, feedback, export (slow).
 
-Builds a temporary course from ``autograder/nbgrader_config.py`` and a copy of
+Builds a temporary course from ``autograder/course/nbgrader_config.py`` and a copy of
 ``assignment/``, with a canary planted in one hidden test, then runs the instructor's
 nbgrader commands exactly as the README gives them.
 """
@@ -71,9 +71,9 @@ def _plant_canary(source: Path) -> None:
 def course(tmp_path_factory):
     """Run the whole instructor workflow once; return the course folder and timings."""
     root = tmp_path_factory.mktemp("course")
-    course = root / "autograder"
-    course.mkdir()
-    shutil.copy(REPO_ROOT / "autograder" / "nbgrader_config.py", course)
+    course = root / "autograder" / "course"
+    course.mkdir(parents=True)
+    shutil.copy(REPO_ROOT / "autograder" / "course" / "nbgrader_config.py", course)
     shutil.copytree(REPO_ROOT / "assignment", root / "assignment")
     _plant_canary(root / "assignment" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
 

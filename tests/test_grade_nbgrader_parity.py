@@ -50,14 +50,14 @@ def courses(tmp_path_factory):
     ours = bench.build_course(root / "ours", copies=len(samples), names=samples)
     stock = root / "stock"
     shutil.copytree(root / "ours", stock)
-    for folder in (stock / "course" / "submitted").iterdir():
+    for folder in (stock / "autograder" / "course" / "submitted").iterdir():
         if folder.name not in STOCK_SAMPLES:
             shutil.rmtree(folder)
-    bench.nbgrader(stock / "course", "autograde", bench.ASSIGNMENT)
+    bench.nbgrader(stock / "autograder" / "course", "autograde", bench.ASSIGNMENT)
     rows = grade.grade_assignment(
         assignment=bench.ASSIGNMENT, course_root=ours, workers=2, show_progress=False
     )
-    return {"ours": ours, "stock": stock / "course", "rows": rows}
+    return {"ours": ours, "stock": stock / "autograder" / "course", "rows": rows}
 
 
 def test_grading_command_gives_stock_nbgrader_scores_test_by_test(courses):

@@ -96,13 +96,15 @@ def source_notebook() -> nbformat.NotebookNode:
 
 
 def make_course(root: Path, source: nbformat.NotebookNode | None = None) -> Path:
-    """Create ``root/course`` (the course's nbgrader config) and generate the release."""
-    course = root / "course"
+    """Create ``root/autograder/course`` (the course's nbgrader config) and generate the release."""
+    course = root / "autograder" / "course"
     folder = root / "assignment" / ASSIGNMENT
     folder.mkdir(parents=True)
-    course.mkdir()
+    course.mkdir(parents=True)
     nbformat.write(source or source_notebook(), folder / f"{ASSIGNMENT}.ipynb")
-    shutil.copyfile(REPO_ROOT / "autograder" / "nbgrader_config.py", course / "nbgrader_config.py")
+    shutil.copyfile(
+        REPO_ROOT / "autograder" / "course" / "nbgrader_config.py", course / "nbgrader_config.py"
+    )
     nbgrader(course, "generate_assignment", ASSIGNMENT, "--force")
     return course
 

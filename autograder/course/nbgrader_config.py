@@ -1,7 +1,9 @@
 """nbgrader configuration for the C2_W2 assignment; this folder is the course root.
 
 Run nbgrader from this folder with the course environment active (nbgrader calls ``alembic``
-from PATH). The source notebook lives in ../assignment/<assignment>/; generate_assignment
+from PATH). This folder is course data only: besides this file it holds no Python module, so
+nothing here can shadow an installed package when a command runs from it (a test enforces
+this). The source notebook lives in ../../assignment/<assignment>/; generate_assignment
 adds the assignment to the gradebook and autograde adds unknown students, so no
 ``nbgrader db ... add`` step is needed.
 """
@@ -27,8 +29,8 @@ c = get_config()
 
 c.CourseDirectory.course_id = "nn-training-c2w2"
 c.CourseDirectory.root = _HERE
-# Relative to the course root; nbgrader joins it to root, so "../assignment" works.
-c.CourseDirectory.source_directory = "../assignment"
+# Relative to the course root; nbgrader joins it to root, so a relative path works.
+c.CourseDirectory.source_directory = "../../assignment"
 c.GenerateAssignment.create_assignment = True
 c.Autograde.create_student = True
 

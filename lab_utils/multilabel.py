@@ -122,6 +122,45 @@ def per_label_scores(Y_true, Y_prob, threshold=0.5) -> dict[str, np.ndarray]:
     }
 
 
+def largest_threshold_for_recall(
+    Y_true, Y_prob, label: int, target: float, step: float = 0.01
+) -> float:
+    """Return the largest threshold on a ``step`` grid at which ``label``'s recall is >= ``target``.
+
+    Introduced in C2_W2_Multilabel (the "try it" task).
+    """
+    Y_true = np.asarray(Y_true)
+    Y_prob = _check_probabilities(Y_prob)
+    scores = Y_prob[Y_true[:, label] == 1, label]
+    if scores.size == 0:
+        raise ValueError(f"label {label} has no true 'yes' example, so its recall is undefined")
+    grid = np.round(np.arange(step, 1.0, step), 10)
+    recalls = (scores[None, :] >= grid[:, None]).mean(axis=1)
+    reached = grid[recalls >= target]
+    return float(reached.max()) if reached.size else 0.0
+
+
+def check_recall_threshold(
+    Y_true, Y_prob, label: int, threshold: float, target: float = 0.95
+) -> str:
+    """Say whether ``threshold`` is the largest (to 0.01) giving ``label`` a recall of ``target``.
+
+    Introduced in C2_W2_Multilabel (the "try it" task).
+    """
+    Y_true = np.asarray(Y_true)
+    Y_prob = _check_probabilities(Y_prob)
+    recall = float(np.mean(Y_prob[Y_true[:, label] == 1, label] >= threshold))
+    best = largest_threshold_for_recall(Y_true, Y_prob, label, target)
+    verdict = f"recall at threshold {threshold:g}: {recall:.3f}. "
+    if recall < target:
+        return verdict + f"Not yet: that is below {target:g}; lower the threshold."
+    if threshold < best - 1e-9:
+        return (
+            verdict + "High enough, but a larger threshold (fewer false alarms) still reaches it."
+        )
+    return verdict + "Well done: the largest threshold (to 0.01) that reaches it."
+
+
 def score_table(Y_true, Y_prob, threshold=0.5, label_names: Sequence[str] = LABEL_NAMES) -> str:
     """Return a plain-text table of each label's precision, recall and support.
 

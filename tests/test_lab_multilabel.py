@@ -56,3 +56,55 @@ def test_multilabel_lab_shows_precision_recall_trade_off_per_label(executed_note
     for label in ("even", "greater than 5", "prime"):
         assert tables["0.1"][label][1] >= tables["0.9"][label][1]  # recall falls as threshold rises
         assert tables["0.1"][label][0] <= tables["0.9"][label][0]  # precision rises
+
+
+def _pair(pattern: str, text: str) -> tuple[float, float]:
+    match = re.search(pattern, text)
+    assert match, f"the lab output has no line matching {pattern!r}"
+    return float(match.group(1)), float(match.group(2))
+
+
+@pytest.mark.slow
+def test_multilabel_lab_binary_cross_entropy_is_the_mean_over_labels(executed_notebook):
+    text = notebook_text(executed_notebook(LAB))
+    by_hand, keras = _pair(r"by hand \(mean over labels\) (\S+), Keras (\S+)", text)
+    assert by_hand == keras
+
+
+@pytest.mark.slow
+def test_multilabel_lab_softmax_gets_no_signal_from_images_with_no_label(executed_notebook):
+    text = notebook_text(executed_notebook(LAB))
+    match = re.search(r"softmax loss on the (\d+) training images of a 1: largest (\S+)", text)
+    assert int(match.group(1)) > 0
+    assert float(match.group(2)) == 0.0
+
+
+@pytest.mark.slow
+def test_multilabel_lab_softmax_cannot_make_all_outputs_small(executed_notebook):
+    text = notebook_text(executed_notebook(LAB))
+    ones = int(re.search(r"test images of a 1 \(true label set empty\): (\d+)", text).group(1))
+    rows = re.findall(
+        r"(sigmoid \(multi-label\)|softmax)\s+largest output: min (\S+), median (\S+); "
+        r"empty set at 0.5 for (\d+) of them",
+        text,
+    )
+    found = {name: (float(low), float(median), int(empty)) for name, low, median, empty in rows}
+    _, sig_median, sig_empty = found["sigmoid (multi-label)"]
+    soft_low, soft_median, soft_empty = found["softmax"]
+    assert soft_low >= 1 / 3 - 1e-3  # three outputs summing to 1: the largest is at least 1/3
+    assert sig_median < 0.5 < soft_median  # sigmoid pushes all three towards 0, softmax cannot
+    assert 0 < soft_empty < sig_empty <= ones  # (0.4, 0.3, 0.3)-like draws do give the empty set
+
+
+@pytest.mark.slow
+def test_multilabel_lab_digit_lookup_beats_sigmoid_on_these_derived_labels(executed_notebook):
+    text = notebook_text(executed_notebook(LAB))
+    lookup = float(re.search(r"digit classifier \+ lookup: (\S+)%", text).group(1))
+    sigmoid = float(re.search(r"exact label set, sigmoid model:\s+(\S+)%", text).group(1))
+    assert lookup > sigmoid
+
+
+@pytest.mark.slow
+def test_multilabel_lab_try_it_check_runs_on_the_default_threshold(executed_notebook):
+    text = notebook_text(executed_notebook(LAB))
+    assert re.search(r"recall at threshold 0.5: \S+\. (Not yet|High enough|Well done)", text)

@@ -152,3 +152,19 @@ def test_threshold_widget_updates_bars_and_table_when_slider_moves():
 def test_threshold_widget_rejects_probabilities_of_the_wrong_width():
     with pytest.raises(ValueError, match="label columns"):
         multilabel.threshold_widget(Y_TRUE, Y_PROB)  # default names are three labels
+
+
+def test_largest_threshold_for_recall_finds_the_edge_of_the_target():
+    Y_true = np.array([[1], [1], [1], [1], [0]])
+    Y_prob = np.array([[0.9], [0.8], [0.3], [0.2], [0.95]])
+    # recall >= 0.75 needs three of the four positives: threshold <= 0.3
+    assert multilabel.largest_threshold_for_recall(Y_true, Y_prob, 0, 0.75) == 0.3
+    assert multilabel.largest_threshold_for_recall(Y_true, Y_prob, 0, 1.0) == 0.2
+
+
+def test_check_recall_threshold_says_lower_larger_or_done():
+    Y_true = np.array([[1], [1], [1], [1], [0]])
+    Y_prob = np.array([[0.9], [0.8], [0.3], [0.2], [0.95]])
+    assert "Not yet" in multilabel.check_recall_threshold(Y_true, Y_prob, 0, 0.5, target=0.75)
+    assert "larger threshold" in multilabel.check_recall_threshold(Y_true, Y_prob, 0, 0.1, 0.75)
+    assert "Well done" in multilabel.check_recall_threshold(Y_true, Y_prob, 0, 0.3, target=0.75)

@@ -85,3 +85,41 @@ def test_softmax_lab_sparse_and_categorical_losses_agree(text):
     categorical = _number(r"categorical cross-entropy \(tf.one_hot\):\s+(\S+)", text)
     assert sparse == pytest.approx(categorical, rel=1e-5)
     assert "sparse and categorical losses agree: True" in text
+
+
+@pytest.mark.slow
+def test_softmax_lab_obvious_and_preferred_models_train_identically(text):
+    epochs = re.findall(r"loss after epoch 1: (\S+), after epoch 10: (\S+)", text)
+    assert epochs == [("0.975", "0.042"), ("0.975", "0.042")]
+    assert _number(r"largest difference between the two loss curves: (\S+)", text) == 0.0
+
+
+@pytest.mark.slow
+def test_softmax_lab_tf_softmax_is_max_shifted(text):
+    shifted = re.search(r"tf.nn.softmax:  \[([^\]]+)\]", text).group(1).split()
+    assert [float(v) for v in shifted] == pytest.approx([0.090, 0.245, 0.665], abs=1e-3)
+
+
+@pytest.mark.slow
+def test_softmax_lab_tiny_probability_is_below_float32(text):
+    a_0 = _number(r"a_0 in 64-bit floats: (\S+)", text)
+    smallest = _number(r"smallest positive 32-bit float: (\S+)", text)
+    assert a_0 == pytest.approx(1.4e-87, rel=0.05)  # the prose says "about 1.4 x 10^-87"
+    assert smallest == pytest.approx(1.4e-45, rel=0.05)
+    assert a_0 < smallest
+    # -log(1e-7), the clipped loss the prose cites as "about 16.1"
+    assert _number(r"Keras loss given probabilities: (\S+)", text) == pytest.approx(16.1, abs=0.05)
+
+
+@pytest.mark.slow
+def test_softmax_lab_softmax_output_model_is_exact_only_inside_keras(text):
+    assert _number(r"softmax-output model, evaluate: (\S+)", text) == 200.0
+    assert _number(r"the same loss on its predict\(\) output: (\S+)", text) == pytest.approx(
+        16.1, abs=0.05
+    )
+
+
+@pytest.mark.slow
+def test_softmax_lab_try_it_check_runs(text):
+    assert "softmax(z_try) = [0.25 0.25 0.25 0.25]" in text
+    assert "Not yet" in text

@@ -16,8 +16,22 @@ def test_relu_lab_shows_the_solution_and_that_it_fits_the_target(executed_notebo
     text = notebook_text(executed_notebook(LAB))
     assert "solution: w1 = 1, b1 = -1, w2 = 2, b2 = -4" in text
     assert "output matches target: True" in text
-    gap = float(re.search(r"largest \|y_hat - target\| on \[0, 3\]: (\S+)", text).group(1))
+    gap = float(re.search(r"^largest \|y_hat - target\| on \[0, 3\]: (\S+)", text, re.M).group(1))
     assert gap < 1e-9
+
+
+@pytest.mark.slow
+def test_relu_lab_run_all_leaves_the_exercise_unsolved(executed_notebook):
+    text = notebook_text(executed_notebook(LAB))
+    assert "your sliders: w1 = 0, b1 = 0, w2 = 0, b2 = 0" in text
+    assert "your output matches the target: False" in text
+
+
+@pytest.mark.slow
+def test_relu_lab_try_it_check_runs_on_the_starting_values(executed_notebook):
+    text = notebook_text(executed_notebook(LAB))
+    assert "slope from x = 2: 3.00; unchanged left of x = 2: True" in text
+    assert "Not yet." in text
 
 
 @pytest.mark.slow

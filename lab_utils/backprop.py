@@ -382,7 +382,7 @@ class BackpropQuiz:
         widget: the ipywidgets box to display.
     """
 
-    def __init__(self, graph: ComputationGraph, *, rel_tol: float = 1e-2, abs_tol: float = 1e-2):
+    def __init__(self, graph: ComputationGraph, *, rel_tol: float = 1e-2, abs_tol: float = 0.0):
         import ipywidgets as widgets
 
         self.graph = graph
@@ -441,7 +441,11 @@ class BackpropQuiz:
         self.image.value = buffer.getvalue()
 
     def judge(self, name: str) -> bool | None:
-        """Return True/False for the entry in box ``name``, or None while it is empty."""
+        """Return True/False for the entry in box ``name``, or None while it is empty.
+
+        A whole-number answer must be typed exactly (121, not 120 or 122); any other answer
+        is right within ``rel_tol`` / ``abs_tol``.
+        """
         text = self.inputs[name].value.strip()
         if not text:
             return None
@@ -449,7 +453,10 @@ class BackpropQuiz:
             value = float(text)
         except ValueError:
             return False
-        return math.isclose(value, self.answers[name], rel_tol=self.rel_tol, abs_tol=self.abs_tol)
+        answer = self.answers[name]
+        if float(answer).is_integer():
+            return value == answer
+        return math.isclose(value, answer, rel_tol=self.rel_tol, abs_tol=self.abs_tol)
 
     @property
     def results(self) -> dict[str, bool | None]:
@@ -491,7 +498,8 @@ class BackpropQuiz:
 def backprop_quiz(graph: ComputationGraph, **tolerances) -> BackpropQuiz:
     """Return a :class:`BackpropQuiz` for ``graph``; display its ``.widget``.
 
-    Answers are judged right within ``rel_tol`` / ``abs_tol`` (default 0.01 each).
+    Whole-number answers must be exact; others are judged right within ``rel_tol`` (default
+    0.01) and ``abs_tol`` (default 0).
     Introduced in C2_W2_Backprop.
     """
     if not isinstance(graph, ComputationGraph):

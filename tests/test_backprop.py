@@ -136,12 +136,21 @@ def test_quiz_marks_a_right_entry_right_and_a_wrong_one_wrong():
     assert quiz.status["dJ/da"].value == ""
 
 
-def test_quiz_accepts_answers_within_tolerance():
-    quiz = backprop.backprop_quiz(backprop.simple_graph(), rel_tol=1e-3, abs_tol=0)
-    quiz.inputs["dJ/da"].value = "22.001"  # the arithmetic estimate
-    assert quiz.judge("dJ/da") is True
-    quiz.inputs["dJ/da"].value = "22.5"
-    assert quiz.judge("dJ/da") is False
+def test_quiz_wants_whole_number_answers_exactly():
+    quiz = backprop.backprop_quiz(backprop.simple_graph(w=3))  # J = 121
+    for wrong in ("120", "122", "121.5"):
+        quiz.inputs["J"].value = wrong
+        assert quiz.judge("J") is False
+    quiz.inputs["J"].value = "121.0"
+    assert quiz.judge("J") is True
+
+
+def test_quiz_accepts_other_answers_within_tolerance():
+    quiz = backprop.backprop_quiz(backprop.network_graph(), rel_tol=1e-3)  # J = 4.5
+    quiz.inputs["J"].value = "4.502"
+    assert quiz.judge("J") is True
+    quiz.inputs["J"].value = "4.6"
+    assert quiz.judge("J") is False
 
 
 def test_quiz_reveal_fills_every_box_correctly_and_hide_clears_them():

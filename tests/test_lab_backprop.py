@@ -39,3 +39,19 @@ def test_backprop_lab_shows_the_network_forward_and_backward(text):
 def test_backprop_lab_agrees_with_gradient_tape(text):
     assert "J = 121, dJ/dw = 66  (graph: 66)" in text
     assert "J = 4.5, dJ/dw = 6, dJ/db = 3" in text
+
+
+@pytest.mark.slow
+def test_backprop_lab_check_your_understanding_answers_are_computed(text):
+    assert "question 1: at w = 0, dJ/dw = 12" in text
+    assert "question 2: w = -2.6, b = 7.7, a = 2.5" in text
+    assert "question 3: J = 4.5, dJ/dd = -3, dJ/da = 3, dJ/dw = 6" in text
+
+
+@pytest.mark.slow
+def test_backprop_lab_quizzes_ask_about_values_other_than_the_worked_examples(executed_notebook):
+    nb = executed_notebook(NOTEBOOK)
+    quiz_cells = [c.source for c in nb.cells if "backprop_quiz(" in c.source]
+    assert len(quiz_cells) == 2
+    assert "simple_graph(w=w_quiz)" in quiz_cells[0] and "w_quiz = -1" in quiz_cells[0]
+    assert "network_graph(x=3, w=2, b=-1, y=1)" in quiz_cells[1]

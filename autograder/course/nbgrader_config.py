@@ -21,7 +21,16 @@ from nbgrader.preprocessors import (
     SaveAutoGrades,
 )
 
-from autograder.preprocessors import ExecuteWithEnv, FilterLibraryWarnings, SanitizeFeedback
+from autograder import feedback
+from autograder.feedback import FeedbackExporter
+from autograder.preprocessors import (
+    ExecuteWithEnv,
+    FilterLibraryWarnings,
+    HideLibraryNoise,
+    SanitizeFeedback,
+    StaticWidgets,
+    SummarizeChecks,
+)
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -59,9 +68,18 @@ c.Autograde.autograde_preprocessors = [
 ]
 # Autograded notebooks hold the hidden tests again (nbgrader restores test cells from the
 # source); feedback must not show them, nor the facts outputs or tracebacks quoting them.
+# The page opens with a summary (each check by its question and grade_id, by exercise, with
+# points and, if it failed, why), shows no library start-up noise and no widget reprs, and
+# typesets math as MathML, so it needs no network (autograder/feedback).
 c.GenerateFeedback.preprocessors = [
     GetGrades,
     ClearHiddenTests,
     SanitizeFeedback,
+    HideLibraryNoise,
+    StaticWidgets,
+    SummarizeChecks,
     CSSHTMLHeaderPreprocessor,
 ]
+c.GenerateFeedback.exporter_class = FeedbackExporter
+c.HTMLExporter.template_name = feedback.TEMPLATE_NAME
+c.HTMLExporter.extra_template_basedirs = feedback.template_basedirs()

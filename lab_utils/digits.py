@@ -76,21 +76,27 @@ def misclassified(y, y_hat) -> np.ndarray:
     return np.flatnonzero(y != y_hat)
 
 
-def plot_misclassified(X, y, y_hat, fig=None, *, max_images: int = 8, ncols: int = 8):
-    """Draw up to ``max_images`` misclassified digits titled ``label,prediction``; return the Figure.
+def plot_misclassified(X, y, y_hat, fig=None, *, max_images: int = 8, ncols: int = 8, seed=None):
+    """Draw up to ``max_images`` misclassified digits, picked at random; return the Figure.
 
+    Each image is titled ``label,prediction``; the figure title says how many of how many
+    errors it shows. The images are a random sample (``seed`` makes it repeatable), not the
+    first errors, because data sorted by label would show only the low digits.
     Introduced in C2_W2_Assignment.
     """
     X, y, y_hat = _images_and_labels(X, y, y_hat)
-    wrong = misclassified(y, y_hat)[:max_images]
+    wrong = misclassified(y, y_hat)
     if wrong.size == 0:
         fig = fig if fig is not None else plt.figure(figsize=(4, 1))
         fig.text(0.5, 0.5, "no misclassified images", ha="center", va="center")
         return fig
-    fig, axes = _grid(fig, wrong.size, min(ncols, wrong.size))
-    for ax, i in zip(axes, wrong, strict=True):
+    shown = np.sort(
+        np.random.default_rng(seed).choice(wrong, size=min(max_images, wrong.size), replace=False)
+    )
+    fig, axes = _grid(fig, shown.size, min(ncols, shown.size))
+    for ax, i in zip(axes, shown, strict=True):
         _draw_digit(ax, X[i], f"{y[i]},{y_hat[i]}", wrong=True)
-    fig.suptitle("misclassified: label, prediction")
+    fig.suptitle(f"{shown.size} of {wrong.size} misclassified, at random: label, prediction")
     return fig
 
 

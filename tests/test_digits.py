@@ -64,6 +64,31 @@ def test_plot_misclassified_draws_only_wrong_images():
     assert titles == [f"{y[2, 0]},{y_hat[2]}", f"{y[5, 0]},{y_hat[5]}"]
 
 
+def _shown_rows(fig, X):
+    """Return the row of X each image of fig shows."""
+    return [
+        int(np.flatnonzero((ax.images[0].get_array().reshape(1, -1) == X).all(axis=1))[0])
+        for ax in fig.axes
+        if ax.images
+    ]
+
+
+def test_plot_misclassified_samples_errors_from_all_of_the_data_and_says_how_many():
+    X, y = _toy(m=100)
+    y_hat = y.ravel().copy()
+    wrong = np.arange(0, 100, 5)  # 20 errors spread over the whole (sorted) data
+    y_hat[wrong] = (y_hat[wrong] + 1) % 10
+    fig = digits.plot_misclassified(X, y, y_hat, seed=0)
+    assert fig._suptitle.get_text().startswith("8 of 20 misclassified")
+    rows = _shown_rows(fig, X)
+    assert len(rows) == 8 and set(rows) <= set(wrong)
+    assert _shown_rows(digits.plot_misclassified(X, y, y_hat, seed=0), X) == rows
+    picked = set()
+    for seed in range(5):
+        picked |= set(_shown_rows(digits.plot_misclassified(X, y, y_hat, seed=seed), X))
+    assert max(picked) > wrong[7]  # not always the first eight errors
+
+
 def test_plot_misclassified_says_so_when_all_are_right():
     X, y = _toy(m=3)
     fig = digits.plot_misclassified(X, y, y.ravel())

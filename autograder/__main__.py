@@ -47,7 +47,7 @@ def _grade(args: argparse.Namespace) -> int:
             progress_json=args.progress_json,
             show_progress=not args.no_progress,
         )
-    except sandbox.SandboxUnavailable as err:
+    except (sandbox.SandboxUnavailable, grade.GradingSetupError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(report.format_table(rows), file=sys.stderr if args.progress_json == "-" else sys.stdout)

@@ -60,6 +60,22 @@ def softmax_cases() -> dict[str, list[dict]]:
     }
 
 
+#: Rows of the secret inputs a model is evaluated on, per submission.
+MODEL_PROBE_ROWS = 4
+
+
+def model_probe_inputs(seed: int, shape: tuple[int, ...] = (INPUT_FEATURES,)) -> np.ndarray:
+    """Return the inputs, fixed by ``seed``, that tie a saved model to the live ``model``.
+
+    The grader draws ``seed`` per submission from a key the kernel never sees; the kernel
+    evaluates ``model`` on these rows (each of ``shape``, the model's input shape) and the
+    grader recomputes the outputs from the saved file's weights. Values lie in [0, 1), like
+    the assignment's pixels.
+    """
+    rng = np.random.default_rng(seed)
+    return rng.uniform(0.0, 1.0, size=(MODEL_PROBE_ROWS, *shape)).astype(np.float32)
+
+
 def as_array(case: dict) -> np.ndarray:
     """Return a probe case's ``z`` as a NumPy array of the case's dtype."""
     return np.asarray(case["z"], dtype=case["dtype"])

@@ -65,7 +65,14 @@ def run_jobs(
     """
     if client is None:
         with open_client(workers=workers, scheduler=scheduler) as own:
-            run_jobs(prepared, on_done=on_done, on_lost=on_lost, workers=workers, client=own)
+            run_jobs(
+                prepared,
+                on_done=on_done,
+                on_lost=on_lost,
+                workers=workers,
+                client=own,
+                window=window,
+            )
         return
     window = window or 4 * max(workers, len(client.scheduler_info().get("workers", {})), 1)
     items = iter(prepared)

@@ -18,9 +18,10 @@ import socket
 import time
 
 import nbformat
-from jupyter_core.utils import run_sync
+import zmq
+from jupyter_core.utils import ensure_async, run_sync
 from nbclient import NotebookClient
-from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbclient.exceptions import CellControlSignal, CellTimeoutError, DeadKernelError
 
 from autograder import model_probe, sandbox
 
@@ -33,9 +34,8 @@ MEMORY = "memory"
 STARTUP_FAILED = "kernel_startup_failed"
 OUTPUT_LIMIT = "output_limit"
 PROCESS_LIMIT = "process_limit"
-
-#: Kernel messages whose content becomes a cell output.
-_OUTPUT_MESSAGES = {"stream", "display_data", "execute_result", "error", "update_display_data"}
+DISK_LIMIT = "disk_limit"
+BAD_MESSAGES = "kernel_protocol_error"
 
 _MEMORY_SIGNS = ("MemoryError", "bad_alloc", "Cannot allocate memory", "Resource exhausted")
 
@@ -65,44 +65,95 @@ def _outputs_text(cell) -> str:
     return "\n".join(parts)
 
 
-def _content_size(msg: dict) -> int:
-    content = msg.get("content") or {}
-    if msg.get("msg_type") == "stream":
-        return len(str(content.get("text", "")))
-    return len(json.dumps(content, default=str))
+def _message_size(msg: dict) -> int:
+    """Return about how many bytes a kernel message took on the wire (content and buffers)."""
+    size = len(json.dumps(msg.get("content"), default=str))
+    for buffer in msg.get("buffers") or ():
+        size += memoryview(buffer).nbytes
+    return size
+
+
+def _well_formed(msg) -> bool:
+    """Return True for a message shaped as the Jupyter protocol says (nbclient relies on it)."""
+    return (
+        isinstance(msg, dict)
+        and isinstance(msg.get("msg_type"), str)
+        and isinstance(msg.get("content"), dict)
+        and isinstance(msg.get("header"), dict)
+        and isinstance(msg.get("parent_header"), dict)
+        and isinstance(msg.get("metadata", {}), dict)
+    )
 
 
 class CappedClient(NotebookClient):
-    """An nbclient that stops the kernel once the notebook's outputs pass ``output_limit`` bytes.
+    """An nbclient that counts every byte the kernel sends and stops it past ``output_limit``.
 
-    Outputs past the limit are dropped, so a cell printing in a loop cannot fill the
-    worker's memory or the autograded notebook while it waits for the cell timeout.
+    Every message received on the kernel's output and reply channels counts, whatever its type
+    or parent (widget updates and messages addressed to no cell included), and no single
+    message may exceed the limit (``ZMQ_MAXMSGSIZE``): a cell printing in a loop, or a flood of
+    widget state, cannot fill the worker's memory while the cell timeout runs. Widget state
+    is not kept, and a message the Jupyter protocol does not allow is dropped and counted in
+    ``bad_messages`` instead of stopping the grading.
     """
 
     def __init__(self, nb, *, output_limit: int, **kwargs):
-        super().__init__(nb, **kwargs)
+        super().__init__(nb, store_widget_state=False, **kwargs)
+        self.comm_open_handlers = {}
         self.output_limit = output_limit
-        self.output_bytes = 0
+        self.received_bytes = 0
         self.output_exceeded = False
+        self.bad_messages = 0
+        self._crossing: int | None = None
+
+    async def async_start_new_kernel_client(self):
+        # Before the client's sockets exist, so the limit applies to each of them.
+        self.km.context.setsockopt(zmq.MAXMSGSIZE, self.output_limit + 65536)
+        kc = await super().async_start_new_kernel_client()
+        for channel in (kc.iopub_channel, kc.shell_channel):
+            channel.get_msg = self._counted(channel.get_msg)
+        return kc
+
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)
+
+    def _counted(self, get_msg):
+        async def get_counted_msg(*args, **kwargs):
+            while True:
+                msg = await ensure_async(get_msg(*args, **kwargs))
+                if not _well_formed(msg):
+                    self.bad_messages += 1
+                    continue
+                self._count(msg)
+                return msg
+
+        return get_counted_msg
+
+    def _count(self, msg: dict) -> None:
+        remaining = self.output_limit - self.received_bytes
+        self.received_bytes += _message_size(msg)
+        if self.received_bytes > self.output_limit and not self.output_exceeded:
+            self.output_exceeded = True
+            self._crossing = id(msg)
+            self._remaining = max(0, remaining)
+            # Stopping the kernel ends the cell: nbclient then raises DeadKernelError.
+            self._stop_task = asyncio.ensure_future(self.km.shutdown_kernel(now=True))
 
     def process_message(self, msg, cell, cell_index):
-        if msg.get("msg_type") in _OUTPUT_MESSAGES:
-            if self.output_exceeded:
+        if self.output_exceeded and msg["msg_type"] != "status":
+            if id(msg) != self._crossing or msg["msg_type"] != "stream":
                 return None
-            remaining = self.output_limit - self.output_bytes
-            self.output_bytes += _content_size(msg)
-            if self.output_bytes > self.output_limit:
-                self.output_exceeded = True
-                # Stopping the kernel ends the cell: nbclient then raises DeadKernelError.
-                self._stop_task = asyncio.ensure_future(self.km.shutdown_kernel(now=True))
-                if msg["msg_type"] != "stream" or remaining <= 0:
-                    return None
-                # Keep the text up to the limit, so the feedback shows where it stopped.
-                text = msg["content"]["text"][:remaining]
-                msg["content"]["text"] = (
-                    f"{text}\n[output stopped: over {self.output_limit} bytes]\n"
-                )
-        return super().process_message(msg, cell, cell_index)
+            # Keep the text up to the limit, so the feedback shows where it stopped.
+            text = str(msg["content"].get("text", ""))[: self._remaining]
+            msg["content"]["text"] = f"{text}\n[output stopped: over {self.output_limit} bytes]\n"
+        try:
+            return super().process_message(msg, cell, cell_index)
+        except CellControlSignal:
+            raise
+        except Exception:  # an output nbformat rejects (e.g. `data` that is a list): drop it
+            self.bad_messages += 1
+            return None
+
+    def handle_comm_msg(self, outs, msg, cell_index):
+        """Ignore widget messages: grading keeps no widget state."""
 
 
 def _why_dead(
@@ -122,6 +173,11 @@ def _why_dead(
         return PROCESS_LIMIT, (
             f"{where} was stopped: the kernel had more than {limits.processes} processes"
         )
+    if watch is not None and watch.disk_exceeded:
+        return DISK_LIMIT, (
+            f"{where} was stopped: the kernel wrote more than {watch.host_limit} bytes outside "
+            "its working folder"
+        )
     return KERNEL_DIED, "the kernel died" + ("" if index is None else f" while running {where}")
 
 
@@ -132,11 +188,12 @@ def execute(
     sandboxed: bool,
     stop_after: int | None = None,
     describe_model: bool = True,
+    model_seed: int = 0,
 ) -> Execution:
     """Run the code cells of ``nb`` (up to index ``stop_after``) in a fresh sandboxed kernel.
 
-    With ``describe_model``, the model file the kernel saved is then described
-    (:mod:`autograder.model_probe`). Returns an :class:`Execution`; ``completed``
+    With ``describe_model``, the model file the kernel saved is then described, with its
+    outputs on the probe inputs of ``model_seed`` (:mod:`autograder.model_probe`). Returns an :class:`Execution`; ``completed``
     lists the indices of cells that finished.
     """
     start = time.monotonic()
@@ -159,7 +216,7 @@ def execute(
     watch = None
     try:
         with client.setup_kernel(**box.start_kwargs()):
-            watch = sandbox.ProcessWatch(box.km.provisioner.pid, limits.processes)
+            watch = sandbox.ProcessWatch(box.km.provisioner.pid, limits.processes, space=space)
             watch.start()
             for index, cell in enumerate(nb.cells):
                 if stop_after is not None and index > stop_after:
@@ -188,6 +245,12 @@ def execute(
                 except DeadKernelError:
                     status, reason = _why_dead(client, watch, limits, index)
                     break
+                except Exception as err:  # the kernel's messages broke the client: its doing
+                    status = BAD_MESSAGES
+                    reason = (
+                        f"cell {index}: the kernel sent messages the grader cannot read ({err})"
+                    )
+                    break
                 completed.append(index)
                 if _has_memory_error(_outputs_text(cell)) and status == OK:
                     status = MEMORY
@@ -207,9 +270,13 @@ def execute(
         log_text = log.read_text(errors="replace")[-20000:] if log.exists() else ""
         try:
             if describe_model and status != STARTUP_FAILED:
-                model_facts = model_probe.model_file_facts(space.work, limits, sandboxed=sandboxed)
+                model_facts = model_probe.model_file_facts(
+                    space.model_file, limits, sandboxed=sandboxed, seed=model_seed
+                )
         finally:
             space.cleanup()
+    if status == OK and client.bad_messages:
+        reason = f"{client.bad_messages} kernel messages the Jupyter protocol does not allow were dropped"
     if status == KERNEL_DIED and _has_memory_error(log_text):
         status = MEMORY
         reason = f"{reason}: out of memory (limit {limits.memory} bytes)"
@@ -231,7 +298,8 @@ def run_job(job: dict) -> dict:
         limits=limits,
         sandboxed=job["sandbox"],
         stop_after=job["stop_after"],
-        describe_model=job.get("verify_model_file", True),
+        describe_model=job["verify_model_file"],
+        model_seed=job["model_seed"],
     )
     if result.status == STARTUP_FAILED:
         # No student code has run yet: this is the machine's problem (e.g. bwrap cannot create

@@ -17,9 +17,9 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import hashlib
-import json
 import os
-import secrets
+import stat
+import tempfile
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -30,33 +30,46 @@ from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.converters import Autograde
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import NbGraderPreprocessor
+from nbgrader.utils import parse_utc
 from sqlalchemy.exc import SAWarning
 from traitlets import Dict
 from traitlets.config import Config, PyFileConfigLoader
 
-from autograder import execute, judge, sandbox
+from autograder import execute, judge, sandbox, state
 
 #: Submission statuses set by the driver (execution adds those in :mod:`autograder.execute`).
 CORRUPT = "corrupt_notebook"
 EMPTY = "empty_submission"
 CELLS_MISSING = "graded_cells_missing"
 INVALID = "invalid_notebook"
+INVALID_TIMESTAMP = "invalid_timestamp"
+TOO_LARGE = "submission_too_large"
 GRADING_ERROR = "grading_error"
 SKIPPED = "unchanged"
 
-#: Name of the per-submission grading record kept next to the autograded notebook.
-STATE_FILE = ".nn-grade.json"
-#: Key for the per-submission softmax probes; kept with the reports, never in a kernel.
-KEY_FILE = ".probe-key"
+#: Largest submitted notebook the grader reads.
+MAX_NOTEBOOK_BYTES = 64 * 1024**2
+#: Largest ``timestamp.txt`` the grader reads (nbgrader writes about 30 bytes).
+_MAX_TIMESTAMP_BYTES = 256
+
+
+class GradingSetupError(ValueError):
+    """Raise when the course is not ready to grade (no assignment, no such submission)."""
+
+
+class SubmittedFileError(ValueError):
+    """Raise when a submitted file is not a regular file the grader may read."""
 
 
 @dataclasses.dataclass
 class Submission:
-    """One student's submitted notebook."""
+    """One student's submitted notebook and its submission time as nbgrader recorded it."""
 
     student: str
     path: Path
     sha256: str
+    timestamp: str | None = None
+    timestamp_problem: str = ""
 
 
 @dataclasses.dataclass
@@ -85,8 +98,13 @@ class Plan:
     config: Config
     reference: dict
     key: bytes
-    test_ids: list[str]
+    points: dict[str, float]
     max_score: float
+
+    @property
+    def test_ids(self) -> list[str]:
+        """Return the grade_ids of the graded tests, in notebook order."""
+        return list(self.points)
 
 
 class InjectExecution(NbGraderPreprocessor):
@@ -131,16 +149,6 @@ def _coursedir(plan_config: Config, assignment: str, student: str = "*") -> Cour
     return CourseDirectory(config=config)
 
 
-def _probe_key(course_root: Path) -> bytes:
-    """Return the course's probe key, creating it (git-ignored, under reports/) on first use."""
-    path = course_root / "reports" / KEY_FILE
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
-    return bytes.fromhex(path.read_text().strip())
-
-
 def make_plan(*, course_root: Path, assignment: str) -> Plan:
     """Read the assignment's graded cells from the gradebook and the reference data."""
     from autograder.reference import load
@@ -152,15 +160,17 @@ def make_plan(*, course_root: Path, assignment: str) -> Plan:
         try:
             found = gb.find_assignment(assignment)
         except MissingEntry as err:
-            raise SystemExit(
+            raise GradingSetupError(
                 f"assignment {assignment!r} is not in the gradebook {db_url}: run "
                 f"`nbgrader generate_assignment {assignment}` in {course_root} first"
             ) from err
         if len(found.notebooks) != 1:
-            raise SystemExit(f"{assignment} must have exactly one notebook to grade")
+            raise GradingSetupError(f"{assignment} must have exactly one notebook to grade")
         notebook = found.notebooks[0]
         solutions = {s.name for s in notebook.solution_cells}
-        test_ids = [c.name for c in notebook.grade_cells if c.name not in solutions]
+        points = {
+            c.name: float(c.max_score) for c in notebook.grade_cells if c.name not in solutions
+        }
         max_score = float(notebook.max_score)
         notebook_name = notebook.name
     return Plan(
@@ -169,10 +179,54 @@ def make_plan(*, course_root: Path, assignment: str) -> Plan:
         notebook=notebook_name,
         config=config,
         reference=load(),
-        key=_probe_key(course_root),
-        test_ids=test_ids,
+        key=state.probe_key(course_root),
+        points=points,
         max_score=max_score,
     )
+
+
+def read_submitted(path: Path, limit: int) -> bytes:
+    """Return the bytes of the submitted file ``path``, read without following links.
+
+    Raises :class:`SubmittedFileError` for a link, a folder, a FIFO or a file over ``limit``
+    bytes, and FileNotFoundError when there is no file.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as err:
+        if isinstance(err, FileNotFoundError):
+            raise
+        raise SubmittedFileError(f"{path.name} cannot be read: {err.strerror}") from err
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+        os.close(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise SubmittedFileError(f"{path.name} is not a regular file")
+        raise SubmittedFileError(f"{path.name} is larger than {limit} bytes")
+    with os.fdopen(fd, "rb") as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise SubmittedFileError(f"{path.name} is larger than {limit} bytes")
+    return data
+
+
+def read_timestamp(folder: Path) -> tuple[str | None, str]:
+    """Return the submission time in ``folder/timestamp.txt`` (ISO format) and any problem.
+
+    A missing or empty file is no timestamp, as in nbgrader; anything that is not a date gives
+    ``(None, reason)``: the submission is then graded as if it had no timestamp.
+    """
+    try:
+        text = read_submitted(folder / "timestamp.txt", _MAX_TIMESTAMP_BYTES)
+    except FileNotFoundError:
+        return None, ""
+    except SubmittedFileError as err:
+        return None, f"timestamp.txt ignored: {err}"
+    try:
+        value = text.decode("utf-8").strip()
+        return (parse_utc(value).isoformat() if value else None), ""
+    except (UnicodeDecodeError, ValueError, OverflowError, TypeError):
+        return None, "timestamp.txt ignored: it is not a date"
 
 
 def find_submissions(plan: Plan, student: str | None = None) -> list[Submission]:
@@ -186,10 +240,16 @@ def find_submissions(plan: Plan, student: str | None = None) -> list[Submission]
         if student is not None and folder.name != student:
             continue
         path = folder / plan.assignment / f"{plan.notebook}.ipynb"
-        if path.is_file():
-            found.append(Submission(folder.name, path, _sha256(path.read_bytes())))
+        try:
+            digest = _sha256(read_submitted(path, MAX_NOTEBOOK_BYTES))
+        except FileNotFoundError:
+            continue
+        except SubmittedFileError:
+            digest = _sha256(b"")  # prepare() says what is wrong with it
+        timestamp, problem = read_timestamp(path.parent)
+        found.append(Submission(folder.name, path, digest, timestamp, problem))
     if student is not None and not found:
-        raise SystemExit(f"no submission for student {student!r} under {root}")
+        raise GradingSetupError(f"no submission for student {student!r} under {root}")
     return found
 
 
@@ -199,13 +259,9 @@ def _autograded_folder(plan: Plan, student: str) -> Path:
     return path if path.is_absolute() else plan.course_root / path
 
 
-def read_state(plan: Plan, student: str) -> dict | None:
-    """Return the grading record of ``student``'s last grading, or None."""
-    path = _autograded_folder(plan, student) / STATE_FILE
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
+def read_state(plan: Plan, student: str) -> state.Record | None:
+    """Return the valid record of ``student``'s last grading, or None."""
+    return state.read(plan.course_root, plan.assignment, student, plan.points)
 
 
 def _resources(plan: Plan, student: str) -> dict:
@@ -255,6 +311,7 @@ class Prepared:
     calls: dict[str, list[judge.CheckCall]]
     status: str = execute.OK
     reason: str = ""
+    data: bytes = b""
 
 
 def prepare(
@@ -266,23 +323,33 @@ def prepare(
     skip_after_last_graded: bool,
     verify_model_file: bool = True,
 ) -> Prepared:
-    """Sanitise a submission and rewrite its graded test cells into report-only probes."""
-    raw = submission.path.read_bytes()
+    """Sanitise a submission and rewrite its graded test cells into report-only probes.
+
+    The notebook is read once, here: the bytes judged are the bytes hashed and recorded.
+    """
+    try:
+        raw = read_submitted(submission.path, MAX_NOTEBOOK_BYTES)
+    except (OSError, SubmittedFileError) as err:
+        return Prepared(submission, None, {}, TOO_LARGE if "larger" in str(err) else CORRUPT,
+                        f"the submitted notebook cannot be graded: {err}")  # fmt: skip
+    submission = dataclasses.replace(submission, sha256=_sha256(raw))
     if not raw.strip():
-        return Prepared(submission, None, {}, EMPTY, "the submitted file is empty")
+        return Prepared(submission, None, {}, EMPTY, "the submitted file is empty", raw)
     try:
         nb = nbformat.reads(raw.decode("utf-8"), as_version=4)
         nbformat.validate(nb)
     except Exception as err:  # any unreadable file is the student's problem, not ours
         text = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
-        return Prepared(submission, None, {}, CORRUPT, f"not a readable notebook: {text}")
+        return Prepared(submission, None, {}, CORRUPT, f"not a readable notebook: {text}", raw)
     if not any(cell.cell_type == "code" and cell.source.strip() for cell in nb.cells):
-        return Prepared(submission, None, {}, EMPTY, "the notebook has no code")
+        return Prepared(submission, None, {}, EMPTY, "the notebook has no code", raw)
     try:
         nb = sanitize(plan, submission.student, nb)
     except Exception as err:  # e.g. nbgrader metadata the student corrupted
-        return Prepared(submission, None, {}, INVALID, f"nbgrader could not read it: {err}"[:300])
+        reason = f"nbgrader could not read it: {err}"[:300]
+        return Prepared(submission, None, {}, INVALID, reason, raw)
     extra = judge.extra_softmax_cases(plan.key, submission.sha256)
+    seed = judge.model_seed(plan.key, submission.sha256)
     calls = {}
     for cell in nb.cells:
         grade_id = _grade_id(cell)
@@ -290,8 +357,10 @@ def prepare(
             continue
         calls[grade_id] = judge.expected_checks(cell.source)
         if calls[grade_id]:
-            cell.source = judge.probe_source(calls[grade_id], extra)
+            cell.source = judge.probe_source(calls[grade_id], extra, seed)
     status, reason = execute.OK, ""
+    if submission.timestamp_problem:
+        status, reason = INVALID_TIMESTAMP, submission.timestamp_problem
     missing = [g for g in plan.test_ids if g not in calls]
     if missing:
         status = CELLS_MISSING
@@ -304,8 +373,9 @@ def prepare(
         "sandbox": sandboxed,
         "stop_after": last_graded_index(nb) if skip_after_last_graded else None,
         "verify_model_file": verify_model_file,
+        "model_seed": seed,
     }
-    return Prepared(submission, job, calls, status, reason)
+    return Prepared(submission, job, calls, status, reason, raw)
 
 
 def verdicts(plan: Plan, prepared: Prepared, result: dict) -> dict[str, judge.CellVerdict]:
@@ -345,23 +415,37 @@ def verdicts(plan: Plan, prepared: Prepared, result: dict) -> dict[str, judge.Ce
     return found
 
 
-def _write_with_nbgrader(plan: Plan, student: str, config_update: dict) -> None:
-    """Run nbgrader's Autograde for one student with our Execute stand-in."""
-    config = Config(plan.config)
-    config.CourseDirectory.assignment_id = plan.assignment
-    config.CourseDirectory.student_id = student
-    config.Autograde.force = True
-    config.InjectExecution.executed = config_update["executed"]
-    config.InjectExecution.verdicts = config_update["verdicts"]
-    coursedir = CourseDirectory(config=config)
-    converter = Autograde(coursedir=coursedir, config=config)
-    pipeline = [
-        InjectExecution if isinstance(pp, type) and issubclass(pp, ExecutePreprocessor) else pp
-        for pp in converter.autograde_preprocessors
-    ]
-    config.Autograde.autograde_preprocessors = pipeline
-    converter = Autograde(coursedir=coursedir, config=config)
-    converter.start()
+def _write_with_nbgrader(plan: Plan, prepared: Prepared, config_update: dict) -> None:
+    """Run nbgrader's Autograde for one student with our Execute stand-in.
+
+    nbgrader copies every file of the submission folder into ``autograded/`` and reads its
+    ``timestamp.txt``. It is given a private copy of the folder instead, holding only the
+    notebook bytes that were graded and the validated timestamp, so nothing else a student
+    puts there reaches the autograded folder, the gradebook or this process.
+    """
+    sub = prepared.submission
+    with tempfile.TemporaryDirectory(prefix="nn-grade-") as staging:
+        folder = Path(staging) / sub.student / plan.assignment
+        folder.mkdir(parents=True)
+        (folder / f"{plan.notebook}.ipynb").write_bytes(prepared.data)
+        if sub.timestamp is not None:
+            (folder / "timestamp.txt").write_text(sub.timestamp)
+        config = Config(plan.config)
+        config.CourseDirectory.assignment_id = plan.assignment
+        config.CourseDirectory.student_id = sub.student
+        config.CourseDirectory.submitted_directory = staging
+        config.Autograde.force = True
+        config.InjectExecution.executed = config_update["executed"]
+        config.InjectExecution.verdicts = config_update["verdicts"]
+        coursedir = CourseDirectory(config=config)
+        converter = Autograde(coursedir=coursedir, config=config)
+        pipeline = [
+            InjectExecution if isinstance(pp, type) and issubclass(pp, ExecutePreprocessor) else pp
+            for pp in converter.autograde_preprocessors
+        ]
+        config.Autograde.autograde_preprocessors = pipeline
+        converter = Autograde(coursedir=coursedir, config=config)
+        converter.start()
 
 
 def _zero_missing_and_comment(plan: Plan, student: str, status: str, reason: str) -> None:
@@ -384,12 +468,17 @@ def _zero_missing_and_comment(plan: Plan, student: str, status: str, reason: str
         gb.db.commit()
 
 
-def _scores(plan: Plan, student: str) -> tuple[float, dict[str, float]]:
+def gradebook_scores(plan: Plan, student: str) -> tuple[float, dict[str, float]] | None:
+    """Return ``student``'s total and per-test scores from the gradebook (None: not graded)."""
     coursedir = _coursedir(plan.config, plan.assignment, student)
-    with Gradebook(coursedir.db_url) as gb:
-        submission = gb.find_submission_notebook(plan.notebook, plan.assignment, student)
+    with warnings.catch_warnings(), Gradebook(coursedir.db_url) as gb:
+        warnings.simplefilter("ignore", SAWarning)
+        try:
+            submission = gb.find_submission_notebook(plan.notebook, plan.assignment, student)
+        except MissingEntry:
+            return None
         tests = {g.name: float(g.score or 0.0) for g in submission.grades}
-        return float(submission.score), tests
+        return float(submission.score), {g: tests.get(g, 0.0) for g in plan.test_ids}
 
 
 def _placeholder_notebook(plan: Plan, status: str, reason: str) -> nbformat.NotebookNode:
@@ -417,7 +506,7 @@ def record(plan: Plan, prepared: Prepared, result: dict | None, *, sandboxed: bo
         executed = nbformat.reads(result["notebook"], as_version=4)
         _write_with_nbgrader(
             plan,
-            sub.student,
+            prepared,
             {
                 "executed": {
                     str(i): c.get("outputs", [])
@@ -437,7 +526,7 @@ def record(plan: Plan, prepared: Prepared, result: dict | None, *, sandboxed: bo
         nbformat.write(_placeholder_notebook(plan, status, reason), target)
         tests_reason = {g: judge.NOT_RUN for g in plan.test_ids}
     _zero_missing_and_comment(plan, sub.student, status, reason)
-    score, tests = _scores(plan, sub.student)
+    score, tests = gradebook_scores(plan, sub.student)
     outcome = Outcome(
         student=sub.student,
         score=score,
@@ -446,27 +535,53 @@ def record(plan: Plan, prepared: Prepared, result: dict | None, *, sandboxed: bo
         status=status,
         reason=reason,
         sandbox=sandboxed,
-        tests={g: tests.get(g, 0.0) for g in plan.test_ids},
+        tests=tests,
         sha256=sub.sha256,
         worker=(result or {}).get("worker", ""),
     )
-    state = {
-        **dataclasses.asdict(outcome),
-        "test_reasons": tests_reason,
-        "graded_at": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-    }
-    path = _autograded_folder(plan, sub.student) / STATE_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(state, indent=1))
-    os.replace(tmp, path)
+    state.write(
+        plan.course_root,
+        plan.assignment,
+        state.Record(
+            student=sub.student,
+            sha256=sub.sha256,
+            timestamp=sub.timestamp,
+            status=status,
+            reason=reason,
+            score=score,
+            max_score=plan.max_score,
+            tests=tests,
+            test_reasons=tests_reason,
+            seconds=seconds,
+            sandbox=sandboxed,
+            worker=outcome.worker,
+            graded_at=datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        ),
+    )
     return outcome
 
 
-def outcome_from_state(state: dict) -> Outcome:
-    """Return the table row of a submission graded in an earlier run."""
-    fields = {f.name for f in dataclasses.fields(Outcome)}
-    return Outcome(**{k: v for k, v in state.items() if k in fields})
+def recorded_outcome(plan: Plan, student: str) -> Outcome | None:
+    """Return the table row of ``student``'s last grading: scores from the gradebook.
+
+    None when there is no valid record or the gradebook holds no grades for the student.
+    """
+    record = read_state(plan, student)
+    scores = gradebook_scores(plan, student) if record is not None else None
+    if scores is None:
+        return None
+    return Outcome(
+        student=student,
+        score=scores[0],
+        max_score=plan.max_score,
+        seconds=record.seconds,
+        status=record.status,
+        reason=record.reason,
+        sandbox=record.sandbox,
+        tests=scores[1],
+        sha256=record.sha256,
+        worker=record.worker,
+    )
 
 
 def grade_assignment(
@@ -518,10 +633,12 @@ def grade_assignment(
     outcomes: dict[str, Outcome] = {}
     todo = []
     for sub in submissions:
-        state = read_state(plan, sub.student)
-        if not force and state and state.get("sha256") == sub.sha256:
-            outcomes[sub.student] = dataclasses.replace(outcome_from_state(state), status=SKIPPED)
-            continue
+        record = None if force else read_state(plan, sub.student)
+        if record and (record.sha256, record.timestamp) == (sub.sha256, sub.timestamp):
+            previous = recorded_outcome(plan, sub.student)
+            if previous is not None:
+                outcomes[sub.student] = dataclasses.replace(previous, status=SKIPPED)
+                continue
         todo.append(sub)
     progress = report.Progress(total=len(todo), json_path=progress_json, bar=show_progress)
 
@@ -586,9 +703,9 @@ def grade_assignment(
     everyone = dict(outcomes)
     if student is not None:
         for sub in find_submissions(plan):
-            state = read_state(plan, sub.student)
-            if sub.student not in everyone and state:
-                everyone[sub.student] = outcome_from_state(state)
+            previous = None if sub.student in everyone else recorded_outcome(plan, sub.student)
+            if previous is not None:
+                everyone[sub.student] = previous
     report.write_csv(
         [everyone[s] for s in sorted(everyone)],
         plan,

@@ -12,12 +12,14 @@ the reference data is not there. This module, in the grading process:
    :mod:`autograder.checks` against the reference (:func:`judge_cell`); a report that is
    missing, malformed, duplicated or unexpected earns nothing.
 
-The model checks have no secret probes to hide behind (a model's layers and activations are
-the same for everyone), so their facts are not taken from the kernel: the worker describes
-the model file the kernel saved without running student code (:mod:`autograder.model_probe`),
-and the judge uses those facts. A kernel report that disagrees with them (beyond float
-rounding, :func:`facts_agree`) is contradictory; without a loadable file a model check earns
-nothing.
+The model checks' facts (layers, activations) are the same for everyone, so they are not
+taken from the kernel: the worker describes the model file the kernel saved without running
+student code (:mod:`autograder.model_probe`), and the judge uses those facts. The file is tied
+to the live ``model`` by its outputs on inputs drawn from a per-submission seed
+(:func:`model_seed`): the kernel reports ``model``'s outputs, the worker recomputes them from
+the file's weights. A kernel report that disagrees with the file (facts beyond float rounding,
+:func:`facts_agree`; outputs beyond :data:`OUTPUT_RTOL`) is contradictory; without a loadable
+file a model check earns nothing.
 """
 
 from __future__ import annotations
@@ -52,8 +54,14 @@ MODEL_UNVERIFIED = "model_unverified"
 #: Checks judged from the facts of the model file, not from what the kernel reports.
 MODEL_CHECKS = tuple(name for name in checks.ALL if name.startswith("model_"))
 
-#: Keys of a kernel's model report that the file's facts do not have (how the save went).
-_KERNEL_ONLY_KEYS = ("model_file",)
+#: Keys of a kernel's model report compared apart from the facts (how the save went, and
+#: the outputs on the probe inputs).
+_KERNEL_ONLY_KEYS = ("model_file", "outputs")
+
+#: How far the outputs the kernel reports (TensorFlow, float32) may lie from the outputs the
+#: grader computes from the saved weights (NumPy, float64): relative, and absolute per unit
+#: of the outputs' largest magnitude.
+OUTPUT_RTOL = 1e-3
 
 #: Relative difference two reports of one float may show (activation outputs computed by
 #: TensorFlow in the kernel and by NumPy in the grader differ in the last float32 digit).
@@ -159,6 +167,12 @@ def extra_softmax_cases(key: bytes, submission_sha: str) -> dict[str, list[dict]
     return extra
 
 
+def model_seed(key: bytes, submission_sha: str) -> int:
+    """Return the seed of the model probe inputs, fixed by ``key`` and the submission."""
+    digest = hashlib.sha256(b"model-outputs:" + key + submission_sha.encode()).digest()
+    return int.from_bytes(digest[:8], "little")
+
+
 def reference_with(reference: dict, extra: dict[str, list[dict]]) -> dict:
     """Return ``reference`` with the expected outputs of the ``extra`` softmax probes added."""
     from autograder.make_reference import reference_softmax
@@ -173,8 +187,13 @@ def reference_with(reference: dict, extra: dict[str, list[dict]]) -> dict:
     return merged
 
 
-def probe_source(calls: list[CheckCall], extra: dict[str, list[dict]]) -> str:
-    """Return the code the kernel runs in place of a graded test cell: reports only."""
+def probe_source(
+    calls: list[CheckCall], extra: dict[str, list[dict]], seed: int | None = None
+) -> str:
+    """Return the code the kernel runs in place of a graded test cell: reports only.
+
+    Model checks report the model's outputs on the probe inputs of ``seed`` (if given).
+    """
     lines = [
         '"""Report facts for the grader (judged outside this kernel)."""',
         "from autograder import cases as _nn_cases, kernel as _nn_kernel, probes as _nn_probes",
@@ -187,6 +206,8 @@ def probe_source(calls: list[CheckCall], extra: dict[str, list[dict]]) -> str:
                 f"_nn_kernel.run_check({call.name!r}, _nn_probes.softmax_facts({args}, "
                 f"{json.dumps(probe_cases)}))"
             )
+        elif call.name in MODEL_CHECKS and len(call.args) == 1:
+            lines.append(f"_nn_kernel.report_model({call.name!r}, {args}, {seed!r})")
         else:
             lines.append(f"_nn_kernel.check_{call.name}({args})")
     return "\n".join(lines) + "\n"
@@ -210,6 +231,44 @@ def facts_agree(a, b) -> bool:
     if type(a) is float and type(b) is float:
         return math.isclose(a, b, rel_tol=FACT_RTOL, abs_tol=1e-9)
     return type(a) is type(b) and a == b
+
+
+def outputs_agree(reported, computed) -> bool:
+    """Return True when two lists of output rows are equal within :data:`OUTPUT_RTOL`."""
+    try:
+        a = np.asarray(reported, dtype=np.float64)
+        b = np.asarray(computed, dtype=np.float64)
+    except (TypeError, ValueError):
+        return False
+    if a.shape != b.shape or a.ndim != 2 or a.size == 0:
+        return False
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        return False
+    scale = max(1.0, float(np.abs(b).max()))
+    return bool(np.allclose(a, b, rtol=OUTPUT_RTOL, atol=OUTPUT_RTOL * scale))
+
+
+def _file_ties_to_model(reported: dict, model_file: dict) -> tuple[str, str] | None:
+    """Return why the file's outputs do not tie it to the reported model, or None."""
+    computed = model_file.get("outputs") or {}
+    if not isinstance(computed, dict) or computed.get("values") is None:
+        error = computed.get("error") if isinstance(computed, dict) else None
+        return (
+            MODEL_UNVERIFIED,
+            f"The grader could not evaluate the saved copy of your model ({error}). Fix: build "
+            "the model from Keras's own layers and train it in the notebook.",
+        )
+    outputs = reported.get("outputs")
+    if not isinstance(outputs, dict) or not outputs_agree(
+        outputs.get("values"), computed["values"]
+    ):
+        return (
+            CONTRADICTORY,
+            "The saved copy of your model does not compute what your `model` computes, so the "
+            "model tests earn nothing. Keep one `model`: build it in Exercise 2 and do not "
+            "replace it or the saved file.",
+        )
+    return None
 
 
 def verified_model_facts(
@@ -239,13 +298,17 @@ def verified_model_facts(
             "custom functions).",
         )
     kernel_facts = {k: v for k, v in reported.items() if k not in _KERNEL_ONLY_KEYS}
-    if not facts_agree(kernel_facts, model_file):
+    file_facts = {k: v for k, v in model_file.items() if k not in _KERNEL_ONLY_KEYS}
+    if not facts_agree(kernel_facts, file_facts):
         return None, (
             CONTRADICTORY,
             "This test's report does not describe the model your notebook saved, so it "
             "earns nothing. Run the notebook as released, without changing how cells run.",
         )
-    return model_file, None
+    problem = _file_ties_to_model(reported, model_file)
+    if problem is not None:
+        return None, problem
+    return file_facts, None
 
 
 def judge_cell(

@@ -1,20 +1,24 @@
 """Describe a student's model from the file their kernel saved, without running student code.
 
 Under the grading command the first model check in the student's kernel saves the model
-(:data:`autograder.kernel.MODEL_FILE`). After the kernel has stopped, the worker describes
-that file in one of two ways, both giving exactly the facts
-:func:`autograder.probes.model_facts` gives for the live model:
+(:data:`autograder.kernel.MODEL_FILE`), and every model check reports ``model``'s outputs on
+inputs drawn from a per-submission seed the kernel only learns in the test cell. After the
+kernel has stopped, the worker describes that file in a fresh sandbox holding only the file
+(``python -m autograder.model_probe FILE SEED``), which gives the facts
+:func:`autograder.probes.model_facts` gives for the live model, plus the outputs on the same
+inputs computed from the file's own weights:
 
-* :func:`describe_archive` reads the archive's ``config.json`` in the grading process, with
-  nothing but ``zipfile``, ``json`` and NumPy, when the model is a ``Sequential`` stack of
-  Keras ``Dense`` layers with built-in activations and a built-in loss (every right answer and
-  most wrong ones). It takes milliseconds, so verification costs no second TensorFlow import.
-* Anything else goes to a fresh sandbox holding only the file, where Keras loads it with
-  ``safe_mode=True`` (no Python code from the file, e.g. lambdas, is run) and
-  :func:`autograder.probes.model_facts` describes it (``python -m autograder.model_probe``).
+* :func:`describe_archive` reads the archive's ``config.json`` with nothing but ``zipfile``,
+  ``json`` and NumPy when the model is a ``Sequential`` stack of Keras ``Dense`` layers with
+  built-in activations and a built-in loss (every right answer and most wrong ones), and
+  :func:`archive_outputs` runs the forward pass in NumPy on the weights read with ``h5py``:
+  no TensorFlow import.
+* Anything else is loaded by Keras with ``safe_mode=True`` (no Python code from the file,
+  e.g. lambdas, is run) and described by the same probes as the live model.
 
-The judge uses these facts for the model checks, so facts a kernel forges for a model it does
-not have earn nothing. The weights are not read: no check judges them.
+The judge uses these facts for the model checks and requires the kernel's outputs to match
+the file's: a file written by hand, or a model saved in place of the one the notebook built,
+earns nothing.
 """
 
 from __future__ import annotations
@@ -38,6 +42,10 @@ MAX_FILE_BYTES = 32 * 1024**2
 
 #: Largest ``config.json`` the archive reader accepts (the assignment's takes about 4 kB).
 MAX_CONFIG_BYTES = 1024**2
+
+#: Largest ``model.weights.h5`` the forward pass reads, and most weights in one array.
+MAX_WEIGHTS_BYTES = 16 * 1024**2
+MAX_ARRAY_VALUES = 4 * 1024**2
 
 #: Marks the loader's one line of output among whatever TensorFlow prints.
 _MARK = "NN-COURSE-MODEL-FACTS "
@@ -189,6 +197,21 @@ def _describe_config(config: dict) -> dict:
     }
 
 
+def _member(data: bytes, name: str, limit: int) -> bytes:
+    """Return archive member ``name`` of at most ``limit`` bytes (raise otherwise)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        info = archive.getinfo(name)
+        _require(info.file_size <= limit)
+        with archive.open(info) as handle:
+            content = handle.read(limit + 1)
+    _require(len(content) <= limit)
+    return content
+
+
+def _config(data: bytes) -> dict:
+    return json.loads(_member(data, "config.json", MAX_CONFIG_BYTES))
+
+
 def describe_archive(data: bytes) -> dict | None:
     """Describe a saved ``.keras`` archive from its ``config.json``, without TensorFlow.
 
@@ -198,26 +221,69 @@ def describe_archive(data: bytes) -> dict | None:
     """
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            info = archive.getinfo("config.json")
-            if info.file_size > MAX_CONFIG_BYTES or "model.weights.h5" not in archive.namelist():
-                return None
-            with archive.open(info) as handle:
-                text = handle.read(MAX_CONFIG_BYTES + 1)
-        if len(text) > MAX_CONFIG_BYTES:
-            return None
-        return _describe_config(json.loads(text))
-    except (_Unknown, zipfile.BadZipFile, KeyError, TypeError, AttributeError, IndexError,
-            ValueError, RecursionError, OSError, EOFError, NotImplementedError):  # fmt: skip
+            _require("model.weights.h5" in archive.namelist())
+        return _describe_config(_config(data))
+    except Exception:  # the archive is untrusted: whatever breaks the reader, Keras decides
         return None
 
 
-def facts_from_file(path: str | Path) -> dict:
-    """Load a saved Keras model safely and return :func:`autograder.probes.model_facts` of it.
+def _dense_weights(weights, index: int, rows: int, units: int, use_bias: bool):
+    """Return the kernel and bias of the ``index``-th Dense layer in a Keras weights file."""
+    # Keras names the groups by class and position (dense, dense_1, ...), not by layer name.
+    group = weights["layers"]["dense" if index == 0 else f"dense_{index}"]["vars"]
+    arrays = []
+    for key, shape in (("0", (rows, units)), ("1", (units,))):
+        if key == "1" and not use_bias:
+            break
+        dataset = group[key]
+        _require(tuple(dataset.shape) == shape and int(np.prod(shape)) <= MAX_ARRAY_VALUES)
+        arrays.append(np.asarray(dataset[()], dtype=np.float64))
+    return arrays[0], (arrays[1] if use_bias else np.zeros(units))
 
-    The compile settings saved with the model (its loss) are restored too. Returns
-    ``{"load_error": "Name: message"}`` if the file cannot be loaded safely.
+
+def archive_outputs(data: bytes, facts: dict, seed: int) -> dict:
+    """Return the outputs of the archived Dense stack on the probe inputs of ``seed``.
+
+    ``facts`` is :func:`describe_archive` of the same archive. The weights are read with
+    ``h5py`` and the forward pass computed with NumPy; any problem is reported as the error.
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import h5py
+
+    try:
+        layers = [
+            layer
+            for layer in _config(data)["config"]["layers"]
+            if layer.get("class_name") == "Dense"
+        ]
+        features = facts["declared_input_features"] or cases.INPUT_FEATURES
+        a = cases.model_probe_inputs(seed, (features,)).astype(np.float64)
+        raw = _member(data, "model.weights.h5", MAX_WEIGHTS_BYTES)
+        with h5py.File(io.BytesIO(raw), "r") as weights:
+            for index, (layer, described) in enumerate(zip(layers, facts["layers"], strict=True)):
+                use_bias = layer["config"].get("use_bias", True)
+                kernel, bias = _dense_weights(
+                    weights, index, a.shape[1], described["units"], use_bias
+                )
+                a = ACTIVATIONS[described["activation_name"]](a @ kernel + bias)
+    except Exception as err:  # a file without usable weights cannot be tied to the model
+        return {"values": None, "error": f"the saved weights could not be used: {err}"[:300]}
+    return {"values": [[probes.json_float(v) for v in row] for row in a], "error": None}
+
+
+def facts_from_file(path: str | Path, seed: int) -> dict:
+    """Describe the saved model at ``path``: its facts and its outputs for ``seed``.
+
+    A ``Sequential`` of Dense layers is read without TensorFlow (:func:`describe_archive`,
+    :func:`archive_outputs`); anything else is loaded by Keras with ``safe_mode=True``, with
+    the compile settings saved with it (its loss). Returns ``{"load_error": "Name: message"}``
+    if the file cannot be loaded safely.
+    """
+    data = Path(path).read_bytes()
+    facts = describe_archive(data)
+    if facts is not None:
+        facts["outputs"] = archive_outputs(data, facts, seed)
+        return facts
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
         import warnings
 
@@ -228,51 +294,53 @@ def facts_from_file(path: str | Path) -> dict:
             model = keras.saving.load_model(str(path), safe_mode=True, compile=True)
     except Exception as err:  # the file is untrusted: any failure is a fact to report
         return {"load_error": probes.error_text(err)}
-    return probes.model_facts(model)
+    outputs = probes.model_outputs(model, seed)
+    return {**probes.model_facts(model), "outputs": outputs}
 
 
-def _read_model_file(work: Path) -> bytes | dict | None:
-    """Return the saved model's bytes, a ``load_error`` dict, or None when there is no file."""
-    path = work / MODEL_FILE
+def _read_model_file(path: Path) -> bytes | dict | None:
+    """Return the saved model's bytes, a ``load_error`` dict, or None when nothing was saved."""
+    # O_NOFOLLOW and O_NONBLOCK: neither a link nor a FIFO in place of the file can redirect
+    # or block the read; fstat then checks what was opened.
     try:
-        info = path.lstat()
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except FileNotFoundError:
         return None
-    if not stat.S_ISREG(info.st_mode):
-        return {"load_error": f"{MODEL_FILE} is not a regular file"}
-    if info.st_size > MAX_FILE_BYTES:
-        return {"load_error": f"{MODEL_FILE} is larger than {MAX_FILE_BYTES} bytes"}
-    # O_NOFOLLOW: the name may not be swapped for a link to a file outside the workspace.
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     except OSError as err:
         return {"load_error": f"{MODEL_FILE} could not be read: {err.strerror}"}
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_FILE_BYTES:
+        os.close(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return {"load_error": f"{MODEL_FILE} is not a regular file"}
+        return {"load_error": f"{MODEL_FILE} is larger than {MAX_FILE_BYTES} bytes"}
     with os.fdopen(fd, "rb") as handle:
-        return handle.read(MAX_FILE_BYTES)
+        data = handle.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        return {"load_error": f"{MODEL_FILE} is larger than {MAX_FILE_BYTES} bytes"}
+    return data or None
 
 
-def model_file_facts(work: Path, limits, *, sandboxed: bool) -> dict | None:
-    """Describe the model saved in a finished kernel's folder ``work``.
+def model_file_facts(path: Path, limits, *, sandboxed: bool, seed: int) -> dict | None:
+    """Describe the model a finished kernel saved at ``path`` (a host file).
 
-    Reads the archive directly where :func:`describe_archive` can, and otherwise loads it with
-    Keras in a new sandbox. Returns the model's facts, ``{"load_error": ...}`` when the file is
-    unusable, or None when the kernel saved no model. ``limits`` is the submission's
-    :class:`autograder.sandbox.Limits`; the loader gets its memory limit and
-    ``2 * startup_timeout`` seconds.
+    The file is described in a new sandbox holding only a copy of it (:func:`facts_from_file`;
+    nothing from the file is trusted by this process). Returns the model's facts with its
+    outputs for ``seed``, ``{"load_error": ...}`` when the file is unusable, or None when the
+    kernel saved no model. ``limits`` is the submission's :class:`autograder.sandbox.Limits`;
+    the describer gets its memory limit and ``2 * startup_timeout`` seconds.
     """
     from autograder import sandbox
 
-    found = _read_model_file(work)
+    found = _read_model_file(path)
     if found is None or isinstance(found, dict):
         return found
-    described = describe_archive(found)
-    if described is not None:
-        return described
-    space = sandbox.make_workspace({MODEL_FILE: found})
+    space = sandbox.make_workspace(found)
     timeout = 2 * limits.startup_timeout
+    target = space.work / MODEL_FILE if sandboxed else space.model_file
     try:
         prefix, env = sandbox.confinement(space, limits, sandboxed=sandboxed)
-        command = [*prefix, sys.executable, "-P", "-m", __name__, str(space.work / MODEL_FILE)]
+        command = [*prefix, sys.executable, "-P", "-m", __name__, str(target), str(int(seed))]
         done = subprocess.run(
             command,
             env=env,
@@ -301,10 +369,10 @@ def model_file_facts(work: Path, limits, *, sandboxed: bool) -> dict | None:
 def main(argv: list[str] | None = None) -> int:
     """Print the facts of the model saved at ``argv[0]`` as one marked JSON line."""
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print("usage: python -m autograder.model_probe MODEL.keras", file=sys.stderr)
+    if len(args) != 2 or not args[1].isdigit():
+        print("usage: python -m autograder.model_probe MODEL.keras SEED", file=sys.stderr)
         return 2
-    print(_MARK + json.dumps(facts_from_file(args[0])), flush=True)
+    print(_MARK + json.dumps(facts_from_file(args[0], int(args[1]))), flush=True)
     return 0
 
 

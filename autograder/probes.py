@@ -122,6 +122,17 @@ def _declared_input_features(model) -> int | None:
     return None if last is None else int(last)
 
 
+def _declared_input_shape(model) -> tuple[int, ...]:
+    """Return the shape of one input the model declares, or (400,) if it declares none."""
+    try:
+        shape = tuple(model.inputs[0].shape[1:])
+    except (AttributeError, IndexError, TypeError, ValueError):
+        return (_cases.INPUT_FEATURES,)
+    if not shape or not all(isinstance(n, int) and n > 0 for n in shape):
+        return (_cases.INPUT_FEATURES,)
+    return shape
+
+
 def _loss_facts(model) -> dict | None:
     if not getattr(model, "compiled", False):
         return None
@@ -145,6 +156,23 @@ def _loss_facts(model) -> dict | None:
             "from_logits": None if from_logits is None else bool(from_logits),
         }
     return {**facts, "kind": "function", "name": getattr(loss, "__name__", type(loss).__name__)}
+
+
+def model_outputs(model, seed: int) -> dict:
+    """Evaluate ``model`` on the probe inputs drawn from ``seed``; report outputs or the error.
+
+    The inputs have the shape the model declares (400 features when it declares none; an
+    unbuilt model is built by this call, as training would build it).
+    """
+    import keras
+
+    try:
+        x = _cases.model_probe_inputs(seed, _declared_input_shape(model))
+        y = np.asarray(keras.ops.convert_to_numpy(model(x, training=False)), dtype=np.float64)
+        values = [[json_float(v) for v in row] for row in y.reshape(len(x), -1)]
+    except Exception as err:  # a model that cannot be called is a fact, not a crash
+        return {"values": None, "error": error_text(err)}
+    return {"values": values, "error": None}
 
 
 def model_facts(

@@ -10,7 +10,14 @@ transport, whose Unix sockets sit in the bound runtime folder and so cross names
 
 Memory is capped with ``RLIMIT_AS`` (address space, not resident memory): importing
 TensorFlow and training the assignment's model maps about 3 GiB, so the default is 8 GiB.
-The number of processes is capped by :class:`ProcessWatch`, which kills a sandbox past it.
+
+Disk is capped as a whole, not only per file (``RLIMIT_FSIZE``): everything the kernel can
+write lives in tmpfs mounts of fixed size (``/tmp``, which holds its working folder, and
+``/dev/shm``; ``/dev`` itself is read-only), which together take :attr:`Limits.disk` bytes of
+memory at most. The only host folders it can write are its socket folder and the one file a
+model is saved to (a bind mount: it cannot be replaced by a link, a folder or a FIFO);
+:class:`ProcessWatch` measures both, counts the sandbox's processes, and kills a sandbox that
+passes either limit.
 """
 
 from __future__ import annotations
@@ -29,6 +36,10 @@ from jupyter_client.manager import AsyncKernelManager
 from traitlets import List, Unicode
 
 from autograder.kernel import MODEL_FILE, MODEL_FILE_ENV
+
+#: Bytes the kernel may leave in host folders (its sockets and the saved model) before it is
+#: stopped; the assignment's saved model takes about 150 kB.
+HOST_BYTES = 48 * 1024**2
 
 #: Modules of the ``autograder`` package the test cells import inside the kernel.
 #: Only these are copied into the sandbox; never the checks, reference data or gradebook.
@@ -79,6 +90,8 @@ class Limits:
             send before its kernel is stopped.
         processes: most processes (not threads) the kernel may have alive at once, itself
             and the sandbox's own included; more stop the kernel (:class:`ProcessWatch`).
+        disk: bytes of files the kernel may keep at once, in ``/tmp`` (its working folder
+            included) and ``/dev/shm`` together (sized tmpfs mounts, so memory of the host).
     """
 
     cell_timeout: float = 300.0
@@ -90,6 +103,7 @@ class Limits:
     threads: int = 0
     output_size: int = 10 * _MIB
     processes: int = 64
+    disk: int = 1 * _GIB
 
     def __post_init__(self):
         for field in (
@@ -100,6 +114,7 @@ class Limits:
             "startup_timeout",
             "output_size",
             "processes",
+            "disk",
         ):
             if getattr(self, field) <= 0:
                 raise ValueError(f"Limits.{field} must be positive, got {getattr(self, field)}")
@@ -125,8 +140,10 @@ def _package_root(module_name: str) -> Path:
 class Workspace:
     """The throwaway folders of one submission's kernel.
 
-    ``root`` holds ``work`` (the kernel's writable current folder and HOME), ``pkg`` (the
-    read-only in-kernel ``autograder`` modules) and ``run`` (connection file and sockets).
+    ``root`` holds ``work`` (the kernel's current folder and HOME: in a sandbox a fresh tmpfs
+    at the same path), ``pkg`` (the read-only in-kernel ``autograder`` modules), ``run``
+    (connection file and sockets) and ``model_file``, the host file that a sandboxed kernel
+    sees as ``work/model.keras``.
     """
 
     root: Path
@@ -144,6 +161,18 @@ class Workspace:
     def run(self) -> Path:
         return self.root / "r"
 
+    @property
+    def model_file(self) -> Path:
+        return self.root / MODEL_FILE
+
+    def host_bytes(self) -> int:
+        """Return the bytes the kernel has written to host folders (sockets, saved model)."""
+        total = 0
+        for path in (self.model_file, *self.run.iterdir()):
+            with contextlib.suppress(OSError):
+                total += path.lstat().st_size
+        return total
+
     def cleanup(self) -> None:
         """Close the kernel log and delete every file of the workspace."""
         for log in self.logs:
@@ -151,8 +180,8 @@ class Workspace:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def make_workspace(files: dict[str, bytes] | None = None) -> Workspace:
-    """Create a workspace holding ``files`` (name -> content) and the in-kernel modules."""
+def make_workspace(model: bytes = b"") -> Workspace:
+    """Create a workspace with the in-kernel modules and ``model`` as its model file."""
     # Short paths: a Unix socket path must fit in 107 bytes.
     root = Path(tempfile.mkdtemp(prefix="nng-", dir="/tmp" if os.path.isdir("/tmp") else None))
     space = Workspace(root)
@@ -167,11 +196,7 @@ def make_workspace(files: dict[str, bytes] | None = None) -> Workspace:
             target = space.pkg / "autograder" / name
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source / name, target)
-    for name, content in (files or {}).items():
-        target = space.work / name
-        if target.resolve().parent != space.work.resolve():
-            raise ValueError(f"workspace file name {name!r} must be a plain file name")
-        target.write_bytes(content)
+    space.model_file.write_bytes(model)
     return space
 
 
@@ -194,7 +219,7 @@ def kernel_environment(space: Workspace, limits: Limits, *, sandboxed: bool) -> 
         # nbgrader sets this while autograding; notebooks may test it.
         "NBGRADER_EXECUTION": "autograde",
         # The model checks save the student's model here, for the grader to describe itself.
-        MODEL_FILE_ENV: str(space.work / MODEL_FILE),
+        MODEL_FILE_ENV: str(space.work / MODEL_FILE if sandboxed else space.model_file),
     }
     if limits.threads > 0:
         for name in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
@@ -215,7 +240,7 @@ def prlimit_prefix(limits: Limits) -> list[str]:
     return [
         prlimit,
         f"--as={int(limits.memory)}",
-        f"--fsize={int(limits.file_size)}",
+        f"--fsize={int(min(limits.file_size, limits.disk))}",
         f"--nofile={int(limits.open_files)}",
         "--core=0",
         "--",
@@ -236,7 +261,7 @@ def _ro_binds_for_python() -> list[Path]:
     return kept
 
 
-def bwrap_prefix(space: Workspace) -> list[str]:
+def bwrap_prefix(space: Workspace, limits: Limits) -> list[str]:
     """Return the bubblewrap command line that confines a kernel to ``space``."""
     bwrap = bwrap_path()
     if bwrap is None:
@@ -255,12 +280,18 @@ def bwrap_prefix(space: Workspace) -> list[str]:
         path = Path("/etc") / name
         if path.exists():
             cmd += ["--ro-bind", str(path), str(path)]
-    cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    shm = min(64 * _MIB, limits.disk // 8)
+    cmd += [
+        "--proc", "/proc", "--dev", "/dev",
+        "--size", str(shm), "--tmpfs", "/dev/shm", "--remount-ro", "/dev",
+        "--size", str(limits.disk - shm), "--tmpfs", "/tmp",
+    ]  # fmt: skip
     for folder in _ro_binds_for_python():
         cmd += ["--ro-bind", str(folder), str(folder)]
     cmd += [
-        "--bind", str(space.work), str(space.work),
+        "--dir", str(space.work),
         "--bind", str(space.run), str(space.run),
+        "--bind", str(space.model_file), str(space.work / MODEL_FILE),
         "--ro-bind", str(space.pkg), str(space.pkg),
         "--chdir", str(space.work),
         "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
@@ -313,7 +344,7 @@ def confinement(
         for name, value in env.items():
             env_args += ["--setenv", name, value]
         # --clearenv drops what Popen passes; the process sees only these values.
-        prefix = [*prefix, *bwrap_prefix(space), *env_args, "--"]
+        prefix = [*prefix, *bwrap_prefix(space, limits), *env_args, "--"]
     return prefix, env
 
 
@@ -331,17 +362,30 @@ def kernel_sandbox(space: Workspace, limits: Limits, *, sandboxed: bool) -> Kern
 
 
 class ProcessWatch:
-    """Kill a kernel, and everything it started, once it has more than ``limit`` processes.
+    """Kill a kernel, and everything it started, past ``limit`` processes or its host bytes.
 
-    A thread counts the processes under ``pid`` (the sandbox, or the kernel without one)
-    every ``interval`` seconds, so a fork bomb is stopped within about that time. The kernel's
-    death then ends the running cell. ``RLIMIT_NPROC`` cannot do this job: it counts every
-    thread of the grading user, across all kernels, and does not apply to root.
+    A thread counts the processes under ``pid`` (the sandbox, or the kernel without one), and
+    the bytes the kernel left in the host folders of ``space`` (:meth:`Workspace.host_bytes`),
+    every ``interval`` seconds, so a fork bomb or a disk filler is stopped within about that
+    time. The kernel's death then ends the running cell. ``RLIMIT_NPROC`` cannot do this
+    job: it counts every thread of the grading user, across all kernels, and does not apply
+    to root.
     """
 
-    def __init__(self, pid: int, limit: int, *, interval: float = 0.2) -> None:
+    def __init__(
+        self,
+        pid: int,
+        limit: int,
+        *,
+        space: Workspace | None = None,
+        host_bytes: int = HOST_BYTES,
+        interval: float = 0.2,
+    ) -> None:
         self.limit = limit
+        self.host_limit = host_bytes
         self.exceeded = False
+        self.disk_exceeded = False
+        self._space = space
         self._pid = pid
         self._interval = interval
         self._stop = threading.Event()
@@ -362,8 +406,11 @@ class ProcessWatch:
             root = psutil.Process(self._pid)
             while not self._stop.wait(self._interval):
                 found = root.children(recursive=True)
-                if len(found) >= self.limit:
-                    self.exceeded = True
+                self.exceeded = len(found) >= self.limit
+                self.disk_exceeded = (
+                    self._space is not None and self._space.host_bytes() > self.host_limit
+                )
+                if self.exceeded or self.disk_exceeded:
                     # The sandbox first: its PID namespace ends with it, taking every child.
                     for process in (root, *found):
                         with contextlib.suppress(psutil.Error):

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from autograder import cases, judge, probes
+from autograder import cases, judge, model_probe, probes
 from autograder.kernel import FACTS_MIME
 from autograder.make_reference import reference_softmax
 from autograder.reference import load
@@ -143,19 +143,65 @@ def _relu_forgery(facts: dict) -> dict:
     return forged
 
 
-def test_model_checks_pass_when_the_report_matches_the_saved_models_facts():
-    facts = probes.model_facts(_dense_model("relu", "relu", "linear"))
-    outputs = [
-        _report(call.name, {**facts, "model_file": {"saved": True, "error": None}})
-        for call in _model_calls()
-    ]
-    verdict = judge.judge_cell("t", _model_calls(), outputs, load(), ran=True, model_file=facts)
+SEED = 20261130
+
+
+def _kernel_report(model) -> dict:
+    """Return what a model check reports in the kernel under the grading command."""
+    outputs = probes.model_outputs(model, SEED)
+    return {**probes.model_facts(model), "outputs": outputs, "model_file": {"saved": True}}
+
+
+def _file_facts(model, tmp_path) -> dict:
+    """Return the grader's description of ``model`` saved to a file."""
+    path = tmp_path / "model.keras"
+    model.save(path)
+    return model_probe.facts_from_file(path, SEED)
+
+
+def test_model_checks_pass_when_the_report_matches_the_saved_model(tmp_path):
+    model = _dense_model("relu", "relu", "linear")
+    saved = _file_facts(model, tmp_path)
+    outputs = [_report(call.name, _kernel_report(model)) for call in _model_calls()]
+    verdict = judge.judge_cell("t", _model_calls(), outputs, load(), ran=True, model_file=saved)
     assert (verdict.passed, verdict.reason) == (True, judge.PASSED)
 
 
-def test_forged_model_facts_that_contradict_the_saved_model_earn_nothing():
-    saved = probes.model_facts(_dense_model("sigmoid", "sigmoid", "linear"))
-    forged = _relu_forgery(saved)
+def test_a_saved_model_that_computes_other_outputs_earns_nothing(tmp_path):
+    """Is a right model saved in place of the one the notebook built caught by its outputs?"""
+    saved = _file_facts(_dense_model("relu", "relu", "linear"), tmp_path)
+    twin = _dense_model("relu", "relu", "linear")  # same layers, other weights
+    report = _report("model_units", _kernel_report(twin))
+    calls = [judge.CheckCall("model_units", ("model",))]
+    verdict = judge.judge_cell("t", calls, [report], load(), ran=True, model_file=saved)
+    assert (verdict.passed, verdict.reason) == (False, judge.CONTRADICTORY)
+    without_outputs = _report("model_units", {**_kernel_report(twin), "outputs": None})
+    verdict = judge.judge_cell("t", calls, [without_outputs], load(), ran=True, model_file=saved)
+    assert (verdict.passed, verdict.reason) == (False, judge.CONTRADICTORY)
+
+
+def test_a_saved_model_without_usable_weights_earns_nothing(tmp_path):
+    model = _dense_model("relu", "relu", "linear")
+    saved = {**_file_facts(model, tmp_path), "outputs": {"values": None, "error": "no weights"}}
+    calls = [judge.CheckCall("model_units", ("model",))]
+    report = _report("model_units", _kernel_report(model))
+    verdict = judge.judge_cell("t", calls, [report], load(), ran=True, model_file=saved)
+    assert (verdict.passed, verdict.reason) == (False, judge.MODEL_UNVERIFIED)
+
+
+def test_outputs_agree_within_float32_rounding_only():
+    computed = [[0.5, -2.0, 10.0], [0.0, 1.0, 3.0]]
+    assert judge.outputs_agree([[0.5000001, -2.000001, 10.00001], [0.0, 1.0, 3.0]], computed)
+    assert not judge.outputs_agree([[0.6, -2.0, 10.0], [0.0, 1.0, 3.0]], computed)
+    assert not judge.outputs_agree([[0.5, -2.0, 10.0]], computed)
+    assert not judge.outputs_agree([["nan", -2.0, 10.0], [0.0, 1.0, 3.0]], computed)
+    assert not judge.outputs_agree(None, computed)
+
+
+def test_forged_model_facts_that_contradict_the_saved_model_earn_nothing(tmp_path):
+    model = _dense_model("sigmoid", "sigmoid", "linear")
+    saved = _file_facts(model, tmp_path)
+    forged = _relu_forgery(_kernel_report(model))
     # The forgery alone would pass: only the saved model's facts give it away.
     calls = [judge.CheckCall("model_activations", ("model",))]
     alone = judge.judge_cell(

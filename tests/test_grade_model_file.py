@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import threading
 import zipfile
 
 import pytest
 
 from autograder import judge, kernel, model_probe, probes, sandbox
+
+SEED = 7
 
 
 def _reference_string():
@@ -161,30 +165,62 @@ def _saved(build, folder):
     return model, (folder / kernel.MODEL_FILE).read_bytes()
 
 
+def _live(model) -> dict:
+    """Return what the kernel reports of ``model`` (outputs first: the call may build it)."""
+    outputs = probes.model_outputs(model, SEED)
+    return {**probes.model_facts(model), "outputs": outputs}
+
+
+def _agree(described: dict, live: dict) -> bool:
+    facts = {k: v for k, v in described.items() if k != "outputs"}
+    live_facts = {k: v for k, v in live.items() if k != "outputs"}
+    return judge.facts_agree(facts, live_facts) and judge.outputs_agree(
+        live["outputs"]["values"], described["outputs"]["values"]
+    )
+
+
 @pytest.mark.parametrize("name", sorted(SPELLINGS))
-def test_facts_from_the_saved_file_equal_the_live_models_facts(name, tmp_path):
+def test_facts_and_outputs_from_the_saved_file_equal_the_live_models(name, tmp_path):
     model = SPELLINGS[name]()
-    live = probes.model_facts(model)
+    live = _live(model)
     model.save(tmp_path / kernel.MODEL_FILE)
-    assert model_probe.facts_from_file(tmp_path / kernel.MODEL_FILE) == live
+    described = model_probe.facts_from_file(tmp_path / kernel.MODEL_FILE, SEED)
+    assert _agree(described, live), (described, live)
     if name == "compiled_from_logits":
         assert live["loss"]["from_logits"] is True
 
 
+def test_the_outputs_tie_the_file_to_its_weights_not_just_its_layers(tmp_path):
+    model = _reference_string()
+    live = _live(model)
+    _reference_string().save(tmp_path / kernel.MODEL_FILE)  # same layers, other weights
+    described = model_probe.facts_from_file(tmp_path / kernel.MODEL_FILE, SEED)
+    assert [layer["units"] for layer in described["layers"]] == [25, 15, 10]
+    assert not judge.outputs_agree(live["outputs"]["values"], described["outputs"]["values"])
+
+
 @pytest.mark.parametrize("name", sorted(READ_FROM_ARCHIVE))
 def test_the_archive_reader_gives_the_live_models_facts_without_tensorflow(name, tmp_path):
-    model, data = _saved(READ_FROM_ARCHIVE[name], tmp_path)
+    model = READ_FROM_ARCHIVE[name]()
+    live = _live(model)
+    model.save(tmp_path / kernel.MODEL_FILE)
+    data = (tmp_path / kernel.MODEL_FILE).read_bytes()
     described = model_probe.describe_archive(data)
     assert described is not None, "the reader should not need Keras for this model"
-    assert judge.facts_agree(described, probes.model_facts(model)), described
+    described["outputs"] = model_probe.archive_outputs(data, described, SEED)
+    assert _agree(described, live), described
 
 
 @pytest.mark.parametrize("name", sorted(DEFERRED_TO_KERAS))
 def test_the_archive_reader_defers_what_only_keras_can_describe(name, tmp_path):
-    model, data = _saved(DEFERRED_TO_KERAS[name], tmp_path)
-    assert model_probe.describe_archive(data) is None
-    facts = model_probe.model_file_facts(tmp_path, sandbox.Limits(), sandboxed=False)
-    assert facts == probes.model_facts(model)
+    model = DEFERRED_TO_KERAS[name]()
+    live = _live(model)
+    model.save(tmp_path / kernel.MODEL_FILE)
+    assert model_probe.describe_archive((tmp_path / kernel.MODEL_FILE).read_bytes()) is None
+    facts = model_probe.model_file_facts(
+        tmp_path / kernel.MODEL_FILE, sandbox.Limits(), sandboxed=False, seed=SEED
+    )
+    assert _agree(facts, live), facts
 
 
 def _rewrite_config(data: bytes, change) -> bytes:
@@ -236,6 +272,61 @@ def test_an_unreadable_archive_is_left_to_keras(data):
     assert model_probe.describe_archive(data) is None
 
 
+def _corrupted(data: bytes, how: str) -> bytes:
+    """Return the archive with config.json marked encrypted, or its compressed bytes broken."""
+    if how == "encrypted":
+        out = io.BytesIO()
+        with zipfile.ZipFile(io.BytesIO(data)) as old, zipfile.ZipFile(out, "w") as new:
+            for item in old.infolist():
+                new.writestr(item, old.read(item))
+        raw = bytearray(out.getvalue())
+        for header in (b"PK\x03\x04", b"PK\x01\x02"):  # set bit 0 (encrypted) of each entry
+            start = 0
+            while (start := raw.find(header, start)) >= 0:
+                flag = start + (6 if header == b"PK\x03\x04" else 8)
+                raw[flag] |= 1
+                start += 4
+        return bytes(raw)
+    method = {"deflate": zipfile.ZIP_DEFLATED, "lzma": zipfile.ZIP_LZMA}[how]
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as old, zipfile.ZipFile(out, "w", method) as new:
+        for item in old.infolist():
+            new.writestr(item.filename, old.read(item))
+    raw = bytearray(out.getvalue())
+    with zipfile.ZipFile(io.BytesIO(bytes(raw))) as archive:
+        info = archive.getinfo("config.json")
+    body = info.header_offset + 30 + len(info.filename) + len(info.extra)
+    for k in range(body + 2, body + min(info.compress_size, 40)):
+        raw[k] ^= 0x5A
+    return bytes(raw)
+
+
+@pytest.mark.parametrize("how", ["encrypted", "deflate", "lzma"])
+def test_a_broken_archive_is_a_load_error_not_a_crash(how, tmp_path):
+    """Does an archive whose zip entry is encrypted or corrupt end as a fact about the file?"""
+    _, data = _saved(_reference_string, tmp_path)
+    broken = _corrupted(data, how)
+    assert model_probe.describe_archive(broken) is None
+    path = tmp_path / "broken.keras"
+    path.write_bytes(broken)
+    facts = model_probe.model_file_facts(path, sandbox.Limits(), sandboxed=False, seed=SEED)
+    assert set(facts) == {"load_error"}, facts
+
+
+def test_a_hand_written_archive_without_weights_cannot_be_evaluated(tmp_path):
+    """Does a config.json typed by hand, with empty weights, fail to tie to any model?"""
+    _, data = _saved(_reference_string, tmp_path)
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as old, zipfile.ZipFile(out, "w") as new:
+        new.writestr("config.json", old.read("config.json"))
+        new.writestr("metadata.json", old.read("metadata.json"))
+        new.writestr("model.weights.h5", b"")
+    path = tmp_path / "forged.keras"
+    path.write_bytes(out.getvalue())
+    facts = model_probe.facts_from_file(path, SEED)
+    assert facts["outputs"]["values"] is None and facts["outputs"]["error"]
+
+
 def test_an_oversized_config_is_not_read(tmp_path, monkeypatch):
     _, data = _saved(_reference_string, tmp_path)
     monkeypatch.setattr(model_probe, "MAX_CONFIG_BYTES", 100)
@@ -249,12 +340,32 @@ def test_a_file_with_python_code_in_it_is_not_loaded(tmp_path):
         [keras.Input(shape=(4,)), keras.layers.Dense(2, activation=lambda x: x * 0 + 1)]
     )
     model.save(tmp_path / kernel.MODEL_FILE)
-    facts = model_probe.facts_from_file(tmp_path / kernel.MODEL_FILE)
+    facts = model_probe.facts_from_file(tmp_path / kernel.MODEL_FILE, SEED)
     assert set(facts) == {"load_error"}
 
 
-def test_no_file_means_no_facts(tmp_path):
-    assert model_probe.model_file_facts(tmp_path, sandbox.Limits(), sandboxed=False) is None
+def _file_facts(path):
+    return model_probe.model_file_facts(path, sandbox.Limits(), sandboxed=False, seed=SEED)
+
+
+def test_no_file_or_an_empty_one_means_no_facts(tmp_path):
+    assert _file_facts(tmp_path / kernel.MODEL_FILE) is None
+    (tmp_path / kernel.MODEL_FILE).write_bytes(b"")
+    assert _file_facts(tmp_path / kernel.MODEL_FILE) is None
+
+
+@pytest.mark.parametrize("kind", ["folder", "fifo"])
+def test_a_folder_or_fifo_in_place_of_the_file_is_a_load_error_without_blocking(kind, tmp_path):
+    path = tmp_path / kernel.MODEL_FILE
+    if kind == "folder":
+        path.mkdir()
+    else:
+        os.mkfifo(path)
+    found = []
+    reader = threading.Thread(target=lambda: found.append(_file_facts(path)), daemon=True)
+    reader.start()
+    reader.join(timeout=10)
+    assert found and "load_error" in found[0], "the reader blocked or found facts"
 
 
 def test_a_link_in_place_of_the_file_is_not_followed(tmp_path):
@@ -263,18 +374,21 @@ def test_a_link_in_place_of_the_file_is_not_followed(tmp_path):
     work = tmp_path / "w"
     work.mkdir()
     (work / kernel.MODEL_FILE).symlink_to(secret)
-    facts = model_probe.model_file_facts(work, sandbox.Limits(), sandboxed=False)
+    facts = _file_facts(work / kernel.MODEL_FILE)
     assert "load_error" in facts and "SECRET" not in str(facts)
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(not sandbox.sandbox_available(), reason="needs bubblewrap (bwrap)")
 def test_the_sandboxed_loader_describes_the_saved_model(tmp_path):
-    model, data = _saved(DEFERRED_TO_KERAS["flatten_layer"], tmp_path)
-    assert model_probe.describe_archive(data) is None
+    path = tmp_path / kernel.MODEL_FILE
     limits = sandbox.Limits(threads=1)
-    facts = model_probe.model_file_facts(tmp_path, limits, sandboxed=True)
-    assert facts == probes.model_facts(model)
-    (tmp_path / kernel.MODEL_FILE).write_bytes(b"PK\x03\x04 not really a zip")
-    broken = model_probe.model_file_facts(tmp_path, limits, sandboxed=True)
+    for build in (DEFERRED_TO_KERAS["flatten_layer"], _reference_string):
+        model = build()
+        live = _live(model)
+        model.save(path)
+        facts = model_probe.model_file_facts(path, limits, sandboxed=True, seed=SEED)
+        assert _agree(facts, live), facts
+    path.write_bytes(b"PK\x03\x04 not really a zip")
+    broken = model_probe.model_file_facts(path, limits, sandboxed=True, seed=SEED)
     assert set(broken) == {"load_error"}

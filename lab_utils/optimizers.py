@@ -50,15 +50,8 @@ def _as_pair(w) -> np.ndarray:
     return w
 
 
-def adam_step(w, g, m, v, t, lr=0.001, beta1=0.9, beta2=0.999, epsilon=1e-7):
-    """Apply one Adam update and return the new ``(w, m, v)``.
-
-    ``g`` is the gradient at ``w``; ``m`` and ``v`` are the running averages of the gradient
-    and of its square (start them at zeros); ``t`` counts steps from 1. The update has the
-    form Keras uses: ``w - lr * sqrt(1 - beta2**t) / (1 - beta1**t) * m / (sqrt(v) + epsilon)``,
-    which is the textbook ``lr * m_hat / (sqrt(v_hat) + epsilon)`` with epsilon added before
-    the bias correction. Introduced in C2_W2_Adam.
-    """
+def _adam_arrays(w, g, m, v, t) -> tuple[np.ndarray, ...]:
+    """Check Adam's step number and return w, g, m, v as float arrays of one shape."""
     if int(t) != t or t < 1:
         raise ValueError(f"t is the step number and starts at 1, got {t}")
     w, g, m, v = (np.asarray(x, dtype=float) for x in (w, g, m, v))
@@ -66,6 +59,16 @@ def adam_step(w, g, m, v, t, lr=0.001, beta1=0.9, beta2=0.999, epsilon=1e-7):
         raise ValueError(
             f"w, g, m and v must have one shape, got {w.shape}, {g.shape}, {m.shape}, {v.shape}"
         )
+    return w, g, m, v
+
+
+def adam_step(w, g, m, v, t, lr=0.001, beta1=0.9, beta2=0.999, epsilon=1e-7):
+    """Apply one Adam update, in the form Keras uses, and return the new ``(w, m, v)``.
+
+    ``g`` is the gradient at ``w``; start ``m`` and ``v`` at zeros; ``t`` counts steps from 1.
+    Introduced in C2_W2_Adam.
+    """
+    w, g, m, v = _adam_arrays(w, g, m, v, t)
     m = beta1 * m + (1 - beta1) * g
     v = beta2 * v + (1 - beta2) * g**2
     alpha = lr * np.sqrt(1 - beta2**t) / (1 - beta1**t)

@@ -51,3 +51,24 @@ def test_layer_types_lab_shows_windows_and_a_filter_that_fires_on_the_irregular_
         r"mean peak output (\S+) on irregular signals, (\S+) on normal ones", text
     ).groups()
     assert float(irregular) > float(normal)
+
+
+@pytest.mark.slow
+def test_layer_types_lab_cites_its_numbers_from_the_run(executed_notebook):
+    text = notebook_text(executed_notebook(LAB))
+    ratio = float(re.search(r"the dense model has (\S+)x more parameters", text).group(1))
+    assert round(ratio) == 8  # "8x fewer parameters"
+    assert "receptive field of a second-layer unit: 17 time steps" in text
+    assert "signals of 200: conv model 673 parameters, dense model 5431" in text
+    assert "signals of 400: conv model 673 parameters, dense model 10431" in text
+    assert "first conv layer output shape: (None, 192, 8)" in text
+    assert "your answer: 0\nNot yet" in text  # the try-it check runs on its starting value
+
+
+@pytest.mark.slow
+def test_layer_types_lab_trains_logits_with_from_logits(executed_notebook):
+    nb = executed_notebook(LAB)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert 'activation="sigmoid"' not in code
+    assert "BinaryCrossentropy(from_logits=True)" in code
+    assert "BinaryCrossentropy()" not in code

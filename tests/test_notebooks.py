@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -40,3 +41,34 @@ def test_notebook_uses_lab_utils_without_star_imports(path):
 def test_lab_executes_without_errors(path, executed_notebook):
     nb = executed_notebook(path)
     assert error_outputs(nb) == []
+
+
+@pytest.mark.parametrize("path", LABS, ids=_ids(LABS))
+def test_lab_title_follows_the_course_pattern(path):
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    title = "".join(nb["cells"][0]["source"]).splitlines()[0]
+    assert re.fullmatch(r"# Optional lab: [a-zA-Z].*[^.]", title), title
+
+
+@pytest.mark.parametrize("path", ALL_NOTEBOOKS, ids=_ids(ALL_NOTEBOOKS))
+def test_notebook_writes_updates_with_one_arrow(path):
+    text = path.read_text(encoding="utf-8")
+    assert "\\\\leftarrow" not in text and "\\\\gets" not in text, "write updates as w := w - ..."
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", LABS, ids=_ids(LABS))
+def test_lab_shows_no_stray_return_values_or_error_looking_noise(path, executed_notebook):
+    """Does Run All show only what the lab means to show: no Text(...), no E0000 lines?"""
+    nb = executed_notebook(path)
+    results, stderr = [], []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "execute_result":
+                results.append(out["data"].get("text/plain", ""))
+            elif out.get("name") == "stderr":
+                stderr.append(out.get("text", ""))
+    stray = [r for r in results if re.match(r"\[?<?(matplotlib|Text\(|Line2D|<Axes)", r)]
+    assert stray == []
+    noise = "".join(stderr)
+    assert "E0000" not in noise and "WARNING:tensorflow" not in noise

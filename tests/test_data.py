@@ -100,3 +100,48 @@ def test_load_digits_rejects_a_corrupt_file(tmp_path):
 def test_validate_digits_names_each_problem(X, y, message):
     with pytest.raises(data.DataError, match=message):
         data.validate_digits(X, y)
+
+
+@pytest.fixture
+def fresh_digits_cache(tmp_path, monkeypatch):
+    """Point the digit cache at an empty folder and forget the in-process copy (before and after)."""
+    monkeypatch.setenv("NN_COURSE_CACHE", str(tmp_path))
+    data._mnist_20x20.cache_clear()
+    yield tmp_path
+    data._mnist_20x20.cache_clear()
+
+
+def test_load_digits_caches_the_processed_digits_and_reads_them_back(
+    fresh_digits_cache, monkeypatch
+):
+    X, y = data.load_digits()
+    assert data.digits_cache_file().parent == fresh_digits_cache
+    assert data.digits_cache_file().is_file()
+    data._mnist_20x20.cache_clear()
+
+    def no_rebuild():
+        raise AssertionError("a warm load must not rebuild the digits")
+
+    monkeypatch.setattr(data, "_build_mnist_20x20", no_rebuild)
+    X2, y2 = data.load_digits()
+    assert np.array_equal(X, X2) and np.array_equal(y, y2)
+
+
+def test_load_digits_rebuilds_over_a_corrupt_cache_file(fresh_digits_cache):
+    file = data.digits_cache_file()
+    file.write_bytes(b"not an npz file")
+    X, y = data.load_digits()
+    assert X.shape == (5000, 400) and y.shape == (5000, 1)
+    assert data._read_cache(file) is not None  # rewritten
+
+
+def test_load_digits_works_when_the_cache_cannot_be_written(tmp_path, monkeypatch):
+    blocker = tmp_path / "a file, not a folder"
+    blocker.write_text("")
+    monkeypatch.setenv("NN_COURSE_CACHE", str(blocker / "cache"))
+    data._mnist_20x20.cache_clear()
+    try:
+        X, _ = data.load_digits()
+    finally:
+        data._mnist_20x20.cache_clear()
+    assert X.shape == (5000, 400)

@@ -18,10 +18,10 @@ def text(executed_notebook):
 
 @pytest.mark.slow
 def test_assignment_shows_a_random_eight_of_all_errors_and_says_so(text):
-    match = re.search(r"(\d+) errors out of 5000 images; the figure shows (\d+) of the (\d+)", text)
+    match = re.search(r"(\d+) errors out of 5000 images; the figure shows (\d+) of them", text)
     assert match, "the errors cell says how many errors there are and how many it shows"
-    errors, shown, of = (int(g) for g in match.groups())
-    assert shown == 8 and of == errors > 8
+    errors, shown = (int(g) for g in match.groups())
+    assert shown == 8 < errors
 
 
 @pytest.mark.slow

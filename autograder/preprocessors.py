@@ -24,6 +24,7 @@ import os
 import re
 from dataclasses import dataclass
 
+from nbformat.v4 import new_output
 from nbgrader import utils
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Bool, Dict, List, Unicode
@@ -171,8 +172,6 @@ class StaticWidgets(NbGraderPreprocessor):
         return super().preprocess(nb, resources)
 
     def _note_output(self):
-        from nbformat.v4 import new_output
-
         return new_output(
             "display_data",
             data={

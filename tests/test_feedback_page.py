@@ -85,6 +85,14 @@ def autograded_notebook():
             execution_count=3,
         )
     ]
+    derivative = new_code_cell("sympy.diff(J, w)")
+    derivative.outputs = [
+        new_output(
+            "execute_result",
+            data={"text/latex": "$\\displaystyle \\frac{2}{w^{3}}$", "text/plain": "2/w**3"},
+            execution_count=4,
+        )
+    ]
     passed = [new_output("stream", name="stdout", text="Passed: matches the examples.\n")]
     failed = new_output(
         "error",
@@ -123,6 +131,7 @@ def autograded_notebook():
             outputs=[_facts("softmax_large_inputs"), failed],
         ),
         sliders,
+        derivative,
         new_markdown_cell("### Exercise 2\n\nBuild `model`; code such as `$x$` stays code."),
         new_code_cell(
             "model = ...", metadata=_meta("model_definition", solution=True, grade=False)
@@ -237,8 +246,10 @@ def test_math_is_mathml_and_the_page_loads_no_script_from_the_network(page):
     assert re.search(r'<math [^>]*display="block"', page)
     assert re.search(r'<math [^>]*display="inline"', page)
     assert "<mo>max</mo>" in page
+    assert "<mfrac>" in page  # the LaTeX output (SymPy's) too
     text = visible_text(page)
-    assert "$$" not in text and "\\max" not in text and "\\dots" not in text
+    for tex in ("$$", "\\max", "\\dots", "\\frac", "\\displaystyle"):
+        assert tex not in text
     assert "<code>$x$</code>" in page  # a code span is not math
     assert not re.findall(r"<script[^>]+src=", page), "the page must open offline"
     assert "x-mathjax-config" not in page and "MathJax.Hub" not in page

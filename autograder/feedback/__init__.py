@@ -55,6 +55,15 @@ def tex_to_mathml(tex: str, *, display: bool) -> str:
         return f'<code class="nn-tex">{html.escape(tex)}</code>'
 
 
+def latex_output_to_mathml(latex: str) -> str:
+    """Return a ``text/latex`` output (``$...$``, ``$$...$$``, ``\\[...\\]``) as MathML."""
+    tex = latex.strip()
+    for start, end in (("$$", "$$"), ("\\[", "\\]"), ("$", "$"), ("\\(", "\\)")):
+        if tex.startswith(start) and tex.endswith(end) and len(tex) > len(start) + len(end):
+            return tex_to_mathml(tex[len(start) : -len(end)], display=True)
+    return tex_to_mathml(tex, display=True)
+
+
 class MathMLRenderer(IPythonRenderer):
     """nbconvert's Markdown renderer, writing math as MathML instead of TeX for MathJax."""
 
@@ -72,7 +81,11 @@ class MathMLRenderer(IPythonRenderer):
 
 
 class FeedbackExporter(HTMLExporter):
-    """nbconvert's HTML exporter with Markdown math pre-rendered as MathML."""
+    """nbconvert's HTML exporter with math pre-rendered as MathML (Markdown and LaTeX outputs)."""
+
+    def default_filters(self):
+        yield from super().default_filters()
+        yield ("latex_output_to_mathml", latex_output_to_mathml)
 
     @default("template_data_paths")
     def _template_data_paths_default(self):

@@ -240,11 +240,19 @@ class ExerciseSummary:
 
 
 @dataclass(frozen=True)
+class CommentSummary:
+    """A comment on one or more answer cells (an instructor's, or the grading command's status)."""
+
+    text: str
+    grade_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class FeedbackSummary:
     """What the top of the feedback page says: the checks by exercise, and comments."""
 
     exercises: tuple[ExerciseSummary, ...]
-    comments: tuple[str, ...]  # grade_ids of cells an instructor commented on
+    comments: tuple[CommentSummary, ...]
 
     @property
     def checks(self) -> list[CheckSummary]:
@@ -315,15 +323,15 @@ class SummarizeChecks(NbGraderPreprocessor):
         heading_re = re.compile(self.exercise_heading, re.MULTILINE | re.IGNORECASE)
         heading, solution = None, None
         groups: dict[str, list[CheckSummary]] = {}
-        comments = []
+        comments: dict[str, list[str]] = {}  # the same text on several cells is shown once
         for cell in nb.cells:
             meta = cell.metadata.get("nbgrader", {})
             if cell.cell_type == "markdown" and not meta.get("grade"):
                 found = heading_re.findall(cell.source)
                 if found:
                     heading, solution = found[-1], None
-            if meta.get("comment"):
-                comments.append(meta["grade_id"])
+            if meta.get("comment") and meta["comment"].strip():
+                comments.setdefault(meta["comment"].strip(), []).append(meta["grade_id"])
             if meta.get("solution"):
                 solution = meta["grade_id"]
             if meta.get("grade"):
@@ -331,7 +339,7 @@ class SummarizeChecks(NbGraderPreprocessor):
                 groups.setdefault(title, []).append(self._check(cell))
         resources["nn_summary"] = FeedbackSummary(
             exercises=tuple(ExerciseSummary(t, tuple(c)) for t, c in groups.items()),
-            comments=tuple(comments),
+            comments=tuple(CommentSummary(t, tuple(ids)) for t, ids in comments.items()),
         )
         return nb, resources
 

@@ -264,3 +264,32 @@ def test_page_shows_no_hidden_test_or_facts(page):
 def test_tex_that_cannot_convert_is_shown_as_code():
     out = feedback.tex_to_mathml("\\frac{1}{", display=False)
     assert out.startswith('<code class="nn-tex">')
+
+
+def test_a_comment_on_several_cells_is_summarised_once_with_links():
+    nb = autograded_notebook()
+    note = "[cell_timeout] the notebook ran past 300 s in cell 41"
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("solution"):
+            cell.metadata.nbgrader["comment"] = note
+    summary = _summary(render(nb))
+    assert visible_text(summary).count(note) == 1
+    assert 'href="#comment-my_softmax"' in summary
+    assert 'href="#comment-model_definition"' in summary
+
+
+def test_a_notebook_without_graded_cells_says_no_check_ran():
+    nb = new_notebook(cells=[new_markdown_cell("# Digits: not graded\n\nCould not be read.")])
+    summary = visible_text(_summary(render(nb, score=0, max_score=16)))
+    assert "Digits: 0 / 16 points" in summary
+    assert "No check ran on this notebook" in summary
+
+
+def test_summary_escapes_what_it_quotes():
+    nb = autograded_notebook()
+    test = next(
+        c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "model_units"
+    )
+    test.source = test.source.replace("Do the Dense", "Do <b>the</b> Dense")
+    summary = _summary(render(nb))
+    assert "Do &lt;b&gt;the&lt;/b&gt; Dense" in summary and "<b>the</b>" not in summary

@@ -7,9 +7,16 @@ which own every default.
 
 from __future__ import annotations
 
+import os
+import sys
+
+# `python -m autograder` puts the current folder first on sys.path, and a course folder is
+# data: none of its files may be imported in place of an installed package.
+if sys.path and os.path.abspath(sys.path[0] or os.curdir) == os.getcwd():
+    del sys.path[0]
+
 import argparse
 import dataclasses
-import sys
 
 from autograder import sandbox
 
@@ -24,11 +31,15 @@ _TRUST_HELP = (
 def _grade(args: argparse.Namespace) -> int:
     from autograder import grade, report
 
+    # nbgrader runs `alembic` from PATH: find the one installed beside this interpreter.
+    os.environ["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), os.environ["PATH"]])
+
     limits = dataclasses.replace(
         _LIMIT_DEFAULTS,
         cell_timeout=args.cell_timeout,
         total_timeout=args.total_timeout,
         memory=int(args.memory_gib * 1024**3),
+        disk=int(args.disk_gib * 1024**3),
         threads=args.threads,
         processes=args.max_processes,
     )
@@ -101,6 +112,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=_LIMIT_DEFAULTS.memory / 1024**3,
         help="address-space limit per kernel in GiB (default: %(default)s)",
+    )
+    grade.add_argument(
+        "--disk-gib",
+        type=float,
+        default=_LIMIT_DEFAULTS.disk / 1024**3,
+        help="files a kernel may keep in /tmp (its working folder) and /dev/shm together, "
+        "in GiB of memory-backed tmpfs (default: %(default)s)",
     )
     grade.add_argument(
         "--max-processes",

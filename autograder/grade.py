@@ -14,6 +14,7 @@ The driver (this process) is the only writer of the gradebook and of ``autograde
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import datetime
 import hashlib
@@ -143,7 +144,7 @@ def load_config(course_root: Path) -> Config:
 
 
 def _coursedir(plan_config: Config, assignment: str, student: str = "*") -> CourseDirectory:
-    config = Config(plan_config)
+    config = copy.deepcopy(plan_config)
     config.CourseDirectory.assignment_id = assignment
     config.CourseDirectory.student_id = student
     return CourseDirectory(config=config)
@@ -153,6 +154,11 @@ def make_plan(*, course_root: Path, assignment: str) -> Plan:
     """Read the assignment's graded cells from the gradebook and the reference data."""
     from autograder.reference import load
 
+    if not (course_root / "nbgrader_config.py").is_file():
+        raise GradingSetupError(
+            f"{course_root} is not an nbgrader course root (it has no nbgrader_config.py): run "
+            "the command from the course root (autograder/course) or pass --course-root"
+        )
     config = load_config(course_root)
     coursedir = _coursedir(config, assignment)
     db_url = coursedir.db_url
@@ -430,7 +436,7 @@ def _write_with_nbgrader(plan: Plan, prepared: Prepared, config_update: dict) ->
         (folder / f"{plan.notebook}.ipynb").write_bytes(prepared.data)
         if sub.timestamp is not None:
             (folder / "timestamp.txt").write_text(sub.timestamp)
-        config = Config(plan.config)
+        config = copy.deepcopy(plan.config)
         config.CourseDirectory.assignment_id = plan.assignment
         config.CourseDirectory.student_id = sub.student
         config.CourseDirectory.submitted_directory = staging
@@ -501,6 +507,8 @@ def record(plan: Plan, prepared: Prepared, result: dict | None, *, sandboxed: bo
     if result is not None:
         if result["status"] != execute.OK:
             status, reason = result["status"], result["reason"]
+        elif status == execute.OK:
+            reason = result["reason"]  # e.g. how many malformed kernel messages were dropped
         seconds = result["seconds"]
         found = verdicts(plan, prepared, result)
         executed = nbformat.reads(result["notebook"], as_version=4)
@@ -633,8 +641,8 @@ def grade_assignment(
     outcomes: dict[str, Outcome] = {}
     todo = []
     for sub in submissions:
-        record = None if force else read_state(plan, sub.student)
-        if record and (record.sha256, record.timestamp) == (sub.sha256, sub.timestamp):
+        last = None if force else read_state(plan, sub.student)
+        if last and (last.sha256, last.timestamp) == (sub.sha256, sub.timestamp):
             previous = recorded_outcome(plan, sub.student)
             if previous is not None:
                 outcomes[sub.student] = dataclasses.replace(previous, status=SKIPPED)

@@ -1,12 +1,16 @@
-"""End to end: release, autograde the submission fixtures, feedback, export (slow).
+"""End to end: the README's instructor commands, run verbatim on a fresh copy of the course (slow).
 
-Builds a temporary course from ``autograder/course/nbgrader_config.py`` and a copy of
-``assignment/``, with a canary planted in one hidden test, then runs the instructor's
-nbgrader commands exactly as the README gives them.
+Builds a temporary copy of the repository's course (``autograder/course/nbgrader_config.py``,
+``assignment/`` with a canary planted in one hidden test, the sample submissions' script, and
+the virtual environment), then runs every command block of the README's instructors' section
+in order, from the repository root as the README says: the stock nbgrader workflow (release,
+the sample submissions, autograde, feedback, export), the grading command, and the Dask
+scale-out. Each submission must get exactly its expected scores.
 """
 
 from __future__ import annotations
 
+import csv
 import html as html_module
 import importlib.util
 import json
@@ -40,22 +44,6 @@ def _load_make_submissions():
 make_submissions = _load_make_submissions()
 
 
-def _nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
-    bin_dir = str(Path(sys.executable).parent)
-    env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
-    env.pop("NBGRADER_EXECUTION", None)
-    result = subprocess.run(
-        [str(Path(bin_dir) / "nbgrader"), *args],
-        cwd=course,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
-    assert result.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{result.stderr[-4000:]}"
-    return result
-
-
 def _plant_canary(source: Path) -> None:
     nb = nbformat.read(source, as_version=4)
     for cell in nb.cells:
@@ -67,33 +55,78 @@ def _plant_canary(source: Path) -> None:
     nbformat.write(nb, source)
 
 
-@pytest.fixture(scope="module")
-def course(tmp_path_factory):
-    """Run the whole instructor workflow once; return the course folder and timings."""
-    root = tmp_path_factory.mktemp("course")
+def readme_command_blocks(path: Path = REPO_ROOT / "README.md") -> list[str]:
+    """Return the bash blocks of the README's instructors' section, in order."""
+    text = path.read_text(encoding="utf-8")
+    start = text.index("## For instructors")
+    end = text.find("\n## ", start + 1)
+    section = text[start : end if end > 0 else None]
+    return re.findall(r"```bash\n(.*?)```", section, flags=re.DOTALL)
+
+
+#: Comments that mark a line as a service (started and left running, as on its own machine).
+_SERVICE_MARKS = ("# on the scheduler machine", "# on each worker machine")
+
+
+def _as_script(block: str) -> str:
+    """Return ``block`` as a bash script: stop at the first error, services in the background."""
+    lines = ["set -euo pipefail", "trap 'kill $(jobs -p) 2>/dev/null || true' EXIT"]
+    for line in block.splitlines():
+        mark = next((m for m in _SERVICE_MARKS if m in line), None)
+        if mark is not None:
+            line = line[: line.index(mark)].rstrip() + " &"
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def _copy_of_the_course(root: Path) -> Path:
+    """Lay out what the README's commands need, as in the repository, under ``root``."""
     course = root / "autograder" / "course"
     course.mkdir(parents=True)
     shutil.copy(REPO_ROOT / "autograder" / "course" / "nbgrader_config.py", course)
     shutil.copytree(REPO_ROOT / "assignment", root / "assignment")
+    shutil.copytree(REPO_ROOT / "tests" / "submissions", root / "tests" / "submissions")
+    (root / ".venv").symlink_to(Path(sys.prefix))
     _plant_canary(root / "assignment" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
-
-    _nbgrader(course, "generate_assignment", ASSIGNMENT, "--force")
-    release = course / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
-    make_submissions.write_submissions(release, course / "submitted")
+    # An extra submission, beside those the README's sample script writes: the source itself.
     source_copy = course / "submitted" / "source_notebook" / ASSIGNMENT
     source_copy.mkdir(parents=True)
     shutil.copy(SOURCE, source_copy)
+    return course
 
-    start = time.perf_counter()
-    autograde = _nbgrader(course, "autograde", ASSIGNMENT)
-    seconds = time.perf_counter() - start
-    print(
-        f"\nnbgrader autograde of {len(make_submissions.SUBMISSIONS) + 1} submissions: "
-        f"{seconds:.0f} s"
-    )
-    _nbgrader(course, "generate_feedback", ASSIGNMENT)
-    _nbgrader(course, "export")
-    return {"dir": course, "release": release, "autograde_log": autograde.stderr}
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    """Run the README's instructor command blocks once; return the course and what they said."""
+    root = tmp_path_factory.mktemp("course")
+    course = _copy_of_the_course(root)
+    venv_bin = str(Path(sys.executable).parent)
+    path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if p != venv_bin)
+    env = {**os.environ, "PATH": path}
+    for name in ("NBGRADER_EXECUTION", "VIRTUAL_ENV"):
+        env.pop(name, None)
+    blocks = readme_command_blocks()
+    assert len(blocks) == 3, "the README's instructors' section should have three blocks"
+    runs = []
+    for block in blocks:
+        start = time.perf_counter()
+        done = subprocess.run(
+            ["bash", "-c", _as_script(block)],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=2400,
+        )
+        runs.append((block, done, time.perf_counter() - start))
+        assert done.returncode == 0, f"README block failed:\n{block}\n{done.stderr[-4000:]}"
+    print("\n" + "\n".join(f"README block {k}: {t:.0f} s" for k, (_, _, t) in enumerate(runs)))
+    return {
+        "dir": course,
+        "release": course / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb",
+        "autograde_log": runs[0][1].stderr,
+        "runs": runs,
+    }
 
 
 def _scores(course_dir: Path, student: str) -> dict[str, float]:
@@ -213,3 +246,28 @@ def test_export_writes_total_scores(course):
     expected = make_submissions.expected_scores()
     for student, scores in expected.items():
         assert rows[student] == sum(scores.values())
+
+
+def _report_rows(course_dir: Path) -> dict[str, dict[str, str]]:
+    with open(course_dir / "reports" / f"{ASSIGNMENT}.csv", newline="") as fh:
+        return {row["student"]: row for row in csv.DictReader(fh)}
+
+
+def test_the_grading_command_gives_every_sample_its_expected_scores(course):
+    rows = _report_rows(course["dir"])
+    expected = make_submissions.expected_scores()
+    assert set(expected) <= set(rows)
+    for student, tests in expected.items():
+        found = {test: float(rows[student][test]) for test in tests}
+        assert found == {k: float(v) for k, v in tests.items()}, student
+        assert rows[student]["status"] in ("ok", "unchanged"), rows[student]
+
+
+def test_the_readme_commands_print_the_table_and_regrade_one_student(course):
+    grade_block = course["runs"][1][1]
+    first_table = grade_block.stdout.split("student  ")[1]
+    assert "naive_softmax" in first_table and "grading_error" not in grade_block.stdout
+    regrade = grade_block.stdout.split("student  ")[-1].strip().splitlines()
+    assert len(regrade) == 2 and regrade[1].split()[0] == "naive_softmax", regrade
+    dask_block = course["runs"][2][1].stdout
+    assert "unchanged" in dask_block and "grading_error" not in dask_block

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sqlite3
 import time
 
@@ -24,7 +25,9 @@ pytestmark = [
 ]
 
 VICTIM_CANARY = "CANARY-VICTIM-SUBMISSION-81d2"
-LIMITS = sandbox.Limits(cell_timeout=15, total_timeout=90, memory=2 * 1024**3, threads=1)
+LIMITS = sandbox.Limits(
+    cell_timeout=15, total_timeout=90, memory=2 * 1024**3, threads=1, disk=256 * 1024**2
+)
 
 
 def _reference_canary() -> str:
@@ -64,6 +67,21 @@ def _bad_inputs(root, correct) -> dict[str, object]:
     }
 
 
+def _plant_files(notebook, student: str, attack: attacks.Attack, course_root) -> None:
+    """Write the attack's extra files into the submission folder beside ``notebook``."""
+    sha = hashlib.sha256(notebook.read_bytes()).hexdigest()
+    for name, content in attack.files:
+        target = notebook.parent / name.format(student=student)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        text = content.format(student=student, sha=sha, course=course_root)
+        if text.startswith("link:"):
+            target.symlink_to(text.removeprefix("link:"))
+        elif text == "dir:":
+            target.mkdir()
+        else:
+            target.write_text(text)
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     """Grade every fixture submission once; return the course, outcomes and file hashes."""
@@ -92,7 +110,8 @@ def graded(tmp_path_factory):
             before_tests=[fill(s) for s in attack.before_tests],
             after_first_test=[fill(s) for s in attack.after_first_test],
         )
-        course.submit(course_root, name, nb)
+        path = course.submit(course_root, name, nb)
+        _plant_files(path, name, attack, course_root)
     for name, content in _bad_inputs(root, correct).items():
         course.submit(course_root, name, content)
     before = {
@@ -112,10 +131,18 @@ def graded(tmp_path_factory):
     )
     elapsed = time.monotonic() - start
     time.sleep(1.0)  # give a leftover background writer (if any escaped) time to act
+    again = grade.grade_assignment(
+        assignment=course.ASSIGNMENT,
+        course_root=course_root,
+        workers=1,
+        limits=LIMITS,
+        show_progress=False,
+    )
     course.nbgrader(course_root, "generate_feedback", course.ASSIGNMENT)
     return {
         "course": course_root,
         "rows": {row.student: row for row in rows},
+        "again": {row.student: row for row in again},
         "seen": seen,
         "before": before,
         "elapsed": elapsed,
@@ -182,7 +209,7 @@ def test_every_submission_is_graded_exactly_once_into_the_gradebook(graded):
     assert dict(submitted) == {s: 1 for s in students}
     for student in students:
         row = graded["rows"][student]
-        assert grade.read_state(_plan(graded), student)["score"] == row.score
+        assert grade.read_state(_plan(graded), student).score == row.score
 
 
 def _plan(graded):
@@ -236,14 +263,11 @@ def test_sandbox_blocks_reads_writes_and_network(graded):
 
 
 def test_regrading_skips_unchanged_and_forced_regrade_gives_the_same_score(graded):
-    again = grade.grade_assignment(
-        assignment=course.ASSIGNMENT,
-        course_root=graded["course"],
-        workers=1,
-        limits=LIMITS,
-        show_progress=False,
-    )
-    assert {row.status for row in again} == {grade.SKIPPED}
+    again = graded["again"]
+    assert {row.status for row in again.values()} == {grade.SKIPPED}
+    assert {s: (r.score, r.tests) for s, r in again.items()} == {
+        s: (r.score, r.tests) for s, r in graded["rows"].items()
+    }
     forced = grade.grade_assignment(
         assignment=course.ASSIGNMENT,
         course_root=graded["course"],
@@ -265,3 +289,49 @@ def test_csv_report_has_one_column_per_test_and_a_status(graded):
     assert header[:5] == ["student", "score", "max_score", "seconds", "status"]
     assert header[-3:] == list(course.POINTS)
     assert len(text) == 1 + len(graded["before"])
+
+
+def test_no_grading_error_comes_from_anything_a_submission_contains(graded):
+    assert all(row.status != grade.GRADING_ERROR for row in graded["rows"].values())
+
+
+def test_planted_grading_state_is_never_trusted(graded):
+    rows = graded["rows"]
+    for name in ("planted_state_full_marks", "planted_state_for_another"):
+        assert rows[name].score == course.NAIVE_SCORE, rows[name]
+        assert graded["again"][name].score == course.NAIVE_SCORE
+    assert rows["victim"].score == graded["again"]["victim"].score == course.FULL_SCORE
+    assert sorted(graded["again"]) == sorted(rows)  # no second row for anybody
+    state = graded["course"] / "grader" / "state" / "Mini"
+    assert sorted(p.stem for p in state.glob("*.json")) == sorted(rows)
+
+
+def test_only_the_graded_notebook_reaches_the_autograded_folder(graded):
+    folder = graded["course"] / "autograded" / "planted_links" / "Mini"
+    assert sorted(p.name for p in folder.iterdir()) == ["Mini.ipynb"]
+    planted = graded["course"] / "autograded" / "planted_state_full_marks" / "Mini"
+    assert sorted(p.name for p in planted.iterdir()) == ["Mini.ipynb"]
+
+
+def test_a_timestamp_that_is_not_a_date_is_graded_and_named(graded):
+    row = graded["rows"]["timestamp_not_a_date"]
+    assert (row.status, row.score) == ("invalid_timestamp", course.NAIVE_SCORE), row
+    assert "timestamp.txt" in row.reason
+
+
+def test_malformed_kernel_messages_are_dropped_and_counted(graded):
+    for name in ("display_data_is_a_list", "parent_header_is_a_list"):
+        row = graded["rows"][name]
+        assert row.score == course.NAIVE_SCORE, row
+        assert "messages the Jupyter protocol does not allow were dropped" in row.reason, row
+
+
+def test_a_kernel_cannot_keep_more_files_than_its_disk_budget(graded):
+    text = _outputs_text(graded, "fill_disk")
+    shm = min(64 * 1024**2, LIMITS.disk // 8)
+    stopped = {
+        folder: (int(e), int(n)) for folder, e, n in re.findall(r"stopped (\S+) (\d+) (\d+)", text)
+    }
+    for folder, room in ((".", LIMITS.disk - shm), ("/tmp", LIMITS.disk - shm), ("/dev/shm", shm)):
+        errno, written = stopped[folder]
+        assert errno == 28 and written <= room, (folder, stopped)  # ENOSPC within the budget

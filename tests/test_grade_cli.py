@@ -38,6 +38,8 @@ def test_grade_forwards_arguments_and_leaves_defaults_to_grade_assignment(monkey
     assert seen["limits"] == dataclasses.replace(sandbox.Limits(), cell_timeout=5.0)
     cli.main(["grade", "A", "--max-processes", "16"])
     assert seen["limits"] == dataclasses.replace(sandbox.Limits(), processes=16)
+    cli.main(["grade", "A", "--disk-gib", "0.5"])
+    assert seen["limits"] == dataclasses.replace(sandbox.Limits(), disk=512 * 1024**2)
     cli.main(["grade", "A", "--trust-model-facts"])
     assert seen["verify_model_file"] is False
 

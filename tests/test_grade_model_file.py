@@ -348,6 +348,13 @@ def _file_facts(path):
     return model_probe.model_file_facts(path, sandbox.Limits(), sandboxed=False, seed=SEED)
 
 
+def test_an_oversized_file_is_not_read(tmp_path, monkeypatch):
+    monkeypatch.setattr(model_probe, "MAX_FILE_BYTES", 1000)
+    (tmp_path / kernel.MODEL_FILE).write_bytes(b"PK" + bytes(2000))
+    facts = _file_facts(tmp_path / kernel.MODEL_FILE)
+    assert set(facts) == {"load_error"} and "larger than 1000 bytes" in facts["load_error"]
+
+
 def test_no_file_or_an_empty_one_means_no_facts(tmp_path):
     assert _file_facts(tmp_path / kernel.MODEL_FILE) is None
     (tmp_path / kernel.MODEL_FILE).write_bytes(b"")

@@ -47,9 +47,7 @@ def graded(tmp_path_factory):
     return {
         "course": course_root,
         "rows": {row.student: row for row in rows},
-        "reasons": {
-            row.student: grade.read_state(plan, row.student)["test_reasons"] for row in rows
-        },
+        "reasons": {row.student: grade.read_state(plan, row.student).test_reasons for row in rows},
     }
 
 
@@ -70,8 +68,19 @@ def test_forged_model_facts_earn_no_more_than_the_honest_wrong_model(graded, nam
     assert reasons & {judge.CONTRADICTORY, judge.MODEL_UNVERIFIED}, reasons
 
 
-def test_a_link_planted_as_the_model_file_is_not_followed(graded):
-    assert set(graded["reasons"]["model_planted_link"].values()) == {judge.MODEL_UNVERIFIED}
+def test_a_link_cannot_replace_the_model_file(graded):
+    reasons = set(graded["reasons"]["model_planted_link"].values())
+    assert judge.MODEL_UNVERIFIED in reasons and reasons <= {judge.MODEL_UNVERIFIED, judge.FAILED}
     path = graded["course"] / "autograded" / "model_planted_link" / "Mini" / "Mini.ipynb"
     text = path.read_text()
-    assert "not a regular file" in text and "SQLite format" not in text
+    assert "FileExistsError" in text and "SQLite format" not in text
+
+
+def test_a_hand_written_model_file_earns_nothing(graded):
+    """Does a right config.json typed into the model file, with probes patched, pass nothing?"""
+    for name in ("model_hand_written_file", "model_hand_written_file_forged_outputs"):
+        assert graded["rows"][name].score == 0.0, graded["reasons"][name]
+        assert set(graded["reasons"][name].values()) <= {
+            judge.MODEL_UNVERIFIED,
+            judge.CONTRADICTORY,
+        }

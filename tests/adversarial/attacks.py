@@ -30,14 +30,38 @@ def _forged(check):
 """
 
 
+#: Sends a raw message on the kernel's output channel, as a student who read ipykernel could.
+_RAW = """
+_pub = get_ipython().display_pub
+def _raw(msg_type, content, parent=None, buffers=None):
+    _pub.session.send(_pub.pub_socket, msg_type, content, ident=_pub.topic, buffers=buffers,
+                      parent=_pub.parent_header if parent is None else parent)
+"""
+
+#: Forged grading state, as the grading command once kept it next to the autograded notebook.
+_FORGED_STATE = (
+    '{{"student": "{student}", "score": 4.0, "max_score": 4.0, "seconds": 1.0, '
+    '"status": "ok", "reason": "", "sandbox": true, "sha256": "{sha}", "worker": "", '
+    '"tests": {{"softmax_original_cases": 1.0, "softmax_large_inputs": 2.0, '
+    '"softmax_length_one": 1.0}}, "test_reasons": {{}}, "timestamp": null, '
+    '"graded_at": "2026-01-01T00:00:00+00:00"}}'
+)
+
+
 @dataclasses.dataclass(frozen=True)
 class Attack:
-    """One adversarial submission: cells to add and the most it may score."""
+    """One adversarial submission: cells to add, files beside it, the most it may score.
+
+    ``files`` are (name, content) pairs written into the submission folder, with
+    ``{student}`` and ``{sha}`` (the notebook's SHA-256) filled in; ``link:TARGET`` makes a
+    symbolic link and ``dir:`` a folder.
+    """
 
     before_tests: tuple[str, ...] = ()
     after_first_test: tuple[str, ...] = ()
     max_score: float = NAIVE_SCORE
     status: str | None = None
+    files: tuple[tuple[str, str], ...] = ()
 
 
 ATTACKS = {
@@ -196,6 +220,111 @@ ATTACKS = {
             "        print('blocked', host, err)",
         ),
     ),
+    # An output nbformat rejects (`data` a list): dropped, the grading goes on.
+    "display_data_is_a_list": Attack(
+        before_tests=(_RAW + "_raw('display_data', {'data': [1, 2], 'metadata': {}})",),
+        status="ok",
+    ),
+    # Messages the protocol does not allow at all: a parent header that is a list.
+    "parent_header_is_a_list": Attack(
+        before_tests=(
+            "_pub = get_ipython().display_pub\n"
+            "_msg = _pub.session.msg('stream', {'name': 'stdout', 'text': 'x'})\n"
+            "_msg['parent_header'] = [1]\n"
+            "_pub.session.send(_pub.pub_socket, _msg, ident=_pub.topic)",
+        ),
+    ),
+    # Widget state: nbclient keeps it in memory unless told not to; it counts against the cap.
+    "widget_state_flood": Attack(
+        after_first_test=(
+            _RAW + "for k in range(8):\n"
+            "    _raw('comm_msg', {'comm_id': 'w', 'data': {'method': 'update', "
+            "'state': {'value': 'x' * 4_000_000}, 'buffer_paths': []}})\n"
+            "import time\ntime.sleep(30)",
+        ),
+        max_score=1.0,
+        status="output_limit",
+    ),
+    # Messages larger than the whole output cap: refused by the client's socket, never stored.
+    "oversized_messages": Attack(
+        after_first_test=(
+            _RAW + "for k in range(4):\n"
+            "    _raw('comm_msg', {'comm_id': 'w', 'data': {'state': {}}}, "
+            "buffers=[b'z' * 30_000_000])",
+        ),
+    ),
+    # Output addressed to no cell: parsed and dropped by nbclient, but it still counts.
+    "foreign_parent_flood": Attack(
+        after_first_test=(
+            _RAW + "for k in range(8):\n"
+            "    _raw('display_data', {'data': {'text/plain': 'y' * 4_000_000}, 'metadata': {}},"
+            " parent={'msg_id': 'nobody', 'msg_type': 'execute_request'})\n"
+            "import time\ntime.sleep(30)",
+        ),
+        max_score=1.0,
+        status="output_limit",
+    ),
+    # Fill the kernel's working folder, /tmp and /dev/shm with files under the per-file limit.
+    "fill_disk": Attack(
+        before_tests=(
+            "import os\n"
+            "for folder in ['.', '/tmp', '/dev/shm']:\n"
+            "    written = 0\n"
+            "    try:\n"
+            "        for k in range(64):\n"
+            "            with open(os.path.join(folder, f'fill{k}'), 'wb') as f:\n"
+            "                for _ in range(8):\n"
+            "                    f.write(b'x' * 4_000_000)\n"
+            "                    written += 4_000_000\n"
+            "        print('FILLED', folder, written)\n"
+            "    except OSError as err:\n"
+            "        print('stopped', folder, err.errno, written)\n"
+            "    for k in range(64):\n"
+            "        try:\n"
+            "            os.remove(os.path.join(folder, f'fill{k}'))\n"
+            "        except OSError:\n"
+            "            pass",
+        ),
+        status="ok",
+    ),
+    # Fill the one host folder the kernel can write (its sockets' folder): the sandbox dies.
+    "fill_host_folder": Attack(
+        after_first_test=(
+            "import os\n"
+            "run = os.environ['JUPYTER_RUNTIME_DIR']\n"
+            "for k in range(64):\n"
+            "    with open(os.path.join(run, f'fill{k}'), 'wb') as f:\n"
+            "        f.write(b'x' * 4_000_000)\n"
+            "    import time; time.sleep(0.05)",
+        ),
+        max_score=1.0,
+        status="disk_limit",
+    ),
+    # The old place of the grading state, forged with this notebook's own hash: ignored.
+    "planted_state_full_marks": Attack(
+        files=(
+            (".nn-grade.json", _FORGED_STATE),
+            (".nn-grade.tmp", "dir:"),
+            ("grader/state/Mini/{student}.json", _FORGED_STATE),
+        ),
+    ),
+    # Forged state naming another student: no second row, no change to that student.
+    "planted_state_for_another": Attack(
+        files=((".nn-grade.json", _FORGED_STATE.replace("{student}", "victim")),),
+    ),
+    # State that is not even a record.
+    "planted_state_not_a_record": Attack(files=((".nn-grade.json", "[1]"),)),
+    # A submission time that is not a date: graded, without a time, and said so.
+    "timestamp_not_a_date": Attack(
+        files=(("timestamp.txt", "not a date at all"),), status="invalid_timestamp"
+    ),
+    # Links to course files beside the notebook: nbgrader would copy what they point to.
+    "planted_links": Attack(
+        files=(
+            ("gradebook_copy.db", "link:{course}/gradebook.db"),
+            ("probe_key.txt", "link:{course}/grader/probe-key"),
+        ),
+    ),
     # Start a background process that outlives the kernel and keeps writing.
     "background_process": Attack(
         before_tests=(
@@ -232,6 +361,28 @@ class ModelAttack:
     before_tests: tuple[str, ...]
 
 
+#: A model file typed by hand: the config.json of a right model (taken here from one built for
+#: the purpose and thrown away; typing it is as easy), no weights, written to the model file,
+#: marked saved, and the probes patched to describe what the file says.
+_HAND_WRITTEN_FILE = """
+import os, tempfile, zipfile
+import keras
+from autograder import kernel as _k
+_right = keras.Sequential([keras.Input(shape=(400,)), keras.layers.Dense(25, activation="relu"),
+                           keras.layers.Dense(15, activation="relu"), keras.layers.Dense(10)])
+_tmp = os.path.join(tempfile.mkdtemp(), "right.keras")
+_right.save(_tmp)
+with zipfile.ZipFile(_tmp) as _z:
+    _config, _meta = _z.read("config.json"), _z.read("metadata.json")
+with open(os.environ["NN_COURSE_MODEL_FILE"], "wb") as _f, zipfile.ZipFile(_f, "w") as _z:
+    _z.writestr("config.json", _config)
+    _z.writestr("metadata.json", _meta)
+    _z.writestr("model.weights.h5", b"")
+_k._model_file["state"] = {"saved": True, "error": None}
+_file_facts = _probes.model_facts(_right)
+_probes.model_facts = lambda m, **k: _file_facts
+"""
+
 MODEL_ATTACKS = {
     # Replace each model test with a display of forged facts: the kernel never saves the model.
     "model_input_transformer_forges_facts": ModelAttack(
@@ -239,7 +390,7 @@ MODEL_ATTACKS = {
             _FORGE_MODEL + "import re\n"
             "def _swap(lines):\n"
             "    src = ''.join(lines)\n"
-            "    names = re.findall(r'check_(model_\\w+)\\(', src)\n"
+            '    names = re.findall(r"(?:check_|report_model\\(\')(model_\\w+)", src)\n'
             "    if not names:\n"
             "        return lines\n"
             "    out = ['from IPython.display import display\\n']\n"
@@ -269,6 +420,16 @@ MODEL_ATTACKS = {
             _FORGE_MODEL
             + "_probes.model_facts = lambda m, **k: _forged_model(_honest_model_facts(m, **k))",
         ),
+    ),
+    # Write a right model's config.json, without weights, where the model should be saved.
+    "model_hand_written_file": ModelAttack(before_tests=(_FORGE_MODEL + _HAND_WRITTEN_FILE,)),
+    # ... and also report made-up outputs for the probe inputs.
+    "model_hand_written_file_forged_outputs": ModelAttack(
+        before_tests=(
+            _FORGE_MODEL
+            + _HAND_WRITTEN_FILE
+            + "_probes.model_outputs = lambda m, seed: {'values': [[0.0] * 10] * 4, 'error': None}",
+        )
     ),
     # Skip the kernel's save and leave a link to a course file where the model should be.
     "model_planted_link": ModelAttack(

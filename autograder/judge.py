@@ -58,10 +58,11 @@ MODEL_CHECKS = tuple(name for name in checks.ALL if name.startswith("model_"))
 #: the outputs on the probe inputs).
 _KERNEL_ONLY_KEYS = ("model_file", "outputs")
 
-#: How far the outputs the kernel reports (TensorFlow, float32) may lie from the outputs the
-#: grader computes from the saved weights (NumPy, float64): relative, and absolute per unit
-#: of the outputs' largest magnitude.
-OUTPUT_RTOL = 1e-3
+#: How far the outputs the kernel reports (TensorFlow, float32; on a GPU its matrix products
+#: may use TF32, about 3 decimal digits) may lie from the outputs the grader computes from the
+#: saved weights (NumPy, float64): relative, and absolute per unit of the outputs' largest
+#: magnitude. Another model's outputs differ in the first digit.
+OUTPUT_RTOL = 1e-2
 
 #: Relative difference two reports of one float may show (activation outputs computed by
 #: TensorFlow in the kernel and by NumPy in the grader differ in the last float32 digit).

@@ -8,10 +8,10 @@
 its question and ``grade_id``, grouped by exercise, with points, reasons and links), and the
 CSS makes long failure messages wrap.
 
-Formulas are typeset when the page is written, not when it is opened: Markdown math is
-converted to MathML with ``latex2mathml``, which browsers draw natively, so the page needs no
-script and no network (students open feedback offline, and nbgrader's default loads MathJax
-from a CDN).
+Formulas are typeset when the page is written, not when it is opened: Markdown math and
+``text/latex`` outputs are converted to MathML with ``latex2mathml``, which browsers draw
+natively, so the page needs no script and no network (students open feedback offline, and
+nbgrader's default loads MathJax from a CDN).
 """
 
 from __future__ import annotations

@@ -90,7 +90,8 @@ def test_softmax_lab_sparse_and_categorical_losses_agree(text):
 @pytest.mark.slow
 def test_softmax_lab_obvious_and_preferred_models_train_identically(text):
     epochs = re.findall(r"loss after epoch 1: (\S+), after epoch 10: (\S+)", text)
-    assert epochs == [("0.975", "0.042"), ("0.975", "0.042")]
+    assert len(epochs) == 2 and epochs[0] == epochs[1]  # the same printed losses for both models
+    assert float(epochs[0][1]) < float(epochs[0][0])
     assert _number(r"largest difference between the two loss curves: (\S+)", text) == 0.0
 
 

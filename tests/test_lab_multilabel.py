@@ -68,7 +68,7 @@ def _pair(pattern: str, text: str) -> tuple[float, float]:
 def test_multilabel_lab_binary_cross_entropy_is_the_mean_over_labels(executed_notebook):
     text = notebook_text(executed_notebook(LAB))
     by_hand, keras = _pair(r"by hand \(mean over labels\) (\S+), Keras (\S+)", text)
-    assert by_hand == keras
+    assert by_hand == pytest.approx(keras, abs=2e-4)  # float64 by hand, float32 in Keras
 
 
 @pytest.mark.slow

@@ -19,7 +19,6 @@ class CheckResult:
     name: str
     passed: bool
     message: str
-    points: float | None = None
 
 
 def _ok(name: str, message: str) -> CheckResult:

@@ -65,6 +65,11 @@ def _outputs_text(cell) -> str:
     return "\n".join(parts)
 
 
+#: Messages a client socket queues before it drops (iopub) or stops taking (replies) more; a
+#: grading kernel sends a few per cell, a flood is stopped at the output cap.
+RECEIVE_QUEUE = 64
+
+
 def _message_size(msg: dict) -> int:
     """Return about how many bytes a kernel message took on the wire (content and buffers)."""
     size = len(json.dumps(msg.get("content"), default=str))
@@ -106,8 +111,10 @@ class CappedClient(NotebookClient):
         self._crossing: int | None = None
 
     async def async_start_new_kernel_client(self):
-        # Before the client's sockets exist, so the limit applies to each of them.
+        # Before the client's sockets exist, so the limits apply to each of them: no frame
+        # larger than the whole cap, and at most RECEIVE_QUEUE messages waiting to be counted.
         self.km.context.setsockopt(zmq.MAXMSGSIZE, self.output_limit + 65536)
+        self.km.context.setsockopt(zmq.RCVHWM, RECEIVE_QUEUE)
         kc = await super().async_start_new_kernel_client()
         for channel in (kc.iopub_channel, kc.shell_channel):
             channel.get_msg = self._counted(channel.get_msg)

@@ -106,7 +106,7 @@ def _judge(check: str, facts: dict) -> checks.CheckResult | None:
     return result
 
 
-def run_check(check: str, facts: dict) -> checks.CheckResult | None:
+def run_check(check: str, facts: dict) -> None:
     """Record ``facts`` for ``check`` and judge them; raise :class:`CheckFailed` on failure."""
     if check not in checks.ALL:
         raise KeyError(f"unknown check {check!r}; known: {', '.join(checks.ALL)}")

@@ -340,7 +340,8 @@ def model_file_facts(path: Path, limits, *, sandboxed: bool, seed: int) -> dict 
     target = space.work / MODEL_FILE if sandboxed else space.model_file
     try:
         prefix, env = sandbox.confinement(space, limits, sandboxed=sandboxed)
-        command = [*prefix, sys.executable, "-P", "-m", __name__, str(target), str(int(seed))]
+        python = sandbox.python_executable()
+        command = [*prefix, python, "-P", "-m", __name__, str(target), str(int(seed))]
         done = subprocess.run(
             command,
             env=env,

@@ -120,6 +120,15 @@ class Limits:
                 raise ValueError(f"Limits.{field} must be positive, got {getattr(self, field)}")
 
 
+def python_executable() -> str:
+    """Return the grading interpreter as the sandbox sees it: its folder with links resolved.
+
+    Only the folder is resolved: the file itself is often a link to the base interpreter, and
+    Python finds a virtual environment from the path it was started as.
+    """
+    return str(Path(sys.executable).parent.resolve() / Path(sys.executable).name)
+
+
 def bwrap_path() -> str | None:
     """Return the path of the ``bwrap`` executable, or None when bubblewrap is not installed."""
     return shutil.which("bwrap")
@@ -203,7 +212,7 @@ def make_workspace(model: bytes = b"") -> Workspace:
 def kernel_environment(space: Workspace, limits: Limits, *, sandboxed: bool) -> dict[str, str]:
     """Return the environment of the kernel: nothing inherited but what Python needs."""
     env = {
-        "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
+        "PATH": f"{Path(python_executable()).parent}:/usr/local/bin:/usr/bin:/bin",
         "HOME": str(space.work),
         "PYTHONPATH": str(space.pkg),
         "PYTHONNOUSERSITE": "1",
@@ -251,6 +260,7 @@ def _ro_binds_for_python() -> list[Path]:
     """Return folders the kernel's Python needs to read: interpreter, venv, lab_utils."""
     folders = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()}
     folders.add(Path(sys.executable).resolve().parent.parent)
+    folders.add(Path(python_executable()).parent.parent)
     folders.add(_package_root("lab_utils"))
     # Drop folders inside others so each is bound once.
     ordered = sorted(folders, key=lambda p: len(p.parts))
@@ -312,7 +322,7 @@ class SandboxedKernelManager(AsyncKernelManager):
     prefix = List(Unicode(), help="Command placed before the kernel's command.").tag(config=True)
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
-        kernel = [sys.executable, "-m", "ipykernel_launcher", "-f", self.connection_file]
+        kernel = [python_executable(), "-m", "ipykernel_launcher", "-f", self.connection_file]
         return [*self.prefix, *kernel, *(extra_arguments or [])]
 
 
@@ -323,7 +333,6 @@ class KernelSandbox:
     km: SandboxedKernelManager
     env: dict[str, str]
     space: Workspace
-    sandboxed: bool
 
     def start_kwargs(self) -> dict:
         """Return the keyword arguments for ``km.start_kernel`` / nbclient's ``setup_kernel``."""
@@ -358,7 +367,7 @@ def kernel_sandbox(space: Workspace, limits: Limits, *, sandboxed: bool) -> Kern
         connection_file=str(space.run / "kernel.json"),
         kernel_name="python3",
     )
-    return KernelSandbox(km=km, env=env, space=space, sandboxed=sandboxed)
+    return KernelSandbox(km=km, env=env, space=space)
 
 
 class ProcessWatch:

@@ -8,6 +8,15 @@ The pieces, from the student's kernel outwards:
   pure functions returning :class:`autograder.checks.CheckResult`.
 * :mod:`autograder.kernel` is what the notebook's test cells call: it collects facts,
   records them as a display output, and judges them when the reference is readable.
+* :mod:`autograder.protocol` is what the kernel and the grader agree on: the facts' MIME
+  type, the model file, the status codes.
 * :mod:`autograder.preprocessors` holds the nbgrader preprocessors wired in
   ``course/nbgrader_config.py`` (library-warning filter, feedback sanitiser).
+
+The grading command (``python -m autograder grade``): :mod:`autograder.grade` (the driver and
+only writer of the gradebook), :mod:`autograder.state` (its private records),
+:mod:`autograder.distributed` and :mod:`autograder.execute` (jobs on Dask workers),
+:mod:`autograder.sandbox` (bubblewrap and limits), :mod:`autograder.model_probe` (the saved
+model, described without running student code), :mod:`autograder.judge` (verdicts outside the
+kernel) and :mod:`autograder.report` (progress, table, CSV).
 """

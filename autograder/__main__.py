@@ -30,6 +30,7 @@ _TRUST_HELP = (
 
 def _grade(args: argparse.Namespace) -> int:
     from autograder import grade, report
+    from autograder.protocol import Status
 
     # nbgrader runs `alembic` from PATH: find the one installed beside this interpreter.
     os.environ["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), os.environ["PATH"]])
@@ -62,7 +63,7 @@ def _grade(args: argparse.Namespace) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(report.format_table(rows), file=sys.stderr if args.progress_json == "-" else sys.stdout)
-    return 1 if any(row.status == grade.GRADING_ERROR for row in rows) else 0
+    return 1 if any(row.status == Status.GRADING_ERROR for row in rows) else 0
 
 
 def _bench(args: argparse.Namespace) -> int:

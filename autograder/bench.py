@@ -23,6 +23,7 @@ from pathlib import Path
 import nbformat
 
 from autograder import execute, grade, sandbox
+from autograder.protocol import Status
 
 ASSIGNMENT = "C2_W2_Assignment"
 PACKAGE_ROOT = Path(__file__).resolve().parent
@@ -96,7 +97,7 @@ def measure_floor(*, samples: int, sandboxed: bool) -> float:
             stop_after=stop,
             describe_model=False,
         )
-        if run.status != execute.OK:
+        if run.status != Status.OK:
             raise RuntimeError(f"floor run failed: {run.status} {run.reason}")
         times.append(run.seconds)
     return statistics.median(times)

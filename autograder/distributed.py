@@ -83,7 +83,7 @@ def run_jobs(
         item = next(items, None)
         if item is None:
             return False
-        key = f"grade-{item.job['student']}-{item.job['sha256'][:12]}-{uuid.uuid4().hex[:8]}"
+        key = f"grade-{item.job.student}-{item.job.sha256[:12]}-{uuid.uuid4().hex[:8]}"
         future = client.submit(execute.run_job, item.job, key=key, pure=False, retries=0)
         pending[future] = item
         completed.add(future)

@@ -24,18 +24,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellControlSignal, CellTimeoutError, DeadKernelError
 
 from autograder import model_probe, sandbox
-
-#: Submission statuses (reason codes) set by execution.
-OK = "ok"
-CELL_TIMEOUT = "cell_timeout"
-TOTAL_TIMEOUT = "total_timeout"
-KERNEL_DIED = "kernel_died"
-MEMORY = "memory"
-STARTUP_FAILED = "kernel_startup_failed"
-OUTPUT_LIMIT = "output_limit"
-PROCESS_LIMIT = "process_limit"
-DISK_LIMIT = "disk_limit"
-BAD_MESSAGES = "kernel_protocol_error"
+from autograder.protocol import Status
 
 _MEMORY_SIGNS = ("MemoryError", "bad_alloc", "Cannot allocate memory", "Resource exhausted")
 
@@ -172,20 +161,22 @@ def _why_dead(
     """Return the status and reason for a kernel that died (while running cell ``index``)."""
     where = "the notebook" if index is None else f"cell {index}"
     if client.output_exceeded:
-        return OUTPUT_LIMIT, (
+        return Status.OUTPUT_LIMIT, (
             f"{where} was stopped: the notebook's output passed the limit of "
             f"{limits.output_size} bytes"
         )
     if watch is not None and watch.exceeded:
-        return PROCESS_LIMIT, (
+        return Status.PROCESS_LIMIT, (
             f"{where} was stopped: the kernel had more than {limits.processes} processes"
         )
     if watch is not None and watch.disk_exceeded:
-        return DISK_LIMIT, (
+        return Status.DISK_LIMIT, (
             f"{where} was stopped: the kernel wrote more than {watch.host_limit} bytes outside "
             "its working folder"
         )
-    return KERNEL_DIED, "the kernel died" + ("" if index is None else f" while running {where}")
+    return Status.KERNEL_DIED, "the kernel died" + (
+        "" if index is None else f" while running {where}"
+    )
 
 
 def execute(
@@ -218,7 +209,7 @@ def execute(
         shutdown_kernel="immediate",
         resources={"metadata": {"path": str(space.work)}},
     )
-    status, reason, completed = OK, "", []
+    status, reason, completed = Status.OK, "", []
     model_facts = None
     watch = None
     try:
@@ -232,7 +223,7 @@ def execute(
                     continue
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    status = TOTAL_TIMEOUT
+                    status = Status.TOTAL_TIMEOUT
                     reason = f"the notebook ran past the total limit of {limits.total_timeout:g} s"
                     break
                 client.timeout = max(1, int(min(limits.cell_timeout, remaining)))
@@ -240,33 +231,33 @@ def execute(
                     client.execute_cell(cell, index)
                 except CellTimeoutError:
                     if client.timeout < limits.cell_timeout:
-                        status = TOTAL_TIMEOUT
+                        status = Status.TOTAL_TIMEOUT
                         reason = (
                             f"cell {index} was stopped at the total limit of "
                             f"{limits.total_timeout:g} s"
                         )
                     else:
-                        status = CELL_TIMEOUT
+                        status = Status.CELL_TIMEOUT
                         reason = f"cell {index} ran past the per-cell limit of {client.timeout} s"
                     break
                 except DeadKernelError:
                     status, reason = _why_dead(client, watch, limits, index)
                     break
                 except Exception as err:  # the kernel's messages broke the client: its doing
-                    status = BAD_MESSAGES
+                    status = Status.KERNEL_PROTOCOL_ERROR
                     reason = (
                         f"cell {index}: the kernel sent messages the grader cannot read ({err})"
                     )
                     break
                 completed.append(index)
-                if _has_memory_error(_outputs_text(cell)) and status == OK:
-                    status = MEMORY
+                if _has_memory_error(_outputs_text(cell)) and status == Status.OK:
+                    status = Status.MEMORY
                     reason = f"cell {index} ran out of memory (limit {limits.memory} bytes)"
     except DeadKernelError:
         status, reason = _why_dead(client, watch, limits)
     except (RuntimeError, TimeoutError) as err:
-        if status == OK:
-            status, reason = STARTUP_FAILED, f"the kernel did not start: {err}"
+        if status == Status.OK:
+            status, reason = Status.KERNEL_STARTUP_FAILED, f"the kernel did not start: {err}"
     finally:
         if watch is not None:
             watch.stop()
@@ -276,50 +267,80 @@ def execute(
         log = space.root / "kernel.log"
         log_text = log.read_text(errors="replace")[-20000:] if log.exists() else ""
         try:
-            if describe_model and status != STARTUP_FAILED:
+            if describe_model and status != Status.KERNEL_STARTUP_FAILED:
                 model_facts = model_probe.model_file_facts(
                     space.model_file, limits, sandboxed=sandboxed, seed=model_seed
                 )
         finally:
             space.cleanup()
-    if status == OK and client.bad_messages:
+    if status == Status.OK and client.bad_messages:
         reason = f"{client.bad_messages} kernel messages the Jupyter protocol does not allow were dropped"
-    if status == KERNEL_DIED and _has_memory_error(log_text):
-        status = MEMORY
+    if status == Status.KERNEL_DIED and _has_memory_error(log_text):
+        status = Status.MEMORY
         reason = f"{reason}: out of memory (limit {limits.memory} bytes)"
     return Execution(nb, status, reason, completed, time.monotonic() - start, model_facts)
 
 
-def run_job(job: dict) -> dict:
-    """Execute one submission described by ``job``; return a JSON-able result.
+@dataclasses.dataclass(frozen=True)
+class Job:
+    """One submission to run, as the driver sends it to a worker.
 
-    ``job`` holds ``student``, ``notebook`` (JSON text, graded cells already rewritten by the
-    driver), ``limits`` (a dict of :class:`autograder.sandbox.Limits` fields), ``sandbox``
-    and ``stop_after``. Never raises for anything the submission does; raises RuntimeError
-    when the kernel cannot start at all.
+    Attributes:
+        notebook: the notebook's JSON text, graded cells already rewritten by the driver.
+        stop_after: index of the last cell to run (None: all).
+        verify_model_file: describe the model file the kernel saves (with ``model_seed``).
     """
-    nb = nbformat.reads(job["notebook"], as_version=4)
-    limits = sandbox.Limits(**job["limits"])
+
+    student: str
+    sha256: str
+    notebook: str
+    limits: sandbox.Limits
+    sandboxed: bool
+    stop_after: int | None
+    verify_model_file: bool
+    model_seed: int
+
+
+@dataclasses.dataclass(frozen=True)
+class JobResult:
+    """What a worker sends back: the executed notebook and how the run ended."""
+
+    student: str
+    sha256: str
+    notebook: str
+    status: Status
+    reason: str
+    completed: list[int]
+    seconds: float
+    model_facts: dict | None
+    worker: str
+
+
+def run_job(job: Job) -> JobResult:
+    """Execute one submission; never raise for anything the submission does.
+
+    Raises RuntimeError when the kernel cannot start at all (a machine fault).
+    """
     result = execute(
-        nb,
-        limits=limits,
-        sandboxed=job["sandbox"],
-        stop_after=job["stop_after"],
-        describe_model=job["verify_model_file"],
-        model_seed=job["model_seed"],
+        nbformat.reads(job.notebook, as_version=4),
+        limits=job.limits,
+        sandboxed=job.sandboxed,
+        stop_after=job.stop_after,
+        describe_model=job.verify_model_file,
+        model_seed=job.model_seed,
     )
-    if result.status == STARTUP_FAILED:
+    if result.status == Status.KERNEL_STARTUP_FAILED:
         # No student code has run yet: this is the machine's problem (e.g. bwrap cannot create
         # namespaces here), so report it as a grading error instead of scoring zero.
         raise RuntimeError(f"{socket.gethostname()}: {result.reason}")
-    return {
-        "student": job["student"],
-        "sha256": job["sha256"],
-        "notebook": nbformat.writes(result.nb),
-        "status": result.status,
-        "reason": result.reason,
-        "completed": result.completed,
-        "seconds": result.seconds,
-        "model_facts": result.model_facts,
-        "worker": f"{socket.gethostname()}:{os.getpid()}",
-    }
+    return JobResult(
+        student=job.student,
+        sha256=job.sha256,
+        notebook=nbformat.writes(result.nb),
+        status=result.status,
+        reason=result.reason,
+        completed=result.completed,
+        seconds=result.seconds,
+        model_facts=result.model_facts,
+        worker=f"{socket.gethostname()}:{os.getpid()}",
+    )

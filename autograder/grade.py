@@ -37,16 +37,7 @@ from traitlets import Dict
 from traitlets.config import Config, PyFileConfigLoader
 
 from autograder import execute, judge, sandbox, state
-
-#: Submission statuses set by the driver (execution adds those in :mod:`autograder.execute`).
-CORRUPT = "corrupt_notebook"
-EMPTY = "empty_submission"
-CELLS_MISSING = "graded_cells_missing"
-INVALID = "invalid_notebook"
-INVALID_TIMESTAMP = "invalid_timestamp"
-TOO_LARGE = "submission_too_large"
-GRADING_ERROR = "grading_error"
-SKIPPED = "unchanged"
+from autograder.protocol import Status, Verdict
 
 #: Largest submitted notebook the grader reads.
 MAX_NOTEBOOK_BYTES = 64 * 1024**2
@@ -60,6 +51,10 @@ class GradingSetupError(ValueError):
 
 class SubmittedFileError(ValueError):
     """Raise when a submitted file is not a regular file the grader may read."""
+
+
+class TooLarge(SubmittedFileError):
+    """Raise when a submitted file is larger than the grader reads."""
 
 
 @dataclasses.dataclass
@@ -208,11 +203,11 @@ def read_submitted(path: Path, limit: int) -> bytes:
         os.close(fd)
         if not stat.S_ISREG(info.st_mode):
             raise SubmittedFileError(f"{path.name} is not a regular file")
-        raise SubmittedFileError(f"{path.name} is larger than {limit} bytes")
+        raise TooLarge(f"{path.name} is larger than {limit} bytes")
     with os.fdopen(fd, "rb") as handle:
         data = handle.read(limit + 1)
     if len(data) > limit:
-        raise SubmittedFileError(f"{path.name} is larger than {limit} bytes")
+        raise TooLarge(f"{path.name} is larger than {limit} bytes")
     return data
 
 
@@ -313,9 +308,9 @@ class Prepared:
     """A submission ready to run, or the reason it cannot run."""
 
     submission: Submission
-    job: dict | None
+    job: execute.Job | None
     calls: dict[str, list[judge.CheckCall]]
-    status: str = execute.OK
+    status: Status = Status.OK
     reason: str = ""
     data: bytes = b""
 
@@ -336,24 +331,32 @@ def prepare(
     try:
         raw = read_submitted(submission.path, MAX_NOTEBOOK_BYTES)
     except (OSError, SubmittedFileError) as err:
-        return Prepared(submission, None, {}, TOO_LARGE if "larger" in str(err) else CORRUPT,
-                        f"the submitted notebook cannot be graded: {err}")  # fmt: skip
+        status = (
+            Status.SUBMISSION_TOO_LARGE if isinstance(err, TooLarge) else Status.CORRUPT_NOTEBOOK
+        )
+        return Prepared(submission, None, {}, status, f"the notebook cannot be graded: {err}")
     submission = dataclasses.replace(submission, sha256=_sha256(raw))
     if not raw.strip():
-        return Prepared(submission, None, {}, EMPTY, "the submitted file is empty", raw)
+        return Prepared(
+            submission, None, {}, Status.EMPTY_SUBMISSION, "the submitted file is empty", raw
+        )
     try:
         nb = nbformat.reads(raw.decode("utf-8"), as_version=4)
         nbformat.validate(nb)
     except Exception as err:  # any unreadable file is the student's problem, not ours
         text = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
-        return Prepared(submission, None, {}, CORRUPT, f"not a readable notebook: {text}", raw)
+        return Prepared(
+            submission, None, {}, Status.CORRUPT_NOTEBOOK, f"not a readable notebook: {text}", raw
+        )
     if not any(cell.cell_type == "code" and cell.source.strip() for cell in nb.cells):
-        return Prepared(submission, None, {}, EMPTY, "the notebook has no code", raw)
+        return Prepared(
+            submission, None, {}, Status.EMPTY_SUBMISSION, "the notebook has no code", raw
+        )
     try:
         nb = sanitize(plan, submission.student, nb)
     except Exception as err:  # e.g. nbgrader metadata the student corrupted
         reason = f"nbgrader could not read it: {err}"[:300]
-        return Prepared(submission, None, {}, INVALID, reason, raw)
+        return Prepared(submission, None, {}, Status.INVALID_NOTEBOOK, reason, raw)
     extra = judge.extra_softmax_cases(plan.key, submission.sha256)
     seed = judge.model_seed(plan.key, submission.sha256)
     calls = {}
@@ -364,33 +367,35 @@ def prepare(
         calls[grade_id] = judge.expected_checks(cell.source)
         if calls[grade_id]:
             cell.source = judge.probe_source(calls[grade_id], extra, seed)
-    status, reason = execute.OK, ""
+    status, reason = Status.OK, ""
     if submission.timestamp_problem:
-        status, reason = INVALID_TIMESTAMP, submission.timestamp_problem
+        status, reason = Status.INVALID_TIMESTAMP, submission.timestamp_problem
     missing = [g for g in plan.test_ids if g not in calls]
     if missing:
-        status = CELLS_MISSING
+        status = Status.GRADED_CELLS_MISSING
         reason = f"graded cells missing from the notebook: {', '.join(missing)}"
-    job = {
-        "student": submission.student,
-        "sha256": submission.sha256,
-        "notebook": nbformat.writes(nb),
-        "limits": dataclasses.asdict(limits),
-        "sandbox": sandboxed,
-        "stop_after": last_graded_index(nb) if skip_after_last_graded else None,
-        "verify_model_file": verify_model_file,
-        "model_seed": seed,
-    }
+    job = execute.Job(
+        student=submission.student,
+        sha256=submission.sha256,
+        notebook=nbformat.writes(nb),
+        limits=limits,
+        sandboxed=sandboxed,
+        stop_after=last_graded_index(nb) if skip_after_last_graded else None,
+        verify_model_file=verify_model_file,
+        model_seed=seed,
+    )
     return Prepared(submission, job, calls, status, reason, raw)
 
 
-def verdicts(plan: Plan, prepared: Prepared, result: dict) -> dict[str, judge.CellVerdict]:
+def verdicts(
+    plan: Plan, prepared: Prepared, result: execute.JobResult
+) -> dict[str, judge.CellVerdict]:
     """Judge each graded test cell of an executed submission outside the kernel."""
-    nb = nbformat.reads(result["notebook"], as_version=4)
+    nb = nbformat.reads(result.notebook, as_version=4)
     reference = judge.reference_with(
         plan.reference, judge.extra_softmax_cases(plan.key, prepared.submission.sha256)
     )
-    completed = set(result["completed"])
+    completed = set(result.completed)
     found = {}
     for index, cell in enumerate(nb.cells):
         grade_id = _grade_id(cell)
@@ -405,8 +410,8 @@ def verdicts(plan: Plan, prepared: Prepared, result: dict) -> dict[str, judge.Ce
                 cell.get("outputs", []),
                 reference,
                 ran=ran,
-                model_file=result.get("model_facts"),
-                verify_model_file=prepared.job.get("verify_model_file", True),
+                model_file=result.model_facts,
+                verify_model_file=prepared.job.verify_model_file,
             )
         else:
             # A test with no kernel checks can only be judged by whether it raised.
@@ -415,7 +420,7 @@ def verdicts(plan: Plan, prepared: Prepared, result: dict) -> dict[str, judge.Ce
             found[grade_id] = judge.CellVerdict(
                 grade_id,
                 passed,
-                judge.NO_CHECKS if passed else judge.FAILED,
+                Verdict.NO_CHECKS if passed else Verdict.FAILED,
                 ["Judged in the kernel (this test reports no facts)."],
             )
     return found
@@ -468,7 +473,7 @@ def _zero_missing_and_comment(plan: Plan, student: str, status: str, reason: str
             if grade.name in plan.test_ids and grade.auto_score is None:
                 grade.auto_score = 0.0
                 grade.needs_manual_grade = False
-        if status != execute.OK:
+        if status != Status.OK:
             for comment in submission.comments:
                 comment.auto_comment = f"[{status}] {reason}"
         gb.db.commit()
@@ -499,19 +504,21 @@ def _placeholder_notebook(plan: Plan, status: str, reason: str) -> nbformat.Note
     return nb
 
 
-def record(plan: Plan, prepared: Prepared, result: dict | None, *, sandboxed: bool) -> Outcome:
+def record(
+    plan: Plan, prepared: Prepared, result: execute.JobResult | None, *, sandboxed: bool
+) -> Outcome:
     """Write one submission's grades (driver only): autograded notebook, gradebook, record."""
     sub = prepared.submission
     status, reason = prepared.status, prepared.reason
     seconds = 0.0
     if result is not None:
-        if result["status"] != execute.OK:
-            status, reason = result["status"], result["reason"]
-        elif status == execute.OK:
-            reason = result["reason"]  # e.g. how many malformed kernel messages were dropped
-        seconds = result["seconds"]
+        if result.status != Status.OK:
+            status, reason = result.status, result.reason
+        elif status == Status.OK:
+            reason = result.reason  # e.g. how many malformed kernel messages were dropped
+        seconds = result.seconds
         found = verdicts(plan, prepared, result)
-        executed = nbformat.reads(result["notebook"], as_version=4)
+        executed = nbformat.reads(result.notebook, as_version=4)
         _write_with_nbgrader(
             plan,
             prepared,
@@ -532,7 +539,7 @@ def record(plan: Plan, prepared: Prepared, result: dict | None, *, sandboxed: bo
         if target.exists():
             target.chmod(0o644)
         nbformat.write(_placeholder_notebook(plan, status, reason), target)
-        tests_reason = {g: judge.NOT_RUN for g in plan.test_ids}
+        tests_reason = {g: Verdict.NOT_RUN for g in plan.test_ids}
     _zero_missing_and_comment(plan, sub.student, status, reason)
     score, tests = gradebook_scores(plan, sub.student)
     outcome = Outcome(
@@ -545,7 +552,7 @@ def record(plan: Plan, prepared: Prepared, result: dict | None, *, sandboxed: bo
         sandbox=sandboxed,
         tests=tests,
         sha256=sub.sha256,
-        worker=(result or {}).get("worker", ""),
+        worker=result.worker if result is not None else "",
     )
     state.write(
         plan.course_root,
@@ -645,7 +652,7 @@ def grade_assignment(
         if last and (last.sha256, last.timestamp) == (sub.sha256, sub.timestamp):
             previous = recorded_outcome(plan, sub.student)
             if previous is not None:
-                outcomes[sub.student] = dataclasses.replace(previous, status=SKIPPED)
+                outcomes[sub.student] = dataclasses.replace(previous, status=Status.UNCHANGED)
                 continue
         todo.append(sub)
     progress = report.Progress(total=len(todo), json_path=progress_json, bar=show_progress)
@@ -656,13 +663,13 @@ def grade_assignment(
             0.0,
             plan.max_score,
             0.0,
-            GRADING_ERROR,
+            Status.GRADING_ERROR,
             reason[:300],
             sandboxed,
             sha256=prepared.submission.sha256,
         )
 
-    def finish(prepared: Prepared, result: dict | None) -> None:
+    def finish(prepared: Prepared, result: execute.JobResult | None) -> None:
         try:
             with warnings.catch_warnings():
                 # nbgrader's gradebook API trips SQLAlchemy autoflush warnings; not ours to fix.

@@ -34,22 +34,11 @@ import math
 import numpy as np
 
 from autograder import cases, checks
-from autograder.kernel import FACTS_MIME
+from autograder.protocol import FACTS_MIME, Verdict
 
 #: Checks whose probes take softmax cases; extra per-submission cases are added to these.
 SOFTMAX_CHECKS = tuple(cases.softmax_cases())
 
-#: Reason codes of one graded test, as written to the table, CSV and feedback.
-PASSED = "passed"
-FAILED = "failed"
-MISSING = "missing_report"
-MALFORMED = "malformed_report"
-DUPLICATE = "duplicate_report"
-UNEXPECTED = "unexpected_report"
-NOT_RUN = "not_run"
-NO_CHECKS = "no_checks"
-CONTRADICTORY = "contradictory_report"
-MODEL_UNVERIFIED = "model_unverified"
 
 #: Checks judged from the facts of the model file, not from what the kernel reports.
 MODEL_CHECKS = tuple(name for name in checks.ALL if name.startswith("model_"))
@@ -255,7 +244,7 @@ def _file_ties_to_model(reported: dict, model_file: dict) -> tuple[str, str] | N
     if not isinstance(computed, dict) or computed.get("values") is None:
         error = computed.get("error") if isinstance(computed, dict) else None
         return (
-            MODEL_UNVERIFIED,
+            Verdict.MODEL_UNVERIFIED,
             f"The grader could not evaluate the saved copy of your model ({error}). Fix: build "
             "the model from Keras's own layers and train it in the notebook.",
         )
@@ -264,7 +253,7 @@ def _file_ties_to_model(reported: dict, model_file: dict) -> tuple[str, str] | N
         outputs.get("values"), computed["values"]
     ):
         return (
-            CONTRADICTORY,
+            Verdict.CONTRADICTORY_REPORT,
             "The saved copy of your model does not compute what your `model` computes, so the "
             "model tests earn nothing. Keep one `model`: build it in Exercise 2 and do not "
             "replace it or the saved file.",
@@ -286,14 +275,14 @@ def verified_model_facts(
         error = (reported.get("model_file") or {}).get("error")
         why = f" (saving it failed: {error})" if error else ""
         return reported, (
-            MODEL_UNVERIFIED,
+            Verdict.MODEL_UNVERIFIED,
             f"The grader found no saved copy of your model to check{why}. Fix: make sure "
             "`model` is a Keras model built in Exercise 2 and that the notebook runs to the "
             "model tests without errors.",
         )
     if "load_error" in model_file:
         return None, (
-            MODEL_UNVERIFIED,
+            Verdict.MODEL_UNVERIFIED,
             f"The grader could not load the saved copy of your model ({model_file['load_error']})."
             " Fix: build the model from Keras's own layers and activations (no lambda or "
             "custom functions).",
@@ -302,7 +291,7 @@ def verified_model_facts(
     file_facts = {k: v for k, v in model_file.items() if k not in _KERNEL_ONLY_KEYS}
     if not facts_agree(kernel_facts, file_facts):
         return None, (
-            CONTRADICTORY,
+            Verdict.CONTRADICTORY_REPORT,
             "This test's report does not describe the model your notebook saved, so it "
             "earns nothing. Run the notebook as released, without changing how cells run.",
         )
@@ -330,7 +319,7 @@ def judge_cell(
     """
     if not ran:
         return CellVerdict(
-            grade_id, False, NOT_RUN, ["This test did not run (see the grading status)."]
+            grade_id, False, Verdict.NOT_RUN, ["This test did not run (see the grading status)."]
         )
     expected = [call.name for call in calls]
     reports = _reports(outputs)
@@ -341,12 +330,17 @@ def judge_cell(
             or not isinstance(report.get("check"), str)
             or not isinstance(report.get("facts"), dict)
         ):
-            return CellVerdict(grade_id, False, MALFORMED, ["The test's report was malformed."])
+            return CellVerdict(
+                grade_id, False, Verdict.MALFORMED_REPORT, ["The test's report was malformed."]
+            )
         by_check.setdefault(report["check"], []).append(report["facts"])
     unexpected = sorted(set(by_check) - set(expected))
     if unexpected:
         return CellVerdict(
-            grade_id, False, UNEXPECTED, ["This test reported results it does not check."]
+            grade_id,
+            False,
+            Verdict.UNEXPECTED_REPORT,
+            ["This test reported results it does not check."],
         )
     messages = []
     for name in expected:
@@ -355,12 +349,15 @@ def judge_cell(
             return CellVerdict(
                 grade_id,
                 False,
-                MISSING,
+                Verdict.MISSING_REPORT,
                 ["No result was reported for this test (did a cell stop it from running?)."],
             )
         if len(found) > 1:
             return CellVerdict(
-                grade_id, False, DUPLICATE, ["This test reported more than one result."]
+                grade_id,
+                False,
+                Verdict.DUPLICATE_REPORT,
+                ["This test reported more than one result."],
             )
         facts, problem = found[0], None
         if name in MODEL_CHECKS and verify_model_file:
@@ -370,10 +367,12 @@ def judge_cell(
         try:
             result = checks.ALL[name](facts, reference)
         except Exception:  # malformed facts crash a judge: they earn nothing
-            return CellVerdict(grade_id, False, MALFORMED, ["The test's report was malformed."])
+            return CellVerdict(
+                grade_id, False, Verdict.MALFORMED_REPORT, ["The test's report was malformed."]
+            )
         if not result.passed:
-            return CellVerdict(grade_id, False, FAILED, [result.message])
+            return CellVerdict(grade_id, False, Verdict.FAILED, [result.message])
         if problem is not None:
             return CellVerdict(grade_id, False, problem[0], [problem[1]])
         messages.append(result.message)
-    return CellVerdict(grade_id, True, PASSED, messages)
+    return CellVerdict(grade_id, True, Verdict.PASSED, messages)

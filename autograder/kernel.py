@@ -17,18 +17,13 @@ import os
 import warnings
 
 from autograder import cases, checks, probes
+from autograder.protocol import FACTS_MIME, MODEL_FILE, MODEL_FILE_ENV
 from autograder.reference import ReferenceUnavailable, load
 
-#: MIME type of the display output that carries a check's facts.
-FACTS_MIME = "application/vnd.nn-course.facts+json"
+__all__ = ["FACTS_MIME", "MODEL_FILE", "MODEL_FILE_ENV"]  # re-exported for notebooks and tools
 
 #: Environment variable nbgrader sets while it autogrades; facts are recorded only then.
 _AUTOGRADE_ENV = "NBGRADER_EXECUTION"
-
-#: Environment variable the grading command sets: the file the model checks save the model to.
-MODEL_FILE_ENV = "NN_COURSE_MODEL_FILE"
-#: Name of that file in the kernel's working folder (Keras needs the ``.keras`` suffix).
-MODEL_FILE = "model.keras"
 
 #: How this kernel's one save of the student's model went (None until a model is saved).
 _model_file: dict = {"state": None}

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from autograder import cases, probes
-from autograder.kernel import MODEL_FILE
+from autograder.protocol import MODEL_FILE
 
 #: Largest saved model the grader reads (the assignment's model takes about 150 kB).
 MAX_FILE_BYTES = 32 * 1024**2

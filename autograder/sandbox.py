@@ -35,7 +35,7 @@ import psutil
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import List, Unicode
 
-from autograder.kernel import MODEL_FILE, MODEL_FILE_ENV
+from autograder.protocol import MODEL_FILE, MODEL_FILE_ENV
 
 #: Bytes the kernel may leave in host folders (its sockets and the saved model) before it is
 #: stopped; the assignment's saved model takes about 150 kB.
@@ -44,6 +44,7 @@ HOST_BYTES = 48 * 1024**2
 #: Modules of the ``autograder`` package the test cells import inside the kernel.
 #: Only these are copied into the sandbox; never the checks, reference data or gradebook.
 KERNEL_MODULES = (
+    "protocol.py",
     "probes.py",
     "kernel.py",
     "cases.py",

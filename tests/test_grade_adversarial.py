@@ -18,6 +18,7 @@ import pytest
 from adversarial import attacks, course
 
 from autograder import grade, sandbox
+from autograder.protocol import Status
 
 pytestmark = [
     pytest.mark.slow,
@@ -180,13 +181,13 @@ def test_tests_that_finished_before_a_timeout_or_crash_keep_their_credit(graded)
 @pytest.mark.parametrize(
     ("name", "status", "score"),
     [
-        ("corrupt_file", grade.CORRUPT, 0.0),
-        ("truncated_json", grade.CORRUPT, 0.0),
-        ("empty_file", grade.EMPTY, 0.0),
-        ("empty_notebook", grade.EMPTY, 0.0),
-        ("test_cells_deleted", grade.CELLS_MISSING, 1.0),
+        ("corrupt_file", Status.CORRUPT_NOTEBOOK, 0.0),
+        ("truncated_json", Status.CORRUPT_NOTEBOOK, 0.0),
+        ("empty_file", Status.EMPTY_SUBMISSION, 0.0),
+        ("empty_notebook", Status.EMPTY_SUBMISSION, 0.0),
+        ("test_cells_deleted", Status.GRADED_CELLS_MISSING, 1.0),
         ("test_cells_altered", "ok", course.FULL_SCORE),
-        ("test_metadata_stripped", grade.CELLS_MISSING, 2.0),
+        ("test_metadata_stripped", Status.GRADED_CELLS_MISSING, 2.0),
     ],
 )
 def test_bad_input_is_recorded_with_status_and_score(graded, name, status, score):
@@ -264,7 +265,7 @@ def test_sandbox_blocks_reads_writes_and_network(graded):
 
 def test_regrading_skips_unchanged_and_forced_regrade_gives_the_same_score(graded):
     again = graded["again"]
-    assert {row.status for row in again.values()} == {grade.SKIPPED}
+    assert {row.status for row in again.values()} == {Status.UNCHANGED}
     assert {s: (r.score, r.tests) for s, r in again.items()} == {
         s: (r.score, r.tests) for s, r in graded["rows"].items()
     }
@@ -292,7 +293,7 @@ def test_csv_report_has_one_column_per_test_and_a_status(graded):
 
 
 def test_no_grading_error_comes_from_anything_a_submission_contains(graded):
-    assert all(row.status != grade.GRADING_ERROR for row in graded["rows"].values())
+    assert all(row.status != Status.GRADING_ERROR for row in graded["rows"].values())
 
 
 def test_planted_grading_state_is_never_trusted(graded):

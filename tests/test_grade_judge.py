@@ -11,6 +11,7 @@ import pytest
 from autograder import cases, judge, model_probe, probes
 from autograder.kernel import FACTS_MIME
 from autograder.make_reference import reference_softmax
+from autograder.protocol import Verdict
 from autograder.reference import load
 
 HIDDEN = '''"""Is my_softmax right on large inputs?"""
@@ -75,7 +76,7 @@ def test_correct_facts_pass_and_naive_facts_fail_the_extra_large_probes():
         )
     ]
     verdict = judge.judge_cell("t", calls, good, reference, ran=True)
-    assert (verdict.passed, verdict.reason) == (True, judge.PASSED)
+    assert (verdict.passed, verdict.reason) == (True, Verdict.PASSED)
     # Precomputed answers for the public cases only: the per-submission cases still fail.
     forged = _softmax_facts(_naive, "softmax_large_inputs", extra)
     public = _softmax_facts(reference_softmax, "softmax_large_inputs")
@@ -83,17 +84,26 @@ def test_correct_facts_pass_and_naive_facts_fail_the_extra_large_probes():
     verdict = judge.judge_cell(
         "t", calls, [_report("softmax_large_inputs", forged)], reference, ran=True
     )
-    assert (verdict.passed, verdict.reason) == (False, judge.FAILED)
+    assert (verdict.passed, verdict.reason) == (False, Verdict.FAILED)
 
 
 @pytest.mark.parametrize(
     ("outputs", "reason"),
     [
-        ([], judge.MISSING),
-        ("twice", judge.DUPLICATE),
-        ([{"output_type": "display_data", "data": {FACTS_MIME: "not a dict"}}], judge.MALFORMED),
-        ([_report("softmax_length_one", {"callable": True, "cases": "x"})], judge.UNEXPECTED),
-        ([_report("softmax_large_inputs", {"callable": True, "cases": "x"})], judge.MALFORMED),
+        ([], Verdict.MISSING_REPORT),
+        ("twice", Verdict.DUPLICATE_REPORT),
+        (
+            [{"output_type": "display_data", "data": {FACTS_MIME: "not a dict"}}],
+            Verdict.MALFORMED_REPORT,
+        ),
+        (
+            [_report("softmax_length_one", {"callable": True, "cases": "x"})],
+            Verdict.UNEXPECTED_REPORT,
+        ),
+        (
+            [_report("softmax_large_inputs", {"callable": True, "cases": "x"})],
+            Verdict.MALFORMED_REPORT,
+        ),
     ],
 )
 def test_missing_duplicated_malformed_or_unexpected_reports_earn_nothing(outputs, reason):
@@ -113,13 +123,13 @@ def test_a_test_that_did_not_run_earns_nothing_even_with_a_good_report():
     calls = [judge.CheckCall("softmax_length_one", ("my_softmax",))]
     good = [_report("softmax_length_one", _softmax_facts(reference_softmax, "softmax_length_one"))]
     verdict = judge.judge_cell("t", calls, good, reference, ran=False)
-    assert (verdict.passed, verdict.reason) == (False, judge.NOT_RUN)
+    assert (verdict.passed, verdict.reason) == (False, Verdict.NOT_RUN)
 
 
 def test_verdict_outputs_are_clean_when_passed_and_an_error_when_failed():
-    passed = judge.CellVerdict("t", True, judge.PASSED, ["fine"]).outputs()
+    passed = judge.CellVerdict("t", True, Verdict.PASSED, ["fine"]).outputs()
     assert [o["output_type"] for o in passed] == ["stream"] and passed[0]["name"] == "stdout"
-    failed = judge.CellVerdict("t", False, judge.FAILED, ["wrong"]).outputs()
+    failed = judge.CellVerdict("t", False, Verdict.FAILED, ["wrong"]).outputs()
     assert failed[0]["output_type"] == "error" and "wrong" in failed[0]["evalue"]
 
 
@@ -164,7 +174,7 @@ def test_model_checks_pass_when_the_report_matches_the_saved_model(tmp_path):
     saved = _file_facts(model, tmp_path)
     outputs = [_report(call.name, _kernel_report(model)) for call in _model_calls()]
     verdict = judge.judge_cell("t", _model_calls(), outputs, load(), ran=True, model_file=saved)
-    assert (verdict.passed, verdict.reason) == (True, judge.PASSED)
+    assert (verdict.passed, verdict.reason) == (True, Verdict.PASSED)
 
 
 def test_a_saved_model_that_computes_other_outputs_earns_nothing(tmp_path):
@@ -174,10 +184,10 @@ def test_a_saved_model_that_computes_other_outputs_earns_nothing(tmp_path):
     report = _report("model_units", _kernel_report(twin))
     calls = [judge.CheckCall("model_units", ("model",))]
     verdict = judge.judge_cell("t", calls, [report], load(), ran=True, model_file=saved)
-    assert (verdict.passed, verdict.reason) == (False, judge.CONTRADICTORY)
+    assert (verdict.passed, verdict.reason) == (False, Verdict.CONTRADICTORY_REPORT)
     without_outputs = _report("model_units", {**_kernel_report(twin), "outputs": None})
     verdict = judge.judge_cell("t", calls, [without_outputs], load(), ran=True, model_file=saved)
-    assert (verdict.passed, verdict.reason) == (False, judge.CONTRADICTORY)
+    assert (verdict.passed, verdict.reason) == (False, Verdict.CONTRADICTORY_REPORT)
 
 
 def test_a_saved_model_without_usable_weights_earns_nothing(tmp_path):
@@ -186,7 +196,7 @@ def test_a_saved_model_without_usable_weights_earns_nothing(tmp_path):
     calls = [judge.CheckCall("model_units", ("model",))]
     report = _report("model_units", _kernel_report(model))
     verdict = judge.judge_cell("t", calls, [report], load(), ran=True, model_file=saved)
-    assert (verdict.passed, verdict.reason) == (False, judge.MODEL_UNVERIFIED)
+    assert (verdict.passed, verdict.reason) == (False, Verdict.MODEL_UNVERIFIED)
 
 
 def test_outputs_agree_within_reduced_precision_rounding_only():
@@ -212,19 +222,19 @@ def test_forged_model_facts_that_contradict_the_saved_model_earn_nothing(tmp_pat
     verdict = judge.judge_cell(
         "t", calls, [_report("model_activations", forged)], load(), ran=True, model_file=saved
     )
-    assert (verdict.passed, verdict.reason) == (False, judge.CONTRADICTORY)
+    assert (verdict.passed, verdict.reason) == (False, Verdict.CONTRADICTORY_REPORT)
 
 
 def test_perfect_model_facts_without_a_saved_model_earn_nothing():
     facts = probes.model_facts(_dense_model("relu", "relu", "linear"))
     calls = [judge.CheckCall("model_units", ("model",))]
     verdict = judge.judge_cell("t", calls, [_report("model_units", facts)], load(), ran=True)
-    assert (verdict.passed, verdict.reason) == (False, judge.MODEL_UNVERIFIED)
+    assert (verdict.passed, verdict.reason) == (False, Verdict.MODEL_UNVERIFIED)
     unloadable = {"load_error": "TypeError: could not be deserialized"}
     verdict = judge.judge_cell(
         "t", calls, [_report("model_units", facts)], load(), ran=True, model_file=unloadable
     )
-    assert (verdict.passed, verdict.reason) == (False, judge.MODEL_UNVERIFIED)
+    assert (verdict.passed, verdict.reason) == (False, Verdict.MODEL_UNVERIFIED)
     assert "could not load" in verdict.messages[0]
 
 
@@ -232,7 +242,7 @@ def test_a_missing_model_without_a_file_still_gets_the_usual_message():
     facts = probes.model_facts(None)
     calls = [judge.CheckCall("model_units", ("model",))]
     verdict = judge.judge_cell("t", calls, [_report("model_units", facts)], load(), ran=True)
-    assert (verdict.passed, verdict.reason) == (False, judge.FAILED)
+    assert (verdict.passed, verdict.reason) == (False, Verdict.FAILED)
     assert "`model` is None" in verdict.messages[0]
 
 
@@ -241,12 +251,12 @@ def test_trusting_the_kernel_judges_model_checks_from_its_report_alone():
     calls = [judge.CheckCall("model_units", ("model",))]
     outputs = [_report("model_units", facts)]
     verdict = judge.judge_cell("t", calls, outputs, load(), ran=True, verify_model_file=False)
-    assert (verdict.passed, verdict.reason) == (True, judge.PASSED)
+    assert (verdict.passed, verdict.reason) == (True, Verdict.PASSED)
     wrong = probes.model_facts(_dense_model("relu", "relu", "linear", units=(25, 15, 1)))
     verdict = judge.judge_cell(
         "t", calls, [_report("model_units", wrong)], load(), ran=True, verify_model_file=False
     )
-    assert (verdict.passed, verdict.reason) == (False, judge.FAILED)
+    assert (verdict.passed, verdict.reason) == (False, Verdict.FAILED)
 
 
 def test_facts_agree_up_to_float_rounding_but_not_beyond():

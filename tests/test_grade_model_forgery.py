@@ -11,7 +11,8 @@ from __future__ import annotations
 import pytest
 from adversarial import attacks, course
 
-from autograder import grade, judge, sandbox
+from autograder import grade, sandbox
+from autograder.protocol import Verdict
 
 pytestmark = [
     pytest.mark.slow,
@@ -65,12 +66,15 @@ def test_forged_model_facts_earn_no_more_than_the_honest_wrong_model(graded, nam
     assert row.score <= graded["rows"]["honest_sigmoid"].score, row
     assert row.tests["model_activations"] == 0.0, row
     reasons = set(graded["reasons"][name].values())
-    assert reasons & {judge.CONTRADICTORY, judge.MODEL_UNVERIFIED}, reasons
+    assert reasons & {Verdict.CONTRADICTORY_REPORT, Verdict.MODEL_UNVERIFIED}, reasons
 
 
 def test_a_link_cannot_replace_the_model_file(graded):
     reasons = set(graded["reasons"]["model_planted_link"].values())
-    assert judge.MODEL_UNVERIFIED in reasons and reasons <= {judge.MODEL_UNVERIFIED, judge.FAILED}
+    assert Verdict.MODEL_UNVERIFIED in reasons and reasons <= {
+        Verdict.MODEL_UNVERIFIED,
+        Verdict.FAILED,
+    }
     path = graded["course"] / "autograded" / "model_planted_link" / "Mini" / "Mini.ipynb"
     text = path.read_text()
     assert "FileExistsError" in text and "SQLite format" not in text
@@ -81,6 +85,6 @@ def test_a_hand_written_model_file_earns_nothing(graded):
     for name in ("model_hand_written_file", "model_hand_written_file_forged_outputs"):
         assert graded["rows"][name].score == 0.0, graded["reasons"][name]
         assert set(graded["reasons"][name].values()) <= {
-            judge.MODEL_UNVERIFIED,
-            judge.CONTRADICTORY,
+            Verdict.MODEL_UNVERIFIED,
+            Verdict.CONTRADICTORY_REPORT,
         }

@@ -10,6 +10,7 @@ import nbformat
 import pytest
 
 from autograder import execute, sandbox
+from autograder.protocol import Status
 
 REPO_AUTOGRADER = Path(sandbox.__file__).resolve().parent
 
@@ -37,7 +38,7 @@ def test_kernel_sees_no_course_folder_and_cannot_write_outside_its_folder():
         "open('mine.txt', 'w').write('ok'); print('OWN', open('mine.txt').read())",
     )
     out = _text(run)
-    assert run.status == execute.OK
+    assert run.status == Status.OK
     assert "COURSE False" in out[0]
     assert "REF ReferenceUnavailable" in out[1]
     assert "WRITE 30" in out[2]  # EROFS: the environment is mounted read-only
@@ -60,14 +61,14 @@ def test_kernel_imports_tensorflow_and_loads_the_digits():
         "\nprint('THREADS', os.environ['TF_NUM_INTRAOP_THREADS'])"
     )
     out = _text(run)[0]
-    assert run.status == execute.OK, run.reason
+    assert run.status == Status.OK, run.reason
     assert "SHAPES (5000, 400) (5000, 1)" in out and "THREADS 1" in out
 
 
 def test_cell_timeout_stops_the_cell_and_keeps_earlier_cells():
     limits = sandbox.Limits(cell_timeout=3, total_timeout=60, threads=1)
     run = _run("print('first')", "while True:\n    pass", "print('never')", limits=limits)
-    assert run.status == execute.CELL_TIMEOUT and run.completed == [0]
+    assert run.status == Status.CELL_TIMEOUT and run.completed == [0]
     assert "never" not in _text(run)[2]
 
 
@@ -79,7 +80,7 @@ def test_a_flood_of_output_stops_the_kernel_and_keeps_earlier_cells():
         "print('never')",
         limits=limits,
     )
-    assert run.status == execute.OUTPUT_LIMIT, run.reason
+    assert run.status == Status.OUTPUT_LIMIT, run.reason
     assert run.completed == [0]
     kept = sum(len(o.get("text", "")) for o in run.nb.cells[1].outputs)
     assert 0 < kept <= limits.output_size + 100
@@ -97,7 +98,7 @@ def test_too_many_processes_stop_the_kernel_and_keep_earlier_cells():
         "print('never')",
         limits=limits,
     )
-    assert run.status == execute.PROCESS_LIMIT, run.reason
+    assert run.status == Status.PROCESS_LIMIT, run.reason
     assert run.completed == [0] and run.seconds < 50
     assert "more than 8 processes" in run.reason and "never" not in _text(run)[2]
 
@@ -108,5 +109,5 @@ def test_a_kernel_under_the_process_limit_runs_its_subprocesses():
         "import subprocess\nprint('KIDS', [subprocess.run(['true']).returncode for _ in range(20)])",
         limits=limits,
     )
-    assert run.status == execute.OK, run.reason
+    assert run.status == Status.OK, run.reason
     assert "KIDS [0, 0" in _text(run)[0]

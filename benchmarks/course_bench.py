@@ -29,6 +29,11 @@ from lab_utils import course
 
 def measure_floor(repeat: int) -> float:
     """Return the best time to start a kernel and import TensorFlow."""
+    return min(floor_times(repeat))
+
+
+def floor_times(repeat: int) -> list[float]:
+    """Return the time of each of ``repeat`` fresh kernels starting and importing TensorFlow."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "floor.ipynb"
         nb = new_notebook(cells=[new_code_cell("import tensorflow as tf")])
@@ -39,7 +44,7 @@ def measure_floor(repeat: int) -> float:
             start = time.perf_counter()
             course.execute_notebook(path, timeout=300)
             times.append(time.perf_counter() - start)
-    return min(times)
+    return times
 
 
 def main() -> int:

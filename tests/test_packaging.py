@@ -8,8 +8,9 @@ from packaging.requirements import Requirement
 
 from conftest import REPO_ROOT
 
-# pip extras that conda spells as separate packages.
-CONDA_SPELLING = {"dask[distributed]": ["dask", "distributed"]}
+# pip extras that conda spells as separate packages, and pip wheels conda spells otherwise:
+# conda-forge's one `tensorflow` installs its CPU build where there is no CUDA.
+CONDA_SPELLING = {"dask[distributed]": ["dask", "distributed"], "tensorflow-cpu": ["tensorflow"]}
 
 
 def _pyproject():
@@ -60,3 +61,19 @@ def test_style_sheet_ships_as_package_data():
     package_data = _pyproject()["tool"]["setuptools"]["package-data"]["lab_utils"]
     assert "styles/*.mplstyle" in package_data
     assert (REPO_ROOT / "lab_utils" / "styles" / "course.mplstyle").is_file()
+
+
+def test_every_platform_gets_exactly_one_tensorflow_wheel_of_the_same_minimum():
+    """Is tensorflow-cpu installed on Linux x86-64 and tensorflow elsewhere, never both?"""
+    reqs = [Requirement(t) for t in _pyproject()["project"]["dependencies"]]
+    wheels = [r for r in reqs if r.name in {"tensorflow", "tensorflow-cpu"}]
+    assert len({str(r.specifier) for r in wheels}) == 1, "one minimum version for both wheels"
+    for system, machine, expected in [
+        ("linux", "x86_64", "tensorflow-cpu"),
+        ("linux", "aarch64", "tensorflow"),
+        ("darwin", "arm64", "tensorflow"),
+        ("win32", "AMD64", "tensorflow"),
+    ]:
+        env = {"sys_platform": system, "platform_machine": machine}
+        chosen = [r.name for r in wheels if r.marker is None or r.marker.evaluate(env)]
+        assert chosen == [expected], (system, machine)

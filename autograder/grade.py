@@ -554,25 +554,13 @@ def record(
         sha256=sub.sha256,
         worker=result.worker if result is not None else "",
     )
-    state.write(
-        plan.course_root,
-        plan.assignment,
-        state.Record(
-            student=sub.student,
-            sha256=sub.sha256,
-            timestamp=sub.timestamp,
-            status=status,
-            reason=reason,
-            score=score,
-            max_score=plan.max_score,
-            tests=tests,
-            test_reasons=tests_reason,
-            seconds=seconds,
-            sandbox=sandboxed,
-            worker=outcome.worker,
-            graded_at=datetime.datetime.now(datetime.timezone.utc).isoformat(),
-        ),
+    record = state.Record(
+        **dataclasses.asdict(outcome),
+        timestamp=sub.timestamp,
+        test_reasons=tests_reason,
+        graded_at=datetime.datetime.now(datetime.timezone.utc).isoformat(),
     )
+    state.write(plan.course_root, plan.assignment, record)
     return outcome
 
 
@@ -585,18 +573,8 @@ def recorded_outcome(plan: Plan, student: str) -> Outcome | None:
     scores = gradebook_scores(plan, student) if record is not None else None
     if scores is None:
         return None
-    return Outcome(
-        student=student,
-        score=scores[0],
-        max_score=plan.max_score,
-        seconds=record.seconds,
-        status=record.status,
-        reason=record.reason,
-        sandbox=record.sandbox,
-        tests=scores[1],
-        sha256=record.sha256,
-        worker=record.worker,
-    )
+    kept = {f.name: getattr(record, f.name) for f in dataclasses.fields(Outcome)}
+    return Outcome(**{**kept, "score": scores[0], "tests": scores[1]})
 
 
 def grade_assignment(

@@ -97,7 +97,8 @@ class CappedClient(NotebookClient):
         self.received_bytes = 0
         self.output_exceeded = False
         self.bad_messages = 0
-        self._crossing: int | None = None
+        # The message that crossed the limit, and how many bytes of it still fit.
+        self._crossing: tuple[int, int] | None = None
 
     async def async_start_new_kernel_client(self):
         # Before the client's sockets exist, so the limits apply to each of them: no frame
@@ -128,17 +129,17 @@ class CappedClient(NotebookClient):
         self.received_bytes += _message_size(msg)
         if self.received_bytes > self.output_limit and not self.output_exceeded:
             self.output_exceeded = True
-            self._crossing = id(msg)
-            self._remaining = max(0, remaining)
+            self._crossing = (id(msg), max(0, remaining))
             # Stopping the kernel ends the cell: nbclient then raises DeadKernelError.
             self._stop_task = asyncio.ensure_future(self.km.shutdown_kernel(now=True))
 
     def process_message(self, msg, cell, cell_index):
         if self.output_exceeded and msg["msg_type"] != "status":
-            if id(msg) != self._crossing or msg["msg_type"] != "stream":
+            crossing_id, fits = self._crossing
+            if id(msg) != crossing_id or msg["msg_type"] != "stream":
                 return None
             # Keep the text up to the limit, so the feedback shows where it stopped.
-            text = str(msg["content"].get("text", ""))[: self._remaining]
+            text = str(msg["content"].get("text", ""))[:fits]
             msg["content"]["text"] = f"{text}\n[output stopped: over {self.output_limit} bytes]\n"
         try:
             return super().process_message(msg, cell, cell_index)

@@ -16,11 +16,12 @@ if sys.path and os.path.abspath(sys.path[0] or os.curdir) == os.getcwd():
     del sys.path[0]
 
 import argparse
-import dataclasses
 
+from traitlets import Int
+from traitlets.config import Config
+
+from autograder import grade as grade_module
 from autograder import sandbox
-
-_LIMIT_DEFAULTS = sandbox.Limits()
 
 _TRUST_HELP = (
     "judge the model checks from the kernel's own report instead of the model file it saved "
@@ -35,15 +36,11 @@ def _grade(args: argparse.Namespace) -> int:
     # nbgrader runs `alembic` from PATH: find the one installed beside this interpreter.
     os.environ["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), os.environ["PATH"]])
 
-    limits = dataclasses.replace(
-        _LIMIT_DEFAULTS,
-        cell_timeout=args.cell_timeout,
-        total_timeout=args.total_timeout,
-        memory=int(args.memory_gib * 1024**3),
-        disk=int(args.disk_gib * 1024**3),
-        threads=args.threads,
-        processes=args.max_processes,
-    )
+    # Flags given on the command line override the course's nbgrader_config.py.
+    flags = Config()
+    for name in grade.GradingLimits.class_traits(config=True):
+        if getattr(args, name) is not None:
+            flags.GradingLimits[name] = getattr(args, name)
     try:
         rows = grade.grade_assignment(
             assignment=args.assignment,
@@ -53,7 +50,7 @@ def _grade(args: argparse.Namespace) -> int:
             force=args.force,
             student=args.student,
             sandboxed=not args.no_sandbox,
-            limits=limits,
+            config=flags,
             skip_after_last_graded=not args.run_all_cells,
             verify_model_file=not args.trust_model_facts,
             progress_json=args.progress_json,
@@ -96,43 +93,14 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument(
         "--no-sandbox", action="store_true", help="run student code unconfined (not recommended)"
     )
-    grade.add_argument(
-        "--cell-timeout",
-        type=float,
-        default=_LIMIT_DEFAULTS.cell_timeout,
-        help="seconds per cell (default: %(default)s)",
-    )
-    grade.add_argument(
-        "--total-timeout",
-        type=float,
-        default=_LIMIT_DEFAULTS.total_timeout,
-        help="seconds per submission (default: %(default)s)",
-    )
-    grade.add_argument(
-        "--memory-gib",
-        type=float,
-        default=_LIMIT_DEFAULTS.memory / 1024**3,
-        help="address-space limit per kernel in GiB (default: %(default)s)",
-    )
-    grade.add_argument(
-        "--disk-gib",
-        type=float,
-        default=_LIMIT_DEFAULTS.disk / 1024**3,
-        help="files a kernel may keep in /tmp (its working folder) and /dev/shm together, "
-        "in GiB of memory-backed tmpfs (default: %(default)s)",
-    )
-    grade.add_argument(
-        "--max-processes",
-        type=int,
-        default=_LIMIT_DEFAULTS.processes,
-        help="processes per kernel, the sandbox's own included (default: %(default)s)",
-    )
-    grade.add_argument(
-        "--threads",
-        type=int,
-        default=_LIMIT_DEFAULTS.threads,
-        help="threads per kernel (default: cores / workers)",
-    )
+    for name, trait in grade_module.GradingLimits.class_traits(config=True).items():
+        grade.add_argument(
+            f"--{name.replace('_', '-')}",
+            dest=name,
+            type=int if isinstance(trait, Int) else float,
+            help=f"{trait.help.rstrip('.')} (default: c.GradingLimits.{name} in nbgrader_config.py, "
+            f"else {trait.default_value})",
+        )
     grade.add_argument(
         "--run-all-cells",
         action="store_true",

@@ -33,8 +33,8 @@ from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import NbGraderPreprocessor
 from nbgrader.utils import parse_utc
 from sqlalchemy.exc import SAWarning
-from traitlets import Dict
-from traitlets.config import Config, PyFileConfigLoader
+from traitlets import Dict, Float, Int
+from traitlets.config import Config, Configurable, PyFileConfigLoader
 
 from autograder import execute, judge, sandbox, state
 from autograder.protocol import Status, Verdict
@@ -125,6 +125,52 @@ class InjectExecution(NbGraderPreprocessor):
         return cell, resources
 
 
+_GIB, _MIB = 1024**3, 1024**2
+
+
+class GradingLimits(Configurable):
+    """The grading command's limits per submission, settable in ``nbgrader_config.py``.
+
+    For example ``c.GradingLimits.cell_timeout = 600``; the command's flags override the
+    configuration. Defaults are :class:`autograder.sandbox.Limits`'s.
+    """
+
+    cell_timeout = Float(sandbox.Limits.cell_timeout, help="Seconds one cell may run.").tag(
+        config=True
+    )
+    total_timeout = Float(
+        sandbox.Limits.total_timeout, help="Seconds all cells of a submission may run together."
+    ).tag(config=True)
+    memory_gib = Float(
+        sandbox.Limits.memory / _GIB, help="Address space per kernel process, in GiB."
+    ).tag(config=True)
+    disk_gib = Float(
+        sandbox.Limits.disk / _GIB,
+        help="Files a kernel may keep in /tmp (its working folder) and /dev/shm, in GiB.",
+    ).tag(config=True)
+    max_processes = Int(
+        sandbox.Limits.processes, help="Processes per kernel, the sandbox's own included."
+    ).tag(config=True)
+    output_mib = Float(
+        sandbox.Limits.output_size / _MIB, help="Bytes a kernel may send, in MiB."
+    ).tag(config=True)
+    threads = Int(sandbox.Limits.threads, help="Threads per kernel (0: cores / workers).").tag(
+        config=True
+    )
+
+    def limits(self, *, workers: int) -> sandbox.Limits:
+        """Return these settings as :class:`autograder.sandbox.Limits` for ``workers`` jobs."""
+        return sandbox.Limits(
+            cell_timeout=self.cell_timeout,
+            total_timeout=self.total_timeout,
+            memory=int(self.memory_gib * _GIB),
+            disk=int(self.disk_gib * _GIB),
+            processes=self.max_processes,
+            output_size=int(self.output_mib * _MIB),
+            threads=self.threads or max(1, (os.cpu_count() or 1) // workers),
+        )
+
+
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -145,8 +191,11 @@ def _coursedir(plan_config: Config, assignment: str, student: str = "*") -> Cour
     return CourseDirectory(config=config)
 
 
-def make_plan(*, course_root: Path, assignment: str) -> Plan:
-    """Read the assignment's graded cells from the gradebook and the reference data."""
+def make_plan(*, course_root: Path, assignment: str, overrides: Config | None = None) -> Plan:
+    """Read the assignment's graded cells from the gradebook and the reference data.
+
+    ``overrides`` (e.g. the command's flags) take precedence over ``nbgrader_config.py``.
+    """
     from autograder.reference import load
 
     if not (course_root / "nbgrader_config.py").is_file():
@@ -155,6 +204,8 @@ def make_plan(*, course_root: Path, assignment: str) -> Plan:
             "the command from the course root (autograder/course) or pass --course-root"
         )
     config = load_config(course_root)
+    if overrides is not None:
+        config.merge(overrides)
     coursedir = _coursedir(config, assignment)
     db_url = coursedir.db_url
     with Gradebook(db_url) as gb:
@@ -587,6 +638,7 @@ def grade_assignment(
     student: str | None = None,
     sandboxed: bool = True,
     limits: sandbox.Limits | None = None,
+    config: Config | None = None,
     skip_after_last_graded: bool = True,
     verify_model_file: bool = True,
     progress_json: str | None = None,
@@ -602,7 +654,8 @@ def grade_assignment(
         force: grade submissions whose file has not changed since their last grading.
         student: grade only this student.
         sandboxed: run kernels in bubblewrap; False runs student code unconfined.
-        limits: time and memory limits (threads per kernel default to cores / workers).
+        limits: the limits per submission (default: :class:`GradingLimits` as configured).
+        config: settings that override the course's ``nbgrader_config.py`` (the CLI's flags).
         skip_after_last_graded: do not run cells after the last graded cell.
         verify_model_file: judge the model checks from the model file the kernel saved,
             described outside the kernel, instead of from the kernel's report.
@@ -618,10 +671,10 @@ def grade_assignment(
             "install it (apt-get install bubblewrap) or pass --no-sandbox to grade unconfined"
         )
     workers = workers or os.cpu_count() or 1
-    limits = limits or sandbox.Limits()
+    plan = make_plan(course_root=course_root, assignment=assignment, overrides=config)
+    limits = limits or GradingLimits(config=plan.config).limits(workers=workers)
     if limits.threads == 0:
         limits = dataclasses.replace(limits, threads=max(1, (os.cpu_count() or 1) // workers))
-    plan = make_plan(course_root=course_root, assignment=assignment)
     submissions = find_submissions(plan, student)
     outcomes: dict[str, Outcome] = {}
     todo = []

@@ -8,6 +8,7 @@ import sqlite3
 
 import pytest
 from adversarial import course
+from traitlets.config import Config
 
 from autograder import __main__ as cli
 from autograder import grade, report, sandbox
@@ -31,17 +32,37 @@ def test_grade_forwards_arguments_and_leaves_defaults_to_grade_assignment(monkey
     assert seen["assignment"] == "A" and seen["workers"] == 3 and seen["student"] == "s1"
     assert seen["force"] is True and seen["sandboxed"] is True
     assert seen["skip_after_last_graded"] is True and seen["scheduler"] is None
-    assert seen["limits"] == sandbox.Limits()
+    assert "limits" not in seen and "GradingLimits" not in seen["config"]
     assert seen["verify_model_file"] is True
     cli.main(["grade", "A", "--no-sandbox", "--run-all-cells", "--cell-timeout", "5"])
     assert seen["sandboxed"] is False and seen["skip_after_last_graded"] is False
-    assert seen["limits"] == dataclasses.replace(sandbox.Limits(), cell_timeout=5.0)
-    cli.main(["grade", "A", "--max-processes", "16"])
-    assert seen["limits"] == dataclasses.replace(sandbox.Limits(), processes=16)
-    cli.main(["grade", "A", "--disk-gib", "0.5"])
-    assert seen["limits"] == dataclasses.replace(sandbox.Limits(), disk=512 * 1024**2)
+    assert dict(seen["config"].GradingLimits) == {"cell_timeout": 5.0}
+    cli.main(["grade", "A", "--max-processes", "16", "--disk-gib", "0.5"])
+    assert dict(seen["config"].GradingLimits) == {"max_processes": 16, "disk_gib": 0.5}
     cli.main(["grade", "A", "--trust-model-facts"])
     assert seen["verify_model_file"] is False
+
+
+def test_limits_come_from_the_configuration_with_flags_on_top():
+    """Does c.GradingLimits in nbgrader_config.py set a limit, and a flag override it?"""
+    config = Config()
+    config.GradingLimits.cell_timeout = 42.0
+    config.GradingLimits.disk_gib = 0.25
+    config.GradingLimits.threads = 3
+    limits = grade.GradingLimits(config=config).limits(workers=2)
+    assert limits == dataclasses.replace(
+        sandbox.Limits(), cell_timeout=42.0, disk=256 * 1024**2, threads=3
+    )
+    flags = Config()
+    flags.GradingLimits.cell_timeout = 5.0
+    config.merge(flags)
+    assert grade.GradingLimits(config=config).limits(workers=2).cell_timeout == 5.0
+
+
+def test_limits_default_to_the_sandboxs_defaults_with_threads_shared_among_workers():
+    limits = grade.GradingLimits().limits(workers=1)
+    assert dataclasses.replace(limits, threads=0) == sandbox.Limits()
+    assert limits.threads == max(1, os.cpu_count() or 1)
 
 
 def test_limits_reject_non_positive_values():
@@ -84,3 +105,15 @@ def test_a_kernel_that_cannot_start_is_a_grading_error_and_nothing_is_recorded(
     finally:
         db.close()
     assert not (course_root / "autograded").exists()
+
+
+def test_the_course_configuration_file_sets_the_grading_limits(tmp_path):
+    course_root = course.make_course(tmp_path)
+    with (course_root / "nbgrader_config.py").open("a") as handle:
+        handle.write("\nc.GradingLimits.cell_timeout = 42\n")
+    plan = grade.make_plan(course_root=course_root, assignment=course.ASSIGNMENT)
+    assert grade.GradingLimits(config=plan.config).limits(workers=1).cell_timeout == 42.0
+    flags = Config()
+    flags.GradingLimits.cell_timeout = 7.0
+    plan = grade.make_plan(course_root=course_root, assignment=course.ASSIGNMENT, overrides=flags)
+    assert grade.GradingLimits(config=plan.config).limits(workers=1).cell_timeout == 7.0

@@ -3,8 +3,9 @@
 Under the grading command the first model check in the student's kernel saves the model
 (:data:`autograder.kernel.MODEL_FILE`), and every model check reports ``model``'s outputs on
 inputs drawn from a per-submission seed the kernel only learns in the test cell. After the
-kernel has stopped, the worker describes that file in a fresh sandbox holding only the file
-(``python -m autograder.model_probe FILE SEED``), which gives the facts
+kernel has stopped, the worker (:mod:`autograder.model_file`) describes that file in a fresh
+sandbox holding only the file, by running this module (``python -m autograder.model_probe
+FILE SEED``), which gives the facts
 :func:`autograder.probes.model_facts` gives for the live model, plus the outputs on the same
 inputs computed from the file's own weights:
 
@@ -26,8 +27,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import stat
-import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -35,10 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from autograder import cases, probes
-from autograder.protocol import MODEL_FILE
-
-#: Largest saved model the grader reads (the assignment's model takes about 150 kB).
-MAX_FILE_BYTES = 32 * 1024**2
+from autograder.protocol import DESCRIBER_MARK
 
 #: Largest ``config.json`` the archive reader accepts (the assignment's takes about 4 kB).
 MAX_CONFIG_BYTES = 1024**2
@@ -46,9 +42,6 @@ MAX_CONFIG_BYTES = 1024**2
 #: Largest ``model.weights.h5`` the forward pass reads, and most weights in one array.
 MAX_WEIGHTS_BYTES = 16 * 1024**2
 MAX_ARRAY_VALUES = 4 * 1024**2
-
-#: Marks the loader's one line of output among whatever TensorFlow prints.
-_MARK = "NN-COURSE-MODEL-FACTS "
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -298,82 +291,13 @@ def facts_from_file(path: str | Path, seed: int) -> dict:
     return {**probes.model_facts(model), "outputs": outputs}
 
 
-def _read_model_file(path: Path) -> bytes | dict | None:
-    """Return the saved model's bytes, a ``load_error`` dict, or None when nothing was saved."""
-    # O_NOFOLLOW and O_NONBLOCK: neither a link nor a FIFO in place of the file can redirect
-    # or block the read; fstat then checks what was opened.
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except FileNotFoundError:
-        return None
-    except OSError as err:
-        return {"load_error": f"{MODEL_FILE} could not be read: {err.strerror}"}
-    info = os.fstat(fd)
-    if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_FILE_BYTES:
-        os.close(fd)
-        if not stat.S_ISREG(info.st_mode):
-            return {"load_error": f"{MODEL_FILE} is not a regular file"}
-        return {"load_error": f"{MODEL_FILE} is larger than {MAX_FILE_BYTES} bytes"}
-    with os.fdopen(fd, "rb") as handle:
-        data = handle.read(MAX_FILE_BYTES + 1)
-    if len(data) > MAX_FILE_BYTES:
-        return {"load_error": f"{MODEL_FILE} is larger than {MAX_FILE_BYTES} bytes"}
-    return data or None
-
-
-def model_file_facts(path: Path, limits, *, sandboxed: bool, seed: int) -> dict | None:
-    """Describe the model a finished kernel saved at ``path`` (a host file).
-
-    The file is described in a new sandbox holding only a copy of it (:func:`facts_from_file`;
-    nothing from the file is trusted by this process). Returns the model's facts with its
-    outputs for ``seed``, ``{"load_error": ...}`` when the file is unusable, or None when the
-    kernel saved no model. ``limits`` is the submission's :class:`autograder.sandbox.Limits`;
-    the describer gets its memory limit and ``2 * startup_timeout`` seconds.
-    """
-    from autograder import sandbox
-
-    found = _read_model_file(path)
-    if found is None or isinstance(found, dict):
-        return found
-    space = sandbox.make_workspace(found)
-    timeout = 2 * limits.startup_timeout
-    target = space.work / MODEL_FILE if sandboxed else space.model_file
-    try:
-        prefix, env = sandbox.confinement(space, limits, sandboxed=sandboxed)
-        python = sandbox.python_executable()
-        command = [*prefix, python, "-P", "-m", __name__, str(target), str(int(seed))]
-        done = subprocess.run(
-            command,
-            env=env,
-            cwd=space.work,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=timeout,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        return {"load_error": f"loading the saved model took longer than {timeout:g} s"}
-    finally:
-        space.cleanup()
-    for line in reversed(done.stdout.decode(errors="replace").splitlines()):
-        if line.startswith(_MARK):
-            try:
-                facts = json.loads(line.removeprefix(_MARK))
-            except ValueError:
-                break
-            if isinstance(facts, dict):
-                return facts
-            break
-    return {"load_error": f"the model loader stopped (exit status {done.returncode})"}
-
-
 def main(argv: list[str] | None = None) -> int:
     """Print the facts of the model saved at ``argv[0]`` as one marked JSON line."""
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 2 or not args[1].isdigit():
         print("usage: python -m autograder.model_probe MODEL.keras SEED", file=sys.stderr)
         return 2
-    print(_MARK + json.dumps(facts_from_file(args[0], int(args[1]))), flush=True)
+    print(DESCRIBER_MARK + json.dumps(facts_from_file(args[0], int(args[1]))), flush=True)
     return 0
 
 

@@ -14,6 +14,8 @@ FACTS_MIME = "application/vnd.nn-course.facts+json"
 MODEL_FILE_ENV = "NN_COURSE_MODEL_FILE"
 #: Name of that file in the kernel's working folder (Keras needs the ``.keras`` suffix).
 MODEL_FILE = "model.keras"
+#: Marks the model describer's one line of output among whatever TensorFlow prints.
+DESCRIBER_MARK = "NN-COURSE-MODEL-FACTS "
 
 
 class _Code(str, enum.Enum):

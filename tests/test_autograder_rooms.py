@@ -19,10 +19,6 @@ IN_KERNEL = {
     for name in sandbox.KERNEL_MODULES
 }
 
-#: Grading-side imports an in-kernel module may make inside a function that runs only in the
-#: grading process (never in a sandbox).
-ALLOWED_LAZY = {("model_probe", "model_file_facts", "sandbox")}
-
 
 def _autograder_imports(tree: ast.AST):
     """Yield (function name or None, imported autograder module) for every import in ``tree``."""
@@ -51,10 +47,8 @@ def test_an_in_kernel_module_imports_only_in_kernel_modules(module):
     if not path.exists():
         path = PACKAGE / module.replace(".", "/") / "__init__.py"
     for function, imported in _autograder_imports(ast.parse(path.read_text())):
-        top = imported.split(".")[0]
-        if top in IN_KERNEL or imported in IN_KERNEL:
-            continue
-        assert (module, function, top) in ALLOWED_LAZY, f"{module} imports autograder.{imported}"
+        where = f"{module}.{function}" if function else module
+        assert imported.split(".")[0] in IN_KERNEL, f"{where} imports autograder.{imported}"
 
 
 def test_the_in_kernel_modules_import_from_the_sandboxs_copy_alone():

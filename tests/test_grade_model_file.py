@@ -11,7 +11,7 @@ import zipfile
 
 import pytest
 
-from autograder import judge, kernel, model_probe, probes, sandbox
+from autograder import judge, kernel, model_file, model_probe, probes, sandbox
 
 SEED = 7
 
@@ -217,7 +217,7 @@ def test_the_archive_reader_defers_what_only_keras_can_describe(name, tmp_path):
     live = _live(model)
     model.save(tmp_path / kernel.MODEL_FILE)
     assert model_probe.describe_archive((tmp_path / kernel.MODEL_FILE).read_bytes()) is None
-    facts = model_probe.model_file_facts(
+    facts = model_file.describe(
         tmp_path / kernel.MODEL_FILE, sandbox.Limits(), sandboxed=False, seed=SEED
     )
     assert _agree(facts, live), facts
@@ -309,7 +309,7 @@ def test_a_broken_archive_is_a_load_error_not_a_crash(how, tmp_path):
     assert model_probe.describe_archive(broken) is None
     path = tmp_path / "broken.keras"
     path.write_bytes(broken)
-    facts = model_probe.model_file_facts(path, sandbox.Limits(), sandboxed=False, seed=SEED)
+    facts = model_file.describe(path, sandbox.Limits(), sandboxed=False, seed=SEED)
     assert set(facts) == {"load_error"}, facts
 
 
@@ -345,11 +345,11 @@ def test_a_file_with_python_code_in_it_is_not_loaded(tmp_path):
 
 
 def _file_facts(path):
-    return model_probe.model_file_facts(path, sandbox.Limits(), sandboxed=False, seed=SEED)
+    return model_file.describe(path, sandbox.Limits(), sandboxed=False, seed=SEED)
 
 
 def test_an_oversized_file_is_not_read(tmp_path, monkeypatch):
-    monkeypatch.setattr(model_probe, "MAX_FILE_BYTES", 1000)
+    monkeypatch.setattr(model_file, "MAX_FILE_BYTES", 1000)
     (tmp_path / kernel.MODEL_FILE).write_bytes(b"PK" + bytes(2000))
     facts = _file_facts(tmp_path / kernel.MODEL_FILE)
     assert set(facts) == {"load_error"} and "larger than 1000 bytes" in facts["load_error"]
@@ -394,8 +394,8 @@ def test_the_sandboxed_loader_describes_the_saved_model(tmp_path):
         model = build()
         live = _live(model)
         model.save(path)
-        facts = model_probe.model_file_facts(path, limits, sandboxed=True, seed=SEED)
+        facts = model_file.describe(path, limits, sandboxed=True, seed=SEED)
         assert _agree(facts, live), facts
     path.write_bytes(b"PK\x03\x04 not really a zip")
-    broken = model_probe.model_file_facts(path, limits, sandboxed=True, seed=SEED)
+    broken = model_file.describe(path, limits, sandboxed=True, seed=SEED)
     assert set(broken) == {"load_error"}

@@ -15,7 +15,7 @@ The pieces, from the student's kernel outwards:
 
 The grading command (``python -m autograder grade``): :mod:`autograder.grade` (the driver and
 only writer of the gradebook), :mod:`autograder.state` (its private records),
-:mod:`autograder.distributed` and :mod:`autograder.execute` (jobs on Dask workers),
+:mod:`autograder.cluster` and :mod:`autograder.execute` (jobs on Dask workers),
 :mod:`autograder.sandbox` (bubblewrap and limits), :mod:`autograder.model_file` (the saved
 model, read and handed to :mod:`autograder.model_probe` in a second sandbox, so no student code
 runs), :mod:`autograder.judge` (verdicts outside the kernel) and :mod:`autograder.report`

@@ -3,8 +3,11 @@ in place of an installed package?"""
 
 from __future__ import annotations
 
+import pkgutil
 import subprocess
 import sys
+
+import pytest
 
 from conftest import REPO_ROOT
 
@@ -39,3 +42,27 @@ def test_the_grading_command_ignores_modules_in_the_folder_it_runs_from(tmp_path
     assert "SHADOWED" not in done.stdout + done.stderr
     # The folder is not a course root: a clear error, not a traceback.
     assert done.returncode == 2 and "not an nbgrader course root" in done.stderr, done.stderr
+
+
+def _installed_top_level_names() -> set[str]:
+    """Return the names Python can import from the environment and the standard library."""
+    ours = {str(REPO_ROOT / name) for name in ("autograder", "lab_utils")}
+    found = {
+        module.name
+        for module in pkgutil.iter_modules()
+        if getattr(module.module_finder, "path", None) not in ours
+    }
+    return found | set(sys.stdlib_module_names)
+
+
+@pytest.mark.parametrize("folder", ["autograder", "lab_utils"])
+def test_no_module_of_ours_shares_a_name_with_an_installed_package(folder):
+    """Would running Python from inside one of our packages import our file in place of one?"""
+    ours = {
+        path.stem if path.is_file() else path.name
+        for path in (REPO_ROOT / folder).iterdir()
+        if path.suffix == ".py" or (path / "__init__.py").is_file()
+    }
+    assert "distributed" in _installed_top_level_names()  # the check can see Dask's package
+    clashes = sorted(ours & _installed_top_level_names())
+    assert not clashes, f"{folder}/ holds modules named like installed packages: {clashes}"

@@ -530,17 +530,26 @@ def _zero_missing_and_comment(plan: Plan, student: str, status: str, reason: str
         gb.db.commit()
 
 
-def gradebook_scores(plan: Plan, student: str) -> tuple[float, dict[str, float]] | None:
-    """Return ``student``'s total and per-test scores from the gradebook (None: not graded)."""
-    coursedir = _coursedir(plan.config, plan.assignment, student)
+def gradebook_scores(plan: Plan, students) -> dict[str, tuple[float, dict[str, float]]]:
+    """Return the total and per-test scores of those of ``students`` the gradebook has graded.
+
+    One gradebook session for all of them: opening one costs nbgrader half a second.
+    """
+    found = {}
+    coursedir = _coursedir(plan.config, plan.assignment)
     with warnings.catch_warnings(), Gradebook(coursedir.db_url) as gb:
         warnings.simplefilter("ignore", SAWarning)
-        try:
-            submission = gb.find_submission_notebook(plan.notebook, plan.assignment, student)
-        except MissingEntry:
-            return None
-        tests = {g.name: float(g.score or 0.0) for g in submission.grades}
-        return float(submission.score), {g: tests.get(g, 0.0) for g in plan.test_ids}
+        for student in students:
+            try:
+                submission = gb.find_submission_notebook(plan.notebook, plan.assignment, student)
+            except MissingEntry:
+                continue
+            tests = {g.name: float(g.score or 0.0) for g in submission.grades}
+            found[student] = (
+                float(submission.score),
+                {g: tests.get(g, 0.0) for g in plan.test_ids},
+            )
+    return found
 
 
 def _placeholder_notebook(plan: Plan, status: str, reason: str) -> nbformat.NotebookNode:
@@ -592,7 +601,7 @@ def record(
         nbformat.write(_placeholder_notebook(plan, status, reason), target)
         tests_reason = {g: Verdict.NOT_RUN for g in plan.test_ids}
     _zero_missing_and_comment(plan, sub.student, status, reason)
-    score, tests = gradebook_scores(plan, sub.student)
+    score, tests = gradebook_scores(plan, [sub.student])[sub.student]
     outcome = Outcome(
         student=sub.student,
         score=score,
@@ -615,17 +624,19 @@ def record(
     return outcome
 
 
-def recorded_outcome(plan: Plan, student: str) -> Outcome | None:
-    """Return the table row of ``student``'s last grading: scores from the gradebook.
+def recorded_outcomes(plan: Plan, records: dict[str, state.Record]) -> dict[str, Outcome]:
+    """Return the table rows of earlier gradings, scores from the gradebook.
 
-    None when there is no valid record or the gradebook holds no grades for the student.
+    ``records`` maps students to their valid records; a student the gradebook holds no grades
+    for has no row.
     """
-    record = read_state(plan, student)
-    scores = gradebook_scores(plan, student) if record is not None else None
-    if scores is None:
-        return None
-    kept = {f.name: getattr(record, f.name) for f in dataclasses.fields(Outcome)}
-    return Outcome(**{**kept, "score": scores[0], "tests": scores[1]})
+    found = {}
+    if not records:
+        return found
+    for student, (score, tests) in gradebook_scores(plan, records).items():
+        kept = {f.name: getattr(records[student], f.name) for f in dataclasses.fields(Outcome)}
+        found[student] = Outcome(**{**kept, "score": score, "tests": tests})
+    return found
 
 
 def grade_assignment(
@@ -662,7 +673,7 @@ def grade_assignment(
         progress_json: file (or ``-`` for stdout) for a JSON-lines progress stream.
         report_dir: folder for the CSV report (default: ``<course_root>/reports``).
     """
-    from autograder import distributed, report
+    from autograder import cluster, report
 
     course_root = Path(course_root).resolve()
     if sandboxed and not sandbox.sandbox_available():
@@ -676,16 +687,16 @@ def grade_assignment(
     if limits.threads == 0:
         limits = dataclasses.replace(limits, threads=max(1, (os.cpu_count() or 1) // workers))
     submissions = find_submissions(plan, student)
-    outcomes: dict[str, Outcome] = {}
-    todo = []
-    for sub in submissions:
-        last = None if force else read_state(plan, sub.student)
+    unchanged = {}
+    for sub in [] if force else submissions:
+        last = read_state(plan, sub.student)
         if last and (last.sha256, last.timestamp) == (sub.sha256, sub.timestamp):
-            previous = recorded_outcome(plan, sub.student)
-            if previous is not None:
-                outcomes[sub.student] = dataclasses.replace(previous, status=Status.UNCHANGED)
-                continue
-        todo.append(sub)
+            unchanged[sub.student] = last
+    outcomes = {
+        name: dataclasses.replace(row, status=Status.UNCHANGED)
+        for name, row in recorded_outcomes(plan, unchanged).items()
+    }
+    todo = [sub for sub in submissions if sub.student not in outcomes]
     progress = report.Progress(total=len(todo), json_path=progress_json, bar=show_progress)
 
     def grading_error(prepared: Prepared, reason: str) -> Outcome:
@@ -734,7 +745,7 @@ def grade_assignment(
         progress.update(outcome)
 
     try:
-        distributed.run_jobs(
+        cluster.run_jobs(
             prepared_jobs(),
             on_done=finish,
             on_lost=finish_lost,
@@ -748,10 +759,9 @@ def grade_assignment(
     # The CSV covers the whole class: students not graded in this run keep their last record.
     everyone = dict(outcomes)
     if student is not None:
-        for sub in find_submissions(plan):
-            previous = None if sub.student in everyone else recorded_outcome(plan, sub.student)
-            if previous is not None:
-                everyone[sub.student] = previous
+        others = {sub.student for sub in find_submissions(plan)} - set(everyone)
+        records = {name: r for name in others if (r := read_state(plan, name)) is not None}
+        everyone.update(recorded_outcomes(plan, records))
     report.write_csv(
         [everyone[s] for s in sorted(everyone)],
         plan,

@@ -19,7 +19,8 @@ def _pyproject():
 
 def _pip_requirements() -> dict[str, str]:
     project = _pyproject()["project"]
-    reqs = project["dependencies"] + project["optional-dependencies"]["test"]
+    extras = project["optional-dependencies"]
+    reqs = project["dependencies"] + extras["grading"] + extras["hub"] + extras["test"]
     out = {}
     for text in reqs:
         req = Requirement(text)

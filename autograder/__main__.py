@@ -1,7 +1,7 @@
 """Command line: ``python -m autograder grade ASSIGNMENT`` and ``python -m autograder bench``.
 
 A thin layer: it parses arguments and forwards them to keyword-only functions
-(:func:`autograder.grade.grade_assignment`, :func:`autograder.bench.run_benchmark`),
+(:func:`autograder.grading.grade.grade_assignment`, :func:`autograder.bench.run_benchmark`),
 which own every default.
 """
 
@@ -20,8 +20,8 @@ import argparse
 from traitlets import Int
 from traitlets.config import Config
 
-from autograder import grade as grade_module
-from autograder import sandbox
+from autograder.grading import grade as grade_module
+from autograder.grading import sandbox
 
 _TRUST_HELP = (
     "judge the model checks from the kernel's own report instead of the model file it saved "
@@ -30,8 +30,8 @@ _TRUST_HELP = (
 
 
 def _grade(args: argparse.Namespace) -> int:
-    from autograder import grade, report
-    from autograder.protocol import Status
+    from autograder.grading import grade, report
+    from autograder.kernel.protocol import Status
 
     # nbgrader runs `alembic` from PATH: find the one installed beside this interpreter.
     os.environ["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), os.environ["PATH"]])

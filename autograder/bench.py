@@ -22,8 +22,8 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import execute, grade, sandbox
-from autograder.protocol import Status
+from autograder.grading import execute, grade, sandbox
+from autograder.kernel.protocol import Status
 
 ASSIGNMENT = "C2_W2_Assignment"
 PACKAGE_ROOT = Path(__file__).resolve().parent

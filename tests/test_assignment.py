@@ -8,7 +8,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import checks
+from autograder.kernel import checks
 
 from conftest import notebook_text
 

@@ -1,4 +1,4 @@
-"""Unit tests for autograder.checks with in-memory facts (no kernel, no TensorFlow)."""
+"""Unit tests for autograder.kernel.checks with in-memory facts (no kernel, no TensorFlow)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import copy
 import numpy as np
 import pytest
 
-from autograder import checks
-from autograder.reference import load
+from autograder.kernel import checks
+from autograder.kernel.reference import load
 
 
 @pytest.fixture(scope="module")

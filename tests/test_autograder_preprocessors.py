@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
+from autograder.feedback.preprocessors import SanitizeFeedback
+from autograder.grading.preprocessors import FilterLibraryWarnings
 from autograder.kernel import FACTS_MIME
-from autograder.preprocessors import FilterLibraryWarnings, SanitizeFeedback
 
 WIDGET = "application/vnd.jupyter.widget-view+json"
 TF_NOISE = (
@@ -82,7 +83,7 @@ def test_feedback_drops_facts_and_shortens_tracebacks_of_graded_cells():
 
 
 def test_grading_kernel_gets_the_configured_environment(monkeypatch, tmp_path):
-    from autograder.preprocessors import ExecuteWithEnv
+    from autograder.grading.preprocessors import ExecuteWithEnv
 
     monkeypatch.delenv("NN_COURSE_PROBE", raising=False)
     cell = new_code_cell("import os\nprint(os.environ.get('NN_COURSE_PROBE'))")
@@ -98,7 +99,7 @@ def test_grading_kernel_gets_the_configured_environment(monkeypatch, tmp_path):
 
 
 def test_feedback_noise_filter_cleans_ungraded_cells_too():
-    from autograder.preprocessors import HideLibraryNoise
+    from autograder.feedback.preprocessors import HideLibraryNoise
 
     imports = new_code_cell("import tensorflow as tf")
     imports.outputs = [_stderr(TF_NOISE + "my debug message\n")]
@@ -107,7 +108,7 @@ def test_feedback_noise_filter_cleans_ungraded_cells_too():
 
 
 def test_widgets_become_their_figure_image_or_one_note():
-    from autograder.preprocessors import StaticWidgets
+    from autograder.feedback.preprocessors import StaticWidgets
 
     view = {"model_id": "0" * 32, "version_major": 2, "version_minor": 0}
     figure = new_output(
@@ -146,7 +147,7 @@ def _solution(grade_id):
 def test_summary_groups_checks_by_exercise_and_names_them_by_their_question():
     from nbformat.v4 import new_markdown_cell
 
-    from autograder.preprocessors import SummarizeChecks
+    from autograder.feedback.preprocessors import SummarizeChecks
 
     failed = new_output("error", ename="CheckFailed", evalue="Found 3 layers.\nmore", traceback=[])
     cells = [
@@ -178,7 +179,7 @@ def test_summary_groups_checks_by_exercise_and_names_them_by_their_question():
 
 
 def test_failure_reason_names_other_errors_and_stderr():
-    from autograder.preprocessors import failure_reason
+    from autograder.feedback.preprocessors import failure_reason
 
     error = new_output("error", ename="NameError", evalue="name 'x' is not defined", traceback=[])
     assert failure_reason(_graded([error])) == "NameError: name 'x' is not defined"
@@ -187,7 +188,7 @@ def test_failure_reason_names_other_errors_and_stderr():
 
 
 def test_docstring_is_found_in_a_cell_with_ipython_magics():
-    from autograder.preprocessors import first_docstring_line
+    from autograder.feedback.preprocessors import first_docstring_line
 
     assert first_docstring_line('"""Is it fast?"""\n%timeit f()') == "Is it fast?"
     assert first_docstring_line("x = 1") == ""

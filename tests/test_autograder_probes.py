@@ -1,4 +1,4 @@
-"""Unit tests for autograder.probes: facts from real functions and small Keras models."""
+"""Unit tests for autograder.kernel.probes: facts from real functions and small Keras models."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from autograder import cases, probes
-from autograder.kernel import unanswered
+from autograder.kernel import cases, probes, unanswered
 
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder import cases, make_reference, reference
+from autograder.grading import make_reference
+from autograder.kernel import cases, reference
 
 
 def test_make_reference_reproduces_the_committed_files():

@@ -1,5 +1,11 @@
-"""Do the in-kernel modules stand alone: importing nothing of the grading side, and importable
-from the copy a sandbox gets, without the rest of the package?"""
+"""Do the rooms of the package import only what they may?
+
+``autograder.kernel`` runs inside the student's kernel (and the model describer's sandbox): it
+imports nothing of ours outside itself, and a sandbox gets a copy of it alone. The grading
+driver (``autograder.grading``) may import the kernel room (the protocol, cases and checks it
+shares) but not the feedback room; the feedback room may import both; ``lab_utils``, the
+students' helper package, imports nothing of the autograder.
+"""
 
 from __future__ import annotations
 
@@ -9,57 +15,73 @@ from pathlib import Path
 
 import pytest
 
-from autograder import sandbox
+from autograder.grading import sandbox
 
-PACKAGE = Path(sandbox.__file__).resolve().parent
+REPO = Path(__file__).resolve().parents[1]
+PACKAGE = REPO / "autograder"
 
-#: The in-kernel modules, as module names (what the sandbox receives).
-IN_KERNEL = {
-    name.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
-    for name in sandbox.KERNEL_MODULES
+#: Room (a package, or a module's dotted name) -> the rooms of ours it may import.
+MAY_IMPORT = {
+    "autograder.kernel": {"autograder.kernel"},
+    "autograder.grading": {"autograder.kernel", "autograder.grading"},
+    "autograder.feedback": {"autograder.kernel", "autograder.grading", "autograder.feedback"},
+    "lab_utils": {"lab_utils"},
 }
 
 
-def _autograder_imports(tree: ast.AST):
-    """Yield (function name or None, imported autograder module) for every import in ``tree``."""
-
-    def visit(node, function):
-        for child in ast.iter_child_nodes(node):
-            inner = child.name if isinstance(child, ast.FunctionDef) else function
-            if isinstance(child, ast.ImportFrom) and child.module:
-                if child.module == "autograder":
-                    for alias in child.names:
-                        yield function, alias.name
-                elif child.module.startswith("autograder."):
-                    yield function, child.module.removeprefix("autograder.")
-            elif isinstance(child, ast.Import):
-                for alias in child.names:
-                    if alias.name.startswith("autograder."):
-                        yield function, alias.name.removeprefix("autograder.")
-            yield from visit(child, inner)
-
-    yield from visit(tree, None)
+def _modules(room: str) -> list[Path]:
+    return sorted((REPO / room.replace(".", "/")).rglob("*.py"))
 
 
-@pytest.mark.parametrize("module", sorted(IN_KERNEL))
-def test_an_in_kernel_module_imports_only_in_kernel_modules(module):
-    path = PACKAGE / (module.replace(".", "/") + ".py")
-    if not path.exists():
-        path = PACKAGE / module.replace(".", "/") / "__init__.py"
-    for function, imported in _autograder_imports(ast.parse(path.read_text())):
-        where = f"{module}.{function}" if function else module
-        assert imported.split(".")[0] in IN_KERNEL, f"{where} imports autograder.{imported}"
+def _our_imports(path: Path):
+    """Yield every module of ours (``autograder.*`` or ``lab_utils.*``) that ``path`` imports."""
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+            if node.module in {"autograder", "lab_utils"}:
+                yield from names[1:]
+            elif node.module.split(".")[0] in {"autograder", "lab_utils"}:
+                yield node.module
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] in {"autograder", "lab_utils"}:
+                    yield alias.name
 
 
-def test_the_in_kernel_modules_import_from_the_sandboxs_copy_alone():
+def _room_of(module: str) -> str:
+    return ".".join(module.split(".")[:2]) if module.startswith("autograder.") else module
+
+
+CASES = [(room, path) for room in MAY_IMPORT for path in _modules(room)]
+
+
+@pytest.mark.parametrize(("room", "path"), CASES, ids=[str(p.relative_to(REPO)) for _, p in CASES])
+def test_a_module_imports_only_the_rooms_its_room_may_import(room, path):
+    for imported in _our_imports(path):
+        allowed = MAY_IMPORT[room]
+        assert _room_of(imported) in allowed or imported.split(".")[0] in allowed, (
+            f"{path.relative_to(REPO)} imports {imported}; {room} may import only {sorted(allowed)}"
+        )
+
+
+def test_the_rules_catch_a_kernel_module_importing_the_grading_side(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("from autograder.grading import grade\nfrom autograder import kernel\n")
+    assert [_room_of(m) for m in _our_imports(bad)] == ["autograder.grading", "autograder.kernel"]
+
+
+def test_the_kernel_room_imports_from_the_sandboxs_copy_alone():
+    kernel_modules = sorted(
+        "autograder.kernel" + ("" if p.stem == "__init__" else f".{p.stem}")
+        for p in _modules("autograder.kernel")
+    )
     space = sandbox.make_workspace()
     try:
         limits = sandbox.Limits(threads=1)
-        sandboxed = sandbox.sandbox_available()
-        prefix, env = sandbox.confinement(space, limits, sandboxed=sandboxed)
+        prefix, env = sandbox.confinement(space, limits, sandboxed=sandbox.sandbox_available())
         code = (
             "import autograder, sys\n"
-            f"import {', '.join('autograder.' + m for m in sorted(IN_KERNEL))}\n"
+            f"import {', '.join(kernel_modules)}\n"
             "print(autograder.__file__)\n"
             "print(sorted(m for m in sys.modules if m.startswith('autograder')))\n"
         )
@@ -77,4 +99,4 @@ def test_the_in_kernel_modules_import_from_the_sandboxs_copy_alone():
     assert done.returncode == 0, done.stderr[-3000:]
     location, loaded = done.stdout.strip().splitlines()[-2:]
     assert location.startswith(str(space.pkg)), location
-    assert set(ast.literal_eval(loaded)) == {"autograder"} | {f"autograder.{m}" for m in IN_KERNEL}
+    assert set(ast.literal_eval(loaded)) == {"autograder", *kernel_modules}

@@ -22,7 +22,7 @@ import nbformat
 import pytest
 from adversarial import course
 
-from autograder import sandbox
+from autograder.grading import sandbox
 
 pytestmark = pytest.mark.slow
 

@@ -17,8 +17,8 @@ import nbformat
 import pytest
 from adversarial import attacks, course
 
-from autograder import grade, sandbox
-from autograder.protocol import Status
+from autograder.grading import grade, sandbox
+from autograder.kernel.protocol import Status
 
 pytestmark = [
     pytest.mark.slow,
@@ -33,7 +33,7 @@ LIMITS = sandbox.Limits(
 
 def _reference_canary() -> str:
     """Return a value that appears only in the reference data (a hidden expected output)."""
-    from autograder.reference import load
+    from autograder.kernel.reference import load
 
     row = load()["softmax"]["checks"]["softmax_random_vectors"][0]
     return repr(row["expected"][0])

@@ -11,7 +11,7 @@ from adversarial import course
 from traitlets.config import Config
 
 from autograder import __main__ as cli
-from autograder import grade, report, sandbox
+from autograder.grading import grade, report, sandbox
 
 
 def test_grade_refuses_without_bubblewrap_unless_no_sandbox(monkeypatch, tmp_path, capsys):

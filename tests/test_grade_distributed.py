@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from adversarial import course
 
-from autograder import grade, sandbox
+from autograder.grading import grade, sandbox
 
 pytestmark = [
     pytest.mark.slow,

@@ -1,4 +1,4 @@
-"""Unit tests for autograder.judge: outside verdicts from the facts a kernel reported."""
+"""Unit tests for autograder.grading.judge: outside verdicts from the facts a kernel reported."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import json
 import numpy as np
 import pytest
 
-from autograder import cases, judge, model_probe, probes
-from autograder.kernel import FACTS_MIME
-from autograder.make_reference import reference_softmax
-from autograder.protocol import Verdict
-from autograder.reference import load
+from autograder.grading import judge
+from autograder.grading.make_reference import reference_softmax
+from autograder.kernel import FACTS_MIME, cases, model_probe, probes
+from autograder.kernel.protocol import Verdict
+from autograder.kernel.reference import load
 
 HIDDEN = '''"""Is my_softmax right on large inputs?"""
 ### BEGIN HIDDEN TESTS

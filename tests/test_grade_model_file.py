@@ -11,7 +11,9 @@ import zipfile
 
 import pytest
 
-from autograder import judge, kernel, model_file, model_probe, probes, sandbox
+from autograder import kernel
+from autograder.grading import judge, model_file, sandbox
+from autograder.kernel import model_probe, probes
 
 SEED = 7
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import pytest
 from adversarial import attacks, course
 
-from autograder import grade, sandbox
-from autograder.protocol import Verdict
+from autograder.grading import grade, sandbox
+from autograder.kernel.protocol import Verdict
 
 pytestmark = [
     pytest.mark.slow,

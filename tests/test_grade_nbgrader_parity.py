@@ -14,7 +14,8 @@ import shutil
 import pytest
 from nbgrader.api import Gradebook
 
-from autograder import bench, grade, sandbox
+from autograder import bench
+from autograder.grading import grade, sandbox
 
 pytestmark = [
     pytest.mark.slow,

@@ -9,8 +9,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import execute, sandbox
-from autograder.protocol import Status
+from autograder.grading import execute, sandbox
+from autograder.kernel.protocol import Status
 
 REPO_AUTOGRADER = Path(sandbox.__file__).resolve().parent
 
@@ -31,7 +31,7 @@ def _text(run: execute.Execution) -> list[str]:
 def test_kernel_sees_no_course_folder_and_cannot_write_outside_its_folder():
     run = _run(
         f"import os; print('COURSE', os.path.exists({str(REPO_AUTOGRADER)!r}))",
-        "from autograder.reference import load\ntry:\n    load()\nexcept Exception as e:\n"
+        "from autograder.kernel.reference import load\ntry:\n    load()\nexcept Exception as e:\n"
         "    print('REF', type(e).__name__)",
         "import lab_utils, os\ntry:\n    open(os.path.join(os.path.dirname(lab_utils.__file__),"
         " 'x'), 'w')\nexcept OSError as e:\n    print('WRITE', e.errno)",

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from autograder import state
+from autograder.grading import state
 
 POINTS = {"softmax_original_cases": 1.0, "softmax_large_inputs": 2.0}
 

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from autograder import grade
+from autograder.grading import grade
 
 
 def test_a_regular_file_is_read_whole(tmp_path):

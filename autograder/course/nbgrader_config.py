@@ -23,14 +23,13 @@ from nbgrader.preprocessors import (
 
 from autograder import feedback
 from autograder.feedback import FeedbackExporter
-from autograder.preprocessors import (
-    ExecuteWithEnv,
-    FilterLibraryWarnings,
+from autograder.feedback.preprocessors import (
     HideLibraryNoise,
     SanitizeFeedback,
     StaticWidgets,
     SummarizeChecks,
 )
+from autograder.grading.preprocessors import ExecuteWithEnv, FilterLibraryWarnings
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 

@@ -4,7 +4,7 @@
 ``HTMLExporter``; ``nbgrader_config.py`` swaps in :class:`FeedbackExporter` and the
 ``nn_feedback`` template shipped in this package. The template extends nbgrader's own
 ``feedback`` template: the score list at the top becomes the summary that
-:class:`autograder.preprocessors.SummarizeChecks` puts into the resources (each check named by
+:class:`autograder.feedback.preprocessors.SummarizeChecks` puts into the resources (each check named by
 its question and ``grade_id``, grouped by exercise, with points, reasons and links), and the
 CSS makes long failure messages wrap.
 

@@ -17,7 +17,7 @@ FACTS = "application/vnd.nn-course.facts+json"
 #: Facts a forger precomputes for the public probe cases (a stable softmax on cases.py).
 _FORGE = """
 import numpy as _np
-from autograder import cases as _cases
+from autograder.kernel import cases as _cases
 def _forged(check):
     found = {}
     for case in _cases.softmax_cases()[check]:
@@ -72,8 +72,8 @@ ATTACKS = {
             "np.allclose = lambda *a, **k: True\n"
             "np.isclose = lambda *a, **k: True\n"
             "np.testing.assert_allclose = lambda *a, **k: None\n"
-            "import autograder.checks as ch\n"
-            "from autograder.checks import CheckResult\n"
+            "import autograder.kernel.checks as ch\n"
+            "from autograder.kernel.checks import CheckResult\n"
             "for name in list(ch.ALL):\n"
             "    ch.ALL[name] = lambda facts, ref, name=name: CheckResult(name, True, 'ok')\n"
             "import builtins\n"
@@ -175,7 +175,7 @@ ATTACKS = {
             "    except Exception as err:\n"
             "        print('blocked', p, type(err).__name__)\n"
             "try:\n"
-            "    from autograder.reference import load\n"
+            "    from autograder.kernel.reference import load\n"
             "    print(load())\n"
             "except Exception as err:\n"
             "    print('blocked reference', type(err).__name__)",
@@ -184,7 +184,7 @@ ATTACKS = {
     # Overwrite another student's submission, the gradebook and the course's code.
     "write_others": Attack(
         before_tests=(
-            "for p in ['{victim}', '{course}/gradebook.db', '{repo}/autograder/checks.py',\n"
+            "for p in ['{victim}', '{course}/gradebook.db', '{repo}/autograder/kernel/checks.py',\n"
             "          '{course}/autograded/victim/Mini/Mini.ipynb']:\n"
             "    try:\n"
             "        open(p, 'w').write('pwned')\n"
@@ -343,7 +343,7 @@ ATTACKS = {
 #: forger needs is to have read probes.py and cases.py.
 _FORGE_MODEL = """
 import json as _json
-from autograder import cases as _cases, probes as _probes
+from autograder.kernel import cases as _cases, probes as _probes
 _honest_model_facts = _probes.model_facts
 def _forged_model(facts):
     facts = _json.loads(_json.dumps(facts))

@@ -9,12 +9,12 @@ the reference data is not there. This module, in the grading process:
    probes drawn per submission from a grader-held key (:func:`probe_source`), so hidden test
    code never reaches the kernel and precomputed answers do not help,
 3. reads each report from that cell's own outputs only and judges it with
-   :mod:`autograder.checks` against the reference (:func:`judge_cell`); a report that is
+   :mod:`autograder.kernel.checks` against the reference (:func:`judge_cell`); a report that is
    missing, malformed, duplicated or unexpected earns nothing.
 
 The model checks' facts (layers, activations) are the same for everyone, so they are not
 taken from the kernel: the worker describes the model file the kernel saved without running
-student code (:mod:`autograder.model_probe`), and the judge uses those facts. The file is tied
+student code (:mod:`autograder.kernel.model_probe`), and the judge uses those facts. The file is tied
 to the live ``model`` by its outputs on inputs drawn from a per-submission seed
 (:func:`model_seed`): the kernel reports ``model``'s outputs, the worker recomputes them from
 the file's weights. A kernel report that disagrees with the file (facts beyond float rounding,
@@ -33,8 +33,8 @@ import math
 
 import numpy as np
 
-from autograder import cases, checks
-from autograder.protocol import FACTS_MIME, Verdict
+from autograder.kernel import cases, checks
+from autograder.kernel.protocol import FACTS_MIME, Verdict
 
 #: Checks whose probes take softmax cases; extra per-submission cases are added to these.
 SOFTMAX_CHECKS = tuple(cases.softmax_cases())
@@ -165,7 +165,7 @@ def model_seed(key: bytes, submission_sha: str) -> int:
 
 def reference_with(reference: dict, extra: dict[str, list[dict]]) -> dict:
     """Return ``reference`` with the expected outputs of the ``extra`` softmax probes added."""
-    from autograder.make_reference import reference_softmax
+    from autograder.grading.make_reference import reference_softmax
 
     merged = copy.deepcopy(reference)
     for name, rows in extra.items():

@@ -1,6 +1,6 @@
 """Write the reference data in ``autograder/reference/`` from the reference solution.
 
-Run ``python -m autograder.make_reference`` after changing :mod:`autograder.cases`;
+Run ``python -m autograder.grading.make_reference`` after changing :mod:`autograder.kernel.cases`;
 ``--check`` only compares with the committed files (exit status 1 if they differ).
 Softmax outputs come from the stable NumPy solution and are cross-checked against
 ``tf.nn.softmax``; activation behaviours come from ``keras.activations``.
@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder import cases
+from autograder.kernel import cases
 
-REFERENCE_DIR = Path(__file__).resolve().parent / "reference"
+REFERENCE_DIR = Path(__file__).resolve().parents[1] / "reference"
 SOFTMAX_FILE = "softmax.json"
 MODEL_FILE = "model.json"
 
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
             path.write_text(text, encoding="utf-8")
             print(f"wrote {path}")
     if stale:
-        print(f"out of date: {', '.join(stale)}; run python -m autograder.make_reference")
+        print(f"out of date: {', '.join(stale)}; run python -m autograder.grading.make_reference")
         return 1
     return 0
 

@@ -1,7 +1,7 @@
 """Report facts about a student's objects, inside the student's kernel.
 
 Every function here only *describes* what the student's code does, as JSON-able dicts;
-none of them reads the reference data or decides pass/fail (that is :mod:`autograder.checks`).
+none of them reads the reference data or decides pass/fail (that is :mod:`autograder.kernel.checks`).
 Non-finite floats are written as the strings ``"nan"``, ``"inf"`` and ``"-inf"``.
 """
 
@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from autograder import cases as _cases
+from autograder.kernel import cases as _cases
 
 _MAX_ERROR_CHARS = 300
 

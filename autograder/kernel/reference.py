@@ -1,4 +1,4 @@
-"""Reference data for the checks (package data; a grading sandbox may hide it)."""
+"""Read the reference data in ``autograder/reference/`` (package data; a sandbox lacks it)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,11 @@ def load() -> dict:
     data = {}
     try:
         for key in ("softmax", "model"):
-            text = resources.files(__name__).joinpath(f"{key}.json").read_text(encoding="utf-8")
+            text = (
+                resources.files("autograder")
+                .joinpath(f"reference/{key}.json")
+                .read_text(encoding="utf-8")
+            )
             data[key] = json.loads(text)
     except (OSError, ValueError) as err:
         raise ReferenceUnavailable(f"reference data not readable: {err}") from err

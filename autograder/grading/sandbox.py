@@ -35,23 +35,15 @@ import psutil
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import List, Unicode
 
-from autograder.protocol import MODEL_FILE, MODEL_FILE_ENV
+from autograder.kernel.protocol import MODEL_FILE, MODEL_FILE_ENV
 
 #: Bytes the kernel may leave in host folders (its sockets and the saved model) before it is
 #: stopped; the assignment's saved model takes about 150 kB.
 HOST_BYTES = 48 * 1024**2
 
-#: Modules of the ``autograder`` package the test cells import inside the kernel.
-#: Only these are copied into the sandbox; never the checks, reference data or gradebook.
-KERNEL_MODULES = (
-    "protocol.py",
-    "probes.py",
-    "kernel.py",
-    "cases.py",
-    "checks.py",
-    "model_probe.py",
-    "reference/__init__.py",
-)
+#: The in-kernel room, copied whole into every sandbox: all the kernel imports of ours.
+#: Never the grading side, the reference data or the gradebook.
+KERNEL_PACKAGE = Path(__file__).resolve().parents[1] / "kernel"
 
 _GIB = 1024**3
 _MIB = 1024**2
@@ -197,15 +189,14 @@ def make_workspace(model: bytes = b"") -> Workspace:
     space = Workspace(root)
     for folder in (space.work, space.pkg / "autograder", space.run):
         folder.mkdir(parents=True)
-    source = Path(__file__).resolve().parent
     (space.pkg / "autograder" / "__init__.py").write_text(
         '"""In-kernel part of the grader (probes only; the checks run outside)."""\n'
     )
-    for name in KERNEL_MODULES:
-        if (source / name).is_file():
-            target = space.pkg / "autograder" / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source / name, target)
+    shutil.copytree(
+        KERNEL_PACKAGE,
+        space.pkg / "autograder" / "kernel",
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+    )
     space.model_file.write_bytes(model)
     return space
 

@@ -1,4 +1,4 @@
-"""Judge facts reported by :mod:`autograder.probes` against the reference data.
+"""Judge facts reported by :mod:`autograder.kernel.probes` against the reference data.
 
 Every check is a pure function ``check(facts, reference) -> CheckResult``, one per concern.
 Failure messages say what was expected, what was found and how to fix it, and never

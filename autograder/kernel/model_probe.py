@@ -3,10 +3,10 @@
 Under the grading command the first model check in the student's kernel saves the model
 (:data:`autograder.kernel.MODEL_FILE`), and every model check reports ``model``'s outputs on
 inputs drawn from a per-submission seed the kernel only learns in the test cell. After the
-kernel has stopped, the worker (:mod:`autograder.model_file`) describes that file in a fresh
-sandbox holding only the file, by running this module (``python -m autograder.model_probe
+kernel has stopped, the worker (:mod:`autograder.grading.model_file`) describes that file in a fresh
+sandbox holding only the file, by running this module (``python -m autograder.kernel.model_probe
 FILE SEED``), which gives the facts
-:func:`autograder.probes.model_facts` gives for the live model, plus the outputs on the same
+:func:`autograder.kernel.probes.model_facts` gives for the live model, plus the outputs on the same
 inputs computed from the file's own weights:
 
 * :func:`describe_archive` reads the archive's ``config.json`` with nothing but ``zipfile``,
@@ -33,8 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder import cases, probes
-from autograder.protocol import DESCRIBER_MARK
+from autograder.kernel import cases, probes
+from autograder.kernel.protocol import DESCRIBER_MARK
 
 #: Largest ``config.json`` the archive reader accepts (the assignment's takes about 4 kB).
 MAX_CONFIG_BYTES = 1024**2
@@ -146,7 +146,7 @@ def _loss_facts(compile_config: dict) -> dict | None:
 
 
 def _describe_config(config: dict) -> dict:
-    """Return :func:`autograder.probes.model_facts` of a saved ``Sequential`` of Dense layers."""
+    """Return :func:`autograder.kernel.probes.model_facts` of a saved ``Sequential`` of Dense layers."""
     _require(isinstance(config, dict) and config.get("class_name") == "Sequential")
     compile_config = config.get("compile_config") or {}
     _require(isinstance(compile_config, dict))
@@ -208,7 +208,7 @@ def _config(data: bytes) -> dict:
 def describe_archive(data: bytes) -> dict | None:
     """Describe a saved ``.keras`` archive from its ``config.json``, without TensorFlow.
 
-    Returns the facts :func:`autograder.probes.model_facts` gives for the same model, or None
+    Returns the facts :func:`autograder.kernel.probes.model_facts` gives for the same model, or None
     when the archive is not a ``Sequential`` of ``Dense`` layers with built-in activations
     (:data:`ACTIVATIONS`) and loss, or cannot be read: then only Keras can describe it.
     """
@@ -295,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     """Print the facts of the model saved at ``argv[0]`` as one marked JSON line."""
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 2 or not args[1].isdigit():
-        print("usage: python -m autograder.model_probe MODEL.keras SEED", file=sys.stderr)
+        print("usage: python -m autograder.kernel.model_probe MODEL.keras SEED", file=sys.stderr)
         return 2
     print(DESCRIBER_MARK + json.dumps(facts_from_file(args[0], int(args[1]))), flush=True)
     return 0

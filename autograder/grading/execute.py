@@ -4,7 +4,7 @@ The kernel is a subprocess of the worker (inside bubblewrap), so whatever the st
 does to it (exit, crash, run forever, exhaust memory, flood its output) ends only that
 kernel: the job records a status and returns normally. Only the worker's own death makes Dask
 run the job elsewhere. After the kernel has stopped, the model it saved (if any) is described
-without running student code (:mod:`autograder.model_file`).
+without running student code (:mod:`autograder.grading.model_file`).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from jupyter_core.utils import ensure_async, run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import CellControlSignal, CellTimeoutError, DeadKernelError
 
-from autograder import model_file, sandbox
-from autograder.protocol import Status
+from autograder.grading import model_file, sandbox
+from autograder.kernel.protocol import Status
 
 _MEMORY_SIGNS = ("MemoryError", "bad_alloc", "Cannot allocate memory", "Resource exhausted")
 
@@ -192,7 +192,7 @@ def execute(
     """Run the code cells of ``nb`` (up to index ``stop_after``) in a fresh sandboxed kernel.
 
     With ``describe_model``, the model file the kernel saved is then described, with its
-    outputs on the probe inputs of ``model_seed`` (:mod:`autograder.model_file`). Returns an :class:`Execution`; ``completed``
+    outputs on the probe inputs of ``model_seed`` (:mod:`autograder.grading.model_file`). Returns an :class:`Execution`; ``completed``
     lists the indices of cells that finished.
     """
     start = time.monotonic()

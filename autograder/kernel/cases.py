@@ -1,7 +1,7 @@
 """Probe inputs for the softmax and model checks (public: they reveal no expected values).
 
 The reference data in ``reference/`` repeats these inputs next to the expected outputs;
-``python -m autograder.make_reference`` regenerates both from this module.
+``python -m autograder.grading.make_reference`` regenerates both from this module.
 """
 
 from __future__ import annotations

@@ -1,14 +1,14 @@
 """Functions the assignment's test cells call, inside the student's kernel.
 
-Each ``check_*`` collects facts with :mod:`autograder.probes`, records them as a display
+Each ``check_*`` collects facts with :mod:`autograder.kernel.probes`, records them as a display
 output of MIME type :data:`FACTS_MIME` (while nbgrader autogrades), and then, if the
-reference data is readable, judges them with :mod:`autograder.checks`: a failure raises
+reference data is readable, judges them with :mod:`autograder.kernel.checks`: a failure raises
 :class:`CheckFailed` (an ``AssertionError``), which makes nbgrader score the cell zero.
 Where the reference is hidden (a grading sandbox), the check only reports.
 
 Under the grading command (:data:`MODEL_FILE_ENV` set), the first model check of a kernel
 also saves the student's model to that file, so the grader can describe the model itself
-(:mod:`autograder.model_probe`) instead of trusting what this kernel reports.
+(:mod:`autograder.kernel.model_probe`) instead of trusting what this kernel reports.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from __future__ import annotations
 import os
 import warnings
 
-from autograder import cases, checks, probes
-from autograder.protocol import FACTS_MIME, MODEL_FILE, MODEL_FILE_ENV
-from autograder.reference import ReferenceUnavailable, load
+from autograder.kernel import cases, checks, probes
+from autograder.kernel.protocol import FACTS_MIME, MODEL_FILE, MODEL_FILE_ENV
+from autograder.kernel.reference import ReferenceUnavailable, load
 
 __all__ = ["FACTS_MIME", "MODEL_FILE", "MODEL_FILE_ENV"]  # re-exported for notebooks and tools
 

@@ -2,7 +2,7 @@
 
 This is the grading side of the model checks: the file is a host file the kernel could write
 (in a sandbox, a bind mount it could not replace), so it is read without following links or
-blocking on a FIFO, within a size limit, and described by :mod:`autograder.model_probe` in a
+blocking on a FIFO, within a size limit, and described by :mod:`autograder.kernel.model_probe` in a
 new sandbox holding only a copy of it. Nothing from the file runs in this process.
 """
 
@@ -14,8 +14,9 @@ import stat
 import subprocess
 from pathlib import Path
 
-from autograder import model_probe, sandbox
-from autograder.protocol import DESCRIBER_MARK, MODEL_FILE
+from autograder.grading import sandbox
+from autograder.kernel import model_probe
+from autograder.kernel.protocol import DESCRIBER_MARK, MODEL_FILE
 
 #: Largest saved model the grader reads (the assignment's model takes about 150 kB).
 MAX_FILE_BYTES = 32 * 1024**2
@@ -47,10 +48,10 @@ def read(path: Path) -> bytes | dict | None:
 def describe(path: Path, limits, *, sandboxed: bool, seed: int) -> dict | None:
     """Describe the model a finished kernel saved at ``path`` (a host file).
 
-    The file is described in a new sandbox holding only a copy of it (:func:`autograder.model_probe.facts_from_file`;
+    The file is described in a new sandbox holding only a copy of it (:func:`autograder.kernel.model_probe.facts_from_file`;
     nothing from the file is trusted by this process). Returns the model's facts with its
     outputs for ``seed``, ``{"load_error": ...}`` when the file is unusable, or None when the
-    kernel saved no model. ``limits`` is the submission's :class:`autograder.sandbox.Limits`;
+    kernel saved no model. ``limits`` is the submission's :class:`autograder.grading.sandbox.Limits`;
     the describer gets its memory limit and ``2 * startup_timeout`` seconds.
     """
     found = read(path)

@@ -5,8 +5,8 @@ The driver (this process) is the only writer of the gradebook and of ``autograde
 1. For each submission it reads the notebook, hashes it (unchanged ones are skipped unless
    ``force``), applies nbgrader's own sanitising preprocessors (graded cells restored from the
    gradebook) and rewrites each graded test cell so the kernel only *reports* facts.
-2. A Dask worker runs the notebook in a sandboxed kernel (:func:`autograder.execute.run_job`).
-3. Back in the driver, :mod:`autograder.judge` turns each test cell's report into a verdict
+2. A Dask worker runs the notebook in a sandboxed kernel (:func:`autograder.grading.execute.run_job`).
+3. Back in the driver, :mod:`autograder.grading.judge` turns each test cell's report into a verdict
    (model checks from the facts of the model file the worker described, not the kernel's),
    and nbgrader's stock ``Autograde`` converter writes ``autograded/<student>/...`` and the
    gradebook, with :class:`InjectExecution` standing in for its ``Execute`` step.
@@ -36,8 +36,8 @@ from sqlalchemy.exc import SAWarning
 from traitlets import Dict, Float, Int
 from traitlets.config import Config, Configurable, PyFileConfigLoader
 
-from autograder import execute, judge, sandbox, state
-from autograder.protocol import Status, Verdict
+from autograder.grading import execute, judge, sandbox, state
+from autograder.kernel.protocol import Status, Verdict
 
 #: Largest submitted notebook the grader reads.
 MAX_NOTEBOOK_BYTES = 64 * 1024**2
@@ -132,7 +132,7 @@ class GradingLimits(Configurable):
     """The grading command's limits per submission, settable in ``nbgrader_config.py``.
 
     For example ``c.GradingLimits.cell_timeout = 600``; the command's flags override the
-    configuration. Defaults are :class:`autograder.sandbox.Limits`'s.
+    configuration. Defaults are :class:`autograder.grading.sandbox.Limits`'s.
     """
 
     cell_timeout = Float(sandbox.Limits.cell_timeout, help="Seconds one cell may run.").tag(
@@ -159,7 +159,7 @@ class GradingLimits(Configurable):
     )
 
     def limits(self, *, workers: int) -> sandbox.Limits:
-        """Return these settings as :class:`autograder.sandbox.Limits` for ``workers`` jobs."""
+        """Return these settings as :class:`autograder.grading.sandbox.Limits` for ``workers`` jobs."""
         return sandbox.Limits(
             cell_timeout=self.cell_timeout,
             total_timeout=self.total_timeout,
@@ -196,7 +196,7 @@ def make_plan(*, course_root: Path, assignment: str, overrides: Config | None = 
 
     ``overrides`` (e.g. the command's flags) take precedence over ``nbgrader_config.py``.
     """
-    from autograder.reference import load
+    from autograder.kernel.reference import load
 
     if not (course_root / "nbgrader_config.py").is_file():
         raise GradingSetupError(
@@ -673,7 +673,7 @@ def grade_assignment(
         progress_json: file (or ``-`` for stdout) for a JSON-lines progress stream.
         report_dir: folder for the CSV report (default: ``<course_root>/reports``).
     """
-    from autograder import cluster, report
+    from autograder.grading import cluster, report
 
     course_root = Path(course_root).resolve()
     if sandboxed and not sandbox.sandbox_available():

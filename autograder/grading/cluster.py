@@ -1,6 +1,6 @@
 """Run grading jobs on Dask: a local cluster by default, or a running ``dask scheduler``.
 
-Each job is :func:`autograder.execute.run_job` for one submission. A job never raises for
+Each job is :func:`autograder.grading.execute.run_job` for one submission. A job never raises for
 what the student's code does (its kernel is a sandboxed subprocess of the worker), so an
 exception here means the worker itself was lost: Dask then runs the job on another worker
 (up to ``allowed-failures`` times) and only after that reports it as lost.
@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 import dask
 from distributed import Client, LocalCluster, as_completed
 
-from autograder import execute
+from autograder.grading import execute
 
 #: Times a job may be on a worker that dies before Dask gives up on it.
 ALLOWED_FAILURES = 3

@@ -186,7 +186,8 @@ def probe_source(
     """
     lines = [
         '"""Report facts for the grader (judged outside this kernel)."""',
-        "from autograder import cases as _nn_cases, kernel as _nn_kernel, probes as _nn_probes",
+        "from autograder import kernel as _nn_kernel",
+        "from autograder.kernel import probes as _nn_probes",
     ]
     for call in calls:
         args = ", ".join(call.args)

@@ -20,24 +20,11 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from autograder import kernel
+from autograder.kernel import specs
 from lab_utils import data
 
-SOFTMAX_CHECKS = [
-    "softmax_original_cases",
-    "softmax_random_vectors",
-    "softmax_large_inputs",
-    "softmax_length_one",
-    "softmax_dtypes",
-    "softmax_accepts_list_output",
-]
-MODEL_CHECKS = [
-    "model_three_dense_layers",
-    "model_units",
-    "model_input_features",
-    "model_activations",
-    "model_parameter_count",
-    "model_loss_from_logits",
-]
+SOFTMAX_CHECKS = specs.names("softmax")
+MODEL_CHECKS = specs.names("model")
 # hidden activation, output activation
 SPELLINGS = {
     "relu_string": ("relu", "linear"),

@@ -8,7 +8,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.kernel import checks
+from autograder.kernel import specs
 
 from conftest import notebook_text
 
@@ -37,7 +37,7 @@ def test_every_nbgrader_cell_has_a_unique_snake_case_grade_id(source):
 
 
 def test_there_is_one_graded_test_cell_per_check(source):
-    assert [c.metadata["nbgrader"]["grade_id"] for c in _test_cells(source)] == list(checks.ALL)
+    assert [c.metadata["nbgrader"]["grade_id"] for c in _test_cells(source)] == list(specs.BY_NAME)
 
 
 def test_each_test_cell_opens_with_a_one_line_docstring_and_calls_its_check(source):
@@ -87,7 +87,7 @@ def test_executed_source_passes_every_check_and_shows_the_lab_numbers(executed_n
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
     assert errors == []
     text = notebook_text(nb)
-    assert text.count("Passed: ") == len(checks.ALL)
+    assert text.count("Passed: ") == len(specs.SPECS)
     assert "The shape of X is: (5000, 400)" in text
     assert "The shape of y is: (5000, 1)" in text
     assert "10,575" in text  # model.summary's total

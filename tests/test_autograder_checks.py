@@ -7,7 +7,7 @@ import copy
 import numpy as np
 import pytest
 
-from autograder.kernel import checks
+from autograder.kernel import checks, specs
 from autograder.kernel.reference import load
 
 
@@ -46,12 +46,12 @@ def _naive(z):
     return e / e.sum()
 
 
-SOFTMAX_CHECKS = [name for name in checks.ALL if name.startswith("softmax")]
+SOFTMAX_CHECKS = specs.names("softmax")
 
 
 @pytest.mark.parametrize("check", SOFTMAX_CHECKS)
 def test_stable_softmax_passes_every_softmax_check(reference, check):
-    result = checks.ALL[check](_softmax_facts(reference, check, _stable), reference)
+    result = specs.BY_NAME[check].judge(_softmax_facts(reference, check, _stable), reference)
     assert result.passed, result.message
 
 
@@ -59,7 +59,9 @@ def test_naive_softmax_loses_only_the_large_input_check(reference):
     failed = [
         check
         for check in SOFTMAX_CHECKS
-        if not checks.ALL[check](_softmax_facts(reference, check, _naive), reference).passed
+        if not specs.BY_NAME[check]
+        .judge(_softmax_facts(reference, check, _naive), reference)
+        .passed
     ]
     assert failed == ["softmax_large_inputs"]
 
@@ -156,19 +158,19 @@ def _model_facts(reference, activations=("relu", "relu", "linear"), units=(25, 1
     }
 
 
-MODEL_CHECKS = [name for name in checks.ALL if name.startswith("model")]
+MODEL_CHECKS = specs.names("model")
 
 
 @pytest.mark.parametrize("check", MODEL_CHECKS)
 def test_reference_model_facts_pass_every_model_check(reference, check):
-    result = checks.ALL[check](_model_facts(reference), reference)
+    result = specs.BY_NAME[check].judge(_model_facts(reference), reference)
     assert result.passed, result.message
 
 
 @pytest.mark.parametrize("check", MODEL_CHECKS)
 def test_unanswered_model_fails_every_check_pointing_to_exercise_2(reference, check):
     facts = {"type": "Unanswered", "unanswered": True, "error": None}
-    result = checks.ALL[check](facts, reference)
+    result = specs.BY_NAME[check].judge(facts, reference)
     assert not result.passed and "Exercise 2" in result.message
 
 

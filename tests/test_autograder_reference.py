@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from autograder.grading import make_reference
-from autograder.kernel import cases, reference
+from autograder.kernel import reference, specs
 
 
 def test_make_reference_reproduces_the_committed_files():
@@ -20,7 +20,7 @@ def test_check_mode_reports_up_to_date(capsys):
 
 def test_reference_inputs_are_the_probe_inputs_the_kernel_uses():
     data = reference.load()
-    for check, probe_cases in cases.softmax_cases().items():
+    for check, probe_cases in specs.softmax_cases().items():
         stored = data["softmax"]["checks"][check]
         assert [{k: c[k] for k in ("id", "z", "dtype")} for c in stored] == probe_cases
 

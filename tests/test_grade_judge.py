@@ -10,7 +10,7 @@ import pytest
 
 from autograder.grading import judge
 from autograder.grading.make_reference import reference_softmax
-from autograder.kernel import FACTS_MIME, cases, model_probe, probes
+from autograder.kernel import FACTS_MIME, cases, model_probe, probes, specs
 from autograder.kernel.protocol import Verdict
 from autograder.kernel.reference import load
 
@@ -30,7 +30,7 @@ def _report(check: str, facts) -> dict:
 
 
 def _softmax_facts(fn, check: str, extra=None) -> dict:
-    return probes.softmax_facts(fn, cases.softmax_cases()[check] + (extra or {}).get(check, []))
+    return probes.softmax_facts(fn, list(specs.BY_NAME[check].cases) + (extra or {}).get(check, []))
 
 
 def _naive(z):

@@ -33,15 +33,15 @@ import math
 
 import numpy as np
 
-from autograder.kernel import cases, checks
+from autograder.kernel import cases, specs
 from autograder.kernel.protocol import FACTS_MIME, Verdict
 
 #: Checks whose probes take softmax cases; extra per-submission cases are added to these.
-SOFTMAX_CHECKS = tuple(cases.softmax_cases())
+SOFTMAX_CHECKS = specs.names("softmax")
 
 
 #: Checks judged from the facts of the model file, not from what the kernel reports.
-MODEL_CHECKS = tuple(name for name in checks.ALL if name.startswith("model_"))
+MODEL_CHECKS = specs.names("model")
 
 #: Keys of a kernel's model report compared apart from the facts (how the save went, and
 #: the outputs on the probe inputs).
@@ -117,12 +117,12 @@ def expected_checks(source: str) -> list[CheckCall]:
         if not isinstance(node, ast.Call):
             continue
         name = _call_name(node.func)
-        if name is None or name not in checks.ALL:
+        if name is None or name not in specs.BY_NAME:
             continue
         if node.keywords or not all(isinstance(a, ast.Name) for a in node.args):
             continue
         found.append(CheckCall(name, tuple(a.id for a in node.args)))
-    found.sort(key=lambda call: list(checks.ALL).index(call.name))
+    found.sort(key=lambda call: list(specs.BY_NAME).index(call.name))
     return list(dict.fromkeys(found))
 
 
@@ -134,26 +134,18 @@ def extra_softmax_cases(key: bytes, submission_sha: str) -> dict[str, list[dict]
     """
     digest = hashlib.sha256(key + submission_sha.encode()).digest()
     rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
-    # (length range, dtypes, offset) per check, mirroring what each check's public cases probe.
-    plans = {
-        "softmax_original_cases": ((2, 12), ("float64",) * 3, 0.0),
-        "softmax_random_vectors": ((2, 12), ("float64",) * 3, 0.0),
-        # Far from zero, either sign: overflows (or underflows) a naive softmax.
-        "softmax_large_inputs": ((2, 12), ("float64",) * 3, 1.0),
-        "softmax_length_one": ((1, 2), ("float64", "float32"), 0.0),
-        "softmax_dtypes": ((2, 8), ("float32", "float64"), 0.0),
-        "softmax_accepts_list_output": ((2, 6), ("float64",), 0.0),
-    }
     extra: dict[str, list[dict]] = {}
-    for name, ((low, high), dtypes, offset) in plans.items():
-        rows = []
-        for k, dtype in enumerate(dtypes):
+    for spec in specs.SPECS:
+        if spec.probe_plan is None:
+            continue
+        (low, high), rows = spec.probe_plan.lengths, []
+        for k, dtype in enumerate(spec.probe_plan.dtypes):
             z = rng.uniform(-9.0, 9.0, size=int(rng.integers(low, high)))
-            if offset:
+            if spec.probe_plan.far:
                 z += rng.choice([-1.0, 1.0]) * rng.uniform(720.0, 1000.0)
             z = np.round(z, 6)
             rows.append({"id": f"graded_{k}", "z": [float(v) for v in z], "dtype": dtype})
-        extra[name] = rows
+        extra[spec.name] = rows
     return extra
 
 
@@ -192,7 +184,7 @@ def probe_source(
     for call in calls:
         args = ", ".join(call.args)
         if call.name in SOFTMAX_CHECKS:
-            probe_cases = cases.softmax_cases()[call.name] + extra.get(call.name, [])
+            probe_cases = list(specs.BY_NAME[call.name].cases) + extra.get(call.name, [])
             lines.append(
                 f"_nn_kernel.run_check({call.name!r}, _nn_probes.softmax_facts({args}, "
                 f"{json.dumps(probe_cases)}))"
@@ -366,7 +358,7 @@ def judge_cell(
             if facts is None:
                 return CellVerdict(grade_id, False, problem[0], [problem[1]])
         try:
-            result = checks.ALL[name](facts, reference)
+            result = specs.BY_NAME[name].judge(facts, reference)
         except Exception:  # malformed facts crash a judge: they earn nothing
             return CellVerdict(
                 grade_id, False, Verdict.MALFORMED_REPORT, ["The test's report was malformed."]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.kernel import cases
+from autograder.kernel import cases, specs
 
 REFERENCE_DIR = Path(__file__).resolve().parents[1] / "reference"
 SOFTMAX_FILE = "softmax.json"
@@ -47,7 +47,7 @@ def _cross_check(z: np.ndarray, expected: np.ndarray) -> None:
 def softmax_reference() -> dict:
     """Return the softmax probe cases with their expected outputs."""
     checks = {}
-    for name, probe_cases in cases.softmax_cases().items():
+    for name, probe_cases in specs.softmax_cases().items():
         rows = []
         for case in probe_cases:
             z = cases.as_array(case)

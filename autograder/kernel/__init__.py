@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import warnings
 
-from autograder.kernel import cases, checks, probes
+from autograder.kernel import checks, probes, specs
 from autograder.kernel.protocol import FACTS_MIME, MODEL_FILE, MODEL_FILE_ENV
 from autograder.kernel.reference import ReferenceUnavailable, load
 
@@ -94,7 +94,7 @@ def _judge(check: str, facts: dict) -> checks.CheckResult | None:
         reference = load()
     except ReferenceUnavailable:
         return None
-    result = checks.ALL[check](facts, reference)
+    result = specs.BY_NAME[check].judge(facts, reference)
     if not result.passed:
         raise CheckFailed(result.message)
     print(f"Passed: {result.message}")
@@ -103,44 +103,10 @@ def _judge(check: str, facts: dict) -> checks.CheckResult | None:
 
 def run_check(check: str, facts: dict) -> None:
     """Record ``facts`` for ``check`` and judge them; raise :class:`CheckFailed` on failure."""
-    if check not in checks.ALL:
-        raise KeyError(f"unknown check {check!r}; known: {', '.join(checks.ALL)}")
+    if check not in specs.BY_NAME:
+        raise KeyError(f"unknown check {check!r}; known: {', '.join(specs.BY_NAME)}")
     _record(check, facts)
     _judge(check, facts)
-
-
-def _softmax(check: str, my_softmax) -> None:
-    run_check(check, probes.softmax_facts(my_softmax, cases.softmax_cases()[check]))
-
-
-def check_softmax_original_cases(my_softmax) -> None:
-    """Check ``my_softmax`` on z = [1, 2, 3, 4] and on ten equal entries."""
-    _softmax("softmax_original_cases", my_softmax)
-
-
-def check_softmax_random_vectors(my_softmax) -> None:
-    """Check ``my_softmax`` on random vectors of several lengths and signs."""
-    _softmax("softmax_random_vectors", my_softmax)
-
-
-def check_softmax_large_inputs(my_softmax) -> None:
-    """Check that ``my_softmax`` stays finite and right on large inputs."""
-    _softmax("softmax_large_inputs", my_softmax)
-
-
-def check_softmax_length_one(my_softmax) -> None:
-    """Check ``my_softmax`` on a vector with one entry."""
-    _softmax("softmax_length_one", my_softmax)
-
-
-def check_softmax_dtypes(my_softmax) -> None:
-    """Check ``my_softmax`` on float32 and float64 inputs."""
-    _softmax("softmax_dtypes", my_softmax)
-
-
-def check_softmax_accepts_list_output(my_softmax) -> None:
-    """Check that ``my_softmax`` returns one probability per entry, in any array-like."""
-    _softmax("softmax_accepts_list_output", my_softmax)
 
 
 def _save_model(model, facts: dict) -> dict | None:
@@ -179,38 +145,27 @@ def report_model(check: str, model, seed: int | None = None) -> None:
     run_check(check, facts)
 
 
-def _model(check: str, model) -> None:
-    report_model(check, model)
+def _check_function(spec: specs.Spec):
+    """Return ``check_<name>``, the function a test cell calls for ``spec``."""
+    if spec.subject == "softmax":
+
+        def check(my_softmax) -> None:
+            run_check(spec.name, probes.softmax_facts(my_softmax, list(spec.cases)))
+
+    else:
+
+        def check(model) -> None:
+            report_model(spec.name, model)
+
+    check.__name__ = check.__qualname__ = f"check_{spec.name}"
+    check.__doc__ = spec.question
+    return check
 
 
-def check_model_three_dense_layers(model) -> None:
-    """Check that ``model`` is three Dense layers."""
-    _model("model_three_dense_layers", model)
-
-
-def check_model_units(model) -> None:
-    """Check the units of the Dense layers (25, 15, 10)."""
-    _model("model_units", model)
-
-
-def check_model_input_features(model) -> None:
-    """Check the declared input size (400 features, or none declared)."""
-    _model("model_input_features", model)
-
-
-def check_model_activations(model) -> None:
-    """Check the activations by behaviour (relu, relu, linear)."""
-    _model("model_activations", model)
-
-
-def check_model_parameter_count(model) -> None:
-    """Check the number of parameters (10,575)."""
-    _model("model_parameter_count", model)
-
-
-def check_model_loss_from_logits(model) -> None:
-    """Check the loss takes logits, if the exercise cell compiled the model."""
-    _model("model_loss_from_logits", model)
+# kernel.check_softmax_original_cases(my_softmax), ..., kernel.check_model_units(model), ...
+for _spec in specs.SPECS:
+    globals()[f"check_{_spec.name}"] = _check_function(_spec)
+del _spec
 
 
 def require_model(model) -> None:

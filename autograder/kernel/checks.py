@@ -347,23 +347,3 @@ def model_loss_from_logits(facts: dict, reference: dict) -> CheckResult:
         "probabilities, but the output layer is linear and produces logits. Fix: "
         "loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True).",
     )
-
-
-#: Every check, by name, in notebook order.
-ALL = {
-    check.__name__: check
-    for check in (
-        softmax_original_cases,
-        softmax_random_vectors,
-        softmax_large_inputs,
-        softmax_length_one,
-        softmax_dtypes,
-        softmax_accepts_list_output,
-        model_three_dense_layers,
-        model_units,
-        model_input_features,
-        model_activations,
-        model_parameter_count,
-        model_loss_from_logits,
-    )
-}

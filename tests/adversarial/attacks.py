@@ -14,13 +14,13 @@ from adversarial.course import NAIVE_SCORE
 
 FACTS = "application/vnd.nn-course.facts+json"
 
-#: Facts a forger precomputes for the public probe cases (a stable softmax on cases.py).
+#: Facts a forger precomputes for the public probe cases (a stable softmax on specs.py's).
 _FORGE = """
 import numpy as _np
-from autograder.kernel import cases as _cases
+from autograder.kernel import specs as _specs
 def _forged(check):
     found = {}
-    for case in _cases.softmax_cases()[check]:
+    for case in _specs.BY_NAME[check].cases:
         z = _np.asarray(case["z"], dtype=float)
         e = _np.exp(z - z.max())
         found[case["id"]] = {"n": len(z), "dtype": case["dtype"], "error": None,

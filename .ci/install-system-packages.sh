@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Install the Debian packages the tests use, only those that are missing (idempotent):
 # Chromium for the browser tests (Playwright drives /usr/bin/chromium; no browser download)
-# and bubblewrap for the grading sandbox.
+# bubblewrap for the grading sandbox, and Node.js with npm for the class hub's proxy
+# (configurable-http-proxy, which .ci/setup installs from the npm registry).
 set -euo pipefail
 
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium fonts-dejavu-core)
 command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "system packages: chromium and bubblewrap already installed"
+  echo "system packages: chromium, bubblewrap and npm already installed"
   exit 0
 fi
 
@@ -26,4 +28,5 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 [ -x /usr/bin/chromium ] || { echo "apt-get finished but /usr/bin/chromium is missing" >&2; exit 1; }
 command -v bwrap >/dev/null || { echo "apt-get finished but bwrap is missing" >&2; exit 1; }
+command -v npm >/dev/null || { echo "apt-get finished but npm is missing" >&2; exit 1; }
 echo "system packages: installed ${missing[*]}"

@@ -1,0 +1,8 @@
+"""The class hub: JupyterHub for one course, its nbgrader exchange and its accounts.
+
+``python -m autograder.hub`` starts it (see ``autograder/hub/__main__.py`` and the README,
+"A class on JupyterHub"). The modules: ``roster`` reads the class file, ``layout`` names every
+path in the state folder, ``accounts`` creates the Unix accounts and checks what they can
+reach, ``auth`` is the per-user password authenticator, ``config`` turns the settings into
+JupyterHub's configuration.
+"""

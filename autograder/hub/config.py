@@ -1,0 +1,213 @@
+"""JupyterHub's configuration for the class, from the settings ``python -m autograder.hub`` wrote.
+
+The generated ``jupyterhub_config.py`` in the state folder calls :func:`configure` with the
+settings file beside it, then loads the instructor's own configuration file if one was given
+(``--config``), so a real deployment overrides anything here: its authenticator, its spawner.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from functools import partial
+from pathlib import Path
+
+from autograder.hub.layout import HubLayout
+from autograder.hub.roster import ClassRoster
+
+#: nbgrader's JupyterLab plugins a student does not get: the instructor's tools.
+STUDENT_DISABLED_LAB_PLUGINS = (
+    "@jupyter/nbgrader:formgrader",
+    "@jupyter/nbgrader:course-list",
+    "@jupyter/nbgrader:create-assignment",
+)
+#: ... and the server extensions behind them.
+STUDENT_DISABLED_SERVER_EXTENSIONS = (
+    "nbgrader.server_extensions.formgrader",
+    "nbgrader.server_extensions.course_list",
+)
+#: JupyterLab's notification defaults on the hub: no news prompt, no update check.
+LAB_NOTIFICATIONS = {"fetchNews": "false", "checkForUpdates": False}
+#: Seconds a single-user server may take to start (JupyterLab and nbgrader on a busy machine).
+START_TIMEOUT_S = 120
+
+
+@dataclass(frozen=True)
+class HubSettings:
+    """What one start of the hub was given and found: written as JSON into the state folder."""
+
+    state: str
+    ip: str
+    port: int
+    hub_port: int
+    proxy_api_port: int
+    course_id: str
+    instructor: str
+    students: tuple[str, ...]
+    venv_bin: str
+    proxy_command: str
+
+    @property
+    def layout(self) -> HubLayout:
+        return HubLayout(Path(self.state))
+
+    @property
+    def roster(self) -> ClassRoster:
+        return ClassRoster(self.course_id, self.instructor, tuple(self.students))
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.ip}:{self.port}"
+
+    def write(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self), indent=1), encoding="utf-8")
+
+    @classmethod
+    def read(cls, path: Path) -> HubSettings:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data["students"] = tuple(data["students"])
+        return cls(**data)
+
+
+def user_environment(settings: HubSettings, role: str) -> dict[str, str]:
+    """Return the environment a class member's JupyterLab (and its terminals) gets."""
+    return {
+        # The course's nbgrader, nn-autograde and alembic come first.
+        "PATH": f"{settings.venv_bin}:/usr/local/bin:/usr/bin:/bin",
+        "JUPYTER_CONFIG_PATH": str(settings.layout.jupyter_config(role)),
+        # Keep TensorFlow's C++ start-up logging out of the students' notebooks.
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+    }
+
+
+def root_dir(settings: HubSettings, name: str) -> Path:
+    """Return the folder a class member's JupyterLab serves."""
+    if settings.roster.role(name) == "instructor":
+        return settings.layout.course_root
+    return settings.layout.home(name)
+
+
+def _prepare_spawn(settings: HubSettings, spawner) -> None:
+    """Give each server its role's folder and environment (JupyterHub's pre-spawn hook)."""
+    name = spawner.user.name
+    role = settings.roster.role(name)
+    root = str(root_dir(settings, name))
+    spawner.notebook_dir = root
+    # Also on the command line: nbgrader's server extensions read the root folder when they
+    # load, before JupyterHub's extension has applied JUPYTERHUB_ROOT_DIR.
+    spawner.args = [*spawner.args, f"--ServerApp.root_dir={root}"]
+    spawner.environment = {**spawner.environment, **user_environment(settings, role)}
+
+
+def configure(c, settings_file: str | Path) -> HubSettings:
+    """Fill JupyterHub's config object ``c`` for the class; return the settings it used."""
+    from autograder.hub.auth import ClassPasswordAuthenticator
+
+    settings = HubSettings.read(Path(settings_file))
+    layout = settings.layout
+    c.JupyterHub.bind_url = settings.url
+    c.JupyterHub.hub_ip = "127.0.0.1"
+    c.JupyterHub.hub_port = settings.hub_port
+    c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{settings.proxy_api_port}"
+    c.ConfigurableHTTPProxy.command = [settings.proxy_command]
+    c.ConfigurableHTTPProxy.pid_file = str(layout.runtime / "proxy.pid")
+    c.JupyterHub.db_url = f"sqlite:///{layout.runtime / 'jupyterhub.sqlite'}"
+    c.JupyterHub.cookie_secret_file = str(layout.runtime / "jupyterhub_cookie_secret")
+    # Stop every single-user server (and the proxy) when the hub stops.
+    c.JupyterHub.cleanup_servers = True
+    c.JupyterHub.cleanup_proxy = True
+
+    c.JupyterHub.authenticator_class = ClassPasswordAuthenticator
+    c.ClassPasswordAuthenticator.passwords_file = str(layout.passwords)
+    c.Authenticator.allowed_users = set(settings.roster.users)
+
+    c.JupyterHub.spawner_class = "localprocess"
+    c.Spawner.cmd = [f"{settings.venv_bin}/jupyterhub-singleuser"]
+    c.Spawner.default_url = "/lab"
+    c.Spawner.start_timeout = START_TIMEOUT_S
+    c.Spawner.http_timeout = START_TIMEOUT_S
+    c.Spawner.pre_spawn_hook = partial(_prepare_spawn, settings)
+    return settings
+
+
+def hub_config_text(settings_file: Path, extra_config: Path | None) -> str:
+    """Return the ``jupyterhub_config.py`` the hub starts with."""
+    lines = [
+        '"""JupyterHub configuration of the class hub: written by python -m autograder.hub."""',
+        "",
+        "from autograder.hub.config import configure",
+        "",
+        "c = get_config()  # noqa: F821",
+        f"configure(c, {str(settings_file)!r})",
+    ]
+    if extra_config is not None:
+        lines.append(f"load_subconfig({str(extra_config)!r})  # noqa: F821  (--config)")
+    return "\n".join(lines) + "\n"
+
+
+def course_config_text(layout: HubLayout, course_config: Path, source_directory: Path) -> str:
+    """Return the ``nbgrader_config.py`` of the hub's course root.
+
+    It loads the repository's course configuration (preprocessors, feedback, limits, course id)
+    and moves the course: its root into the state folder, the source folder stays the
+    repository's ``assignment/``, and the exchange is the hub's.
+    """
+    return (
+        '"""nbgrader configuration of the class hub\'s course root: written by\n'
+        "python -m autograder.hub at each start; edit the repository's course configuration\n"
+        'instead."""\n\n'
+        "c = get_config()  # noqa: F821\n"
+        f"load_subconfig({str(course_config)!r})  # noqa: F821\n"
+        f"c.CourseDirectory.root = {str(layout.course_root)!r}\n"
+        f"c.CourseDirectory.source_directory = {str(source_directory)!r}\n"
+        f"c.Exchange.root = {str(layout.exchange)!r}\n"
+    )
+
+
+def role_config_files(settings: HubSettings) -> dict[str, dict[str, str]]:
+    """Return, per role, the files of its Jupyter configuration folder (name -> text)."""
+    layout = settings.layout
+
+    def server_config(role: str, **extra) -> str:
+        # JupyterLab asks nobody about news or updates (the class needs no network), from
+        # settings defaults kept in the role's folder.
+        lab = {
+            "news_url": None,
+            "check_for_updates_class": "jupyterlab.NeverCheckForUpdate",
+            "app_settings_dir": str(layout.jupyter_config(role) / "lab-settings"),
+        }
+        return json.dumps({"LabApp": lab, **extra}, indent=1)
+
+    lab_defaults = json.dumps({"@jupyterlab/apputils-extension:notification": LAB_NOTIFICATIONS})
+    student_server = {
+        "ServerApp": {
+            "jpserver_extensions": dict.fromkeys(STUDENT_DISABLED_SERVER_EXTENSIONS, False)
+        }
+    }
+    student_page = {"disabledExtensions": dict.fromkeys(STUDENT_DISABLED_LAB_PLUGINS, True)}
+    return {
+        "student": {
+            "nbgrader_config.py": (
+                "import os\n\n"
+                "c = get_config()  # noqa: F821\n"
+                # nbgrader fetches into its working folder, and a single-user server's is the
+                # account's home: point it at the JupyterLab root instead.
+                'c.Exchange.assignment_dir = os.environ.get("JUPYTERHUB_ROOT_DIR", ".")\n'
+                f"c.CourseDirectory.course_id = {settings.course_id!r}\n"
+                f"c.Exchange.root = {str(layout.exchange)!r}\n"
+            ),
+            "jupyter_server_config.json": server_config("student", **student_server),
+            "labconfig/page_config.json": json.dumps(student_page, indent=1),
+            "lab-settings/overrides.json": lab_defaults,
+        },
+        "instructor": {
+            # The formgrader and the Assignments tab read nbgrader's configuration from here
+            # (the server's working folder is the account's home).
+            "nbgrader_config.py": (
+                "c = get_config()  # noqa: F821\n"
+                f"load_subconfig({str(layout.course_root / 'nbgrader_config.py')!r})  # noqa: F821\n"
+            ),
+            "jupyter_server_config.json": server_config("instructor"),
+            "lab-settings/overrides.json": lab_defaults,
+        },
+    }

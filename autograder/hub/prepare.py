@@ -1,0 +1,159 @@
+"""Prepare one start of the class hub: accounts, the state folder, the configuration files.
+
+Everything here is idempotent: a restart with the same state folder keeps the hub's database,
+the passwords, the exchange and the instructor's course, and rewrites only the generated
+configuration (ports may change).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from pathlib import Path
+
+from autograder.hub import accounts
+from autograder.hub.auth import ensure_passwords
+from autograder.hub.config import (
+    HubSettings,
+    course_config_text,
+    hub_config_text,
+    role_config_files,
+)
+from autograder.hub.layout import (
+    COURSE_CONFIG,
+    PROXY_COMMAND,
+    REPO_ROOT,
+    SOURCE_DIRECTORY,
+    HubLayout,
+)
+from autograder.hub.roster import RosterError, load_roster
+
+
+class HubSetupError(RuntimeError):
+    """The hub cannot start on this machine as it is; the message says what to do."""
+
+
+def course_id_of(config_file: Path = COURSE_CONFIG) -> str:
+    """Return ``c.CourseDirectory.course_id`` of an nbgrader configuration file."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader(config_file.name, path=str(config_file.parent)).load_config()
+    return str(config.CourseDirectory.course_id)
+
+
+def free_port(ip: str = "127.0.0.1") -> int:
+    """Return a TCP port on ``ip`` that is free right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((ip, 0))
+        return sock.getsockname()[1]
+
+
+def _folder(path: Path, mode: int, owner: accounts.Account | None = None) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, mode)
+    if owner is not None:
+        os.chown(path, owner.uid, owner.gid)
+    return path
+
+
+def _write(path: Path, text: str, mode: int = 0o644, owner: accounts.Account | None = None) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    os.chmod(path, mode)
+    if owner is not None:
+        os.chown(path, owner.uid, owner.gid)
+
+
+def _check_reach(account: accounts.Account, layout: HubLayout) -> None:
+    """Fail unless ``account`` can run the course's Python and reach the state folder."""
+    needs = [
+        (Path(sys.prefix) / "bin" / "python", 5),
+        (Path(sys.prefix) / "bin" / "jupyterhub-singleuser", 5),
+        (REPO_ROOT / "autograder" / "__init__.py", 4),
+        (REPO_ROOT / "lab_utils" / "__init__.py", 4),
+        (layout.state, 1),
+    ]
+    problems = [
+        reason for path, bits in needs if (reason := accounts.unreachable(path, account, bits=bits))
+    ]
+    if problems:
+        raise HubSetupError(
+            "the class's accounts run the course's virtual environment, which they cannot reach:\n  "
+            + "\n  ".join(problems)
+            + "\nmake each folder named traversable by others (chmod o+x FOLDER; bash .ci/setup does"
+            " this for the interpreter's folders when run as root), or create .venv from a Python"
+            " installed outside any private folder"
+        )
+
+
+def prepare_hub(
+    *,
+    class_file: Path,
+    state: Path,
+    ip: str = "127.0.0.1",
+    port: int = 8000,
+    extra_config: Path | None = None,
+) -> HubSettings:
+    """Create the accounts and the state folder for ``class_file``; return the hub's settings."""
+    if os.geteuid() != 0:
+        raise HubSetupError(
+            "the class hub must start as root: it runs each member of the class as their own"
+            " Unix account (JupyterHub's LocalProcessSpawner) and creates the missing accounts"
+        )
+    roster = load_roster(class_file)
+    course_id = course_id_of()
+    if roster.course_id != course_id:
+        raise RosterError(
+            f"{class_file}: course_id {roster.course_id!r} differs from the course's"
+            f" {course_id!r} (c.CourseDirectory.course_id in {COURSE_CONFIG})"
+        )
+    if not PROXY_COMMAND.exists():
+        raise HubSetupError(
+            f"{PROXY_COMMAND} is missing: run bash .ci/setup, which installs JupyterHub's proxy"
+            " from the npm registry (npm ci --prefix .venv/node)"
+        )
+    if extra_config is not None and not extra_config.is_file():
+        raise HubSetupError(f"--config {extra_config}: no such file")
+    members = {name: accounts.ensure_account(name) for name in roster.users}
+    instructor = members[roster.instructor]
+
+    layout = HubLayout(Path(os.path.abspath(state)))
+    _folder(layout.state, 0o755)
+    _folder(layout.runtime, 0o700)
+    # As nbgrader documents: everybody may write, and the sticky bit keeps each one's files theirs.
+    _folder(layout.exchange, 0o1777)
+    _folder(layout.course_root, 0o700, instructor)
+    _folder(layout.homes, 0o755)
+    for student in roster.students:
+        _folder(layout.home(student), 0o700, members[student])
+    for account in (instructor, members[roster.students[0]]):
+        _check_reach(account, layout)
+
+    settings = HubSettings(
+        state=str(layout.state),
+        ip=ip,
+        port=port,
+        hub_port=free_port(),
+        proxy_api_port=free_port(),
+        course_id=roster.course_id,
+        instructor=roster.instructor,
+        students=roster.students,
+        venv_bin=str(Path(sys.prefix) / "bin"),
+        proxy_command=str(PROXY_COMMAND),
+    )
+    _write(
+        layout.course_root / "nbgrader_config.py",
+        course_config_text(layout, COURSE_CONFIG, SOURCE_DIRECTORY),
+        owner=instructor,
+    )
+    for role, files in role_config_files(settings).items():
+        _folder(layout.jupyter_config(role), 0o755)
+        for name, text in files.items():
+            _folder((layout.jupyter_config(role) / name).parent, 0o755)
+            _write(layout.jupyter_config(role) / name, text)
+    ensure_passwords(layout.passwords, roster.users)
+    settings.write(layout.settings)
+    os.chmod(layout.settings, 0o600)
+    _write(layout.hub_config, hub_config_text(layout.settings, extra_config), mode=0o600)
+    return settings

@@ -36,7 +36,7 @@ from sqlalchemy.exc import SAWarning
 from traitlets import Dict, Float, Int
 from traitlets.config import Config, Configurable, PyFileConfigLoader
 
-from autograder.grading import execute, judge, sandbox, state
+from autograder.grading import execute, judge, report, sandbox, state
 from autograder.kernel.protocol import Status, Verdict
 
 #: Largest submitted notebook the grader reads.
@@ -639,6 +639,116 @@ def recorded_outcomes(plan: Plan, records: dict[str, state.Record]) -> dict[str,
     return found
 
 
+def select_submissions(
+    plan: Plan, *, student: str | None = None, force: bool = False
+) -> tuple[list[Submission], dict[str, Outcome]]:
+    """Return the submissions to grade, and the recorded outcomes of those unchanged since.
+
+    A submission is unchanged when its notebook's hash and its timestamp equal those of its
+    last grading; ``force`` grades every submission.
+    """
+    submissions = find_submissions(plan, student)
+    unchanged = {}
+    for sub in [] if force else submissions:
+        last = read_state(plan, sub.student)
+        if last and (last.sha256, last.timestamp) == (sub.sha256, sub.timestamp):
+            unchanged[sub.student] = last
+    kept = {
+        name: dataclasses.replace(row, status=Status.UNCHANGED)
+        for name, row in recorded_outcomes(plan, unchanged).items()
+    }
+    return [sub for sub in submissions if sub.student not in kept], kept
+
+
+@dataclasses.dataclass
+class Batch:
+    """The submissions of one grading run: their outcomes as the jobs come back."""
+
+    plan: Plan
+    sandboxed: bool
+    progress: report.Progress
+    on_result: Callable[[Outcome], None] | None = None
+    outcomes: dict[str, Outcome] = dataclasses.field(default_factory=dict)
+
+    def _add(self, outcome: Outcome) -> None:
+        self.outcomes[outcome.student] = outcome
+        self.progress.update(outcome)
+        if self.on_result is not None:
+            self.on_result(outcome)
+
+    def _grading_error(self, prepared: Prepared, reason: str) -> Outcome:
+        return Outcome(
+            prepared.submission.student,
+            0.0,
+            self.plan.max_score,
+            0.0,
+            Status.GRADING_ERROR,
+            reason[:300],
+            self.sandboxed,
+            sha256=prepared.submission.sha256,
+        )
+
+    def finish(self, prepared: Prepared, result: execute.JobResult | None) -> None:
+        """Record one submission's result; a failure to record is that submission's outcome."""
+        try:
+            with warnings.catch_warnings():
+                # nbgrader's gradebook API trips SQLAlchemy autoflush warnings; not ours to fix.
+                warnings.simplefilter("ignore", SAWarning)
+                outcome = record(self.plan, prepared, result, sandboxed=self.sandboxed)
+        except Exception as err:  # one submission's failure must not stop the batch
+            outcome = self._grading_error(prepared, f"{type(err).__name__}: {err}")
+        self._add(outcome)
+
+    def lost(self, prepared: Prepared, err: BaseException) -> None:
+        """Record a job no worker could finish (retried on the next run)."""
+        self._add(self._grading_error(prepared, f"not graded (will be retried next run): {err}"))
+
+
+def run_submissions(
+    batch: Batch,
+    todo: list[Submission],
+    *,
+    limits: sandbox.Limits,
+    skip_after_last_graded: bool,
+    verify_model_file: bool,
+    workers: int,
+    scheduler: str | None,
+) -> None:
+    """Prepare each submission, run its job on the cluster and record it in ``batch``."""
+    from autograder.grading import cluster
+
+    def jobs():
+        for sub in todo:
+            prepared = prepare(
+                batch.plan,
+                sub,
+                limits=limits,
+                sandboxed=batch.sandboxed,
+                skip_after_last_graded=skip_after_last_graded,
+                verify_model_file=verify_model_file,
+            )
+            if prepared.job is None:  # nothing to run: recorded from what prepare found
+                batch.finish(prepared, None)
+            else:
+                yield prepared
+
+    cluster.run_jobs(
+        jobs(), on_done=batch.finish, on_lost=batch.lost, workers=workers, scheduler=scheduler
+    )
+
+
+def write_class_report(
+    plan: Plan, outcomes: dict[str, Outcome], *, partial: bool, folder: Path
+) -> Path:
+    """Write the CSV of the whole class; with ``partial``, others keep their last record."""
+    everyone = dict(outcomes)
+    if partial:
+        others = {sub.student for sub in find_submissions(plan)} - set(everyone)
+        records = {name: r for name in others if (r := read_state(plan, name)) is not None}
+        everyone.update(recorded_outcomes(plan, records))
+    return report.write_csv([everyone[s] for s in sorted(everyone)], plan, folder)
+
+
 def grade_assignment(
     *,
     assignment: str,
@@ -659,6 +769,10 @@ def grade_assignment(
 ) -> list[Outcome]:
     """Grade the submissions of ``assignment``; return one :class:`Outcome` per student.
 
+    The steps: :func:`select_submissions` (new or changed ones), :func:`run_submissions`
+    (prepare, run on the cluster, record each into a :class:`Batch`) and
+    :func:`write_class_report`.
+
     Args:
         workers: parallel jobs for the local Dask cluster (default: number of cores).
         scheduler: address of a running ``dask scheduler`` (``tcp://host:port``) instead.
@@ -673,8 +787,6 @@ def grade_assignment(
         progress_json: file (or ``-`` for stdout) for a JSON-lines progress stream.
         report_dir: folder for the CSV report (default: ``<course_root>/reports``).
     """
-    from autograder.grading import cluster, report
-
     course_root = Path(course_root).resolve()
     if sandboxed and not sandbox.sandbox_available():
         raise sandbox.SandboxUnavailable(
@@ -686,85 +798,26 @@ def grade_assignment(
     limits = limits or GradingLimits(config=plan.config).limits(workers=workers)
     if limits.threads == 0:
         limits = dataclasses.replace(limits, threads=max(1, (os.cpu_count() or 1) // workers))
-    submissions = find_submissions(plan, student)
-    unchanged = {}
-    for sub in [] if force else submissions:
-        last = read_state(plan, sub.student)
-        if last and (last.sha256, last.timestamp) == (sub.sha256, sub.timestamp):
-            unchanged[sub.student] = last
-    outcomes = {
-        name: dataclasses.replace(row, status=Status.UNCHANGED)
-        for name, row in recorded_outcomes(plan, unchanged).items()
-    }
-    todo = [sub for sub in submissions if sub.student not in outcomes]
+
+    todo, unchanged = select_submissions(plan, student=student, force=force)
     progress = report.Progress(total=len(todo), json_path=progress_json, bar=show_progress)
-
-    def grading_error(prepared: Prepared, reason: str) -> Outcome:
-        return Outcome(
-            prepared.submission.student,
-            0.0,
-            plan.max_score,
-            0.0,
-            Status.GRADING_ERROR,
-            reason[:300],
-            sandboxed,
-            sha256=prepared.submission.sha256,
-        )
-
-    def finish(prepared: Prepared, result: execute.JobResult | None) -> None:
-        try:
-            with warnings.catch_warnings():
-                # nbgrader's gradebook API trips SQLAlchemy autoflush warnings; not ours to fix.
-                warnings.simplefilter("ignore", SAWarning)
-                outcome = record(plan, prepared, result, sandboxed=sandboxed)
-        except Exception as err:  # one submission's failure must not stop the batch
-            outcome = grading_error(prepared, f"{type(err).__name__}: {err}")
-        outcomes[outcome.student] = outcome
-        progress.update(outcome)
-        if on_result is not None:
-            on_result(outcome)
-
-    def prepared_jobs():
-        for sub in todo:
-            prepared = prepare(
-                plan,
-                sub,
-                limits=limits,
-                sandboxed=sandboxed,
-                skip_after_last_graded=skip_after_last_graded,
-                verify_model_file=verify_model_file,
-            )
-            if prepared.job is None:
-                finish(prepared, None)
-            else:
-                yield prepared
-
-    def finish_lost(prepared: Prepared, err: BaseException) -> None:
-        outcome = grading_error(prepared, f"not graded (will be retried next run): {err}")
-        outcomes[outcome.student] = outcome
-        progress.update(outcome)
-
+    batch = Batch(plan, sandboxed, progress, on_result, outcomes=dict(unchanged))
     try:
-        cluster.run_jobs(
-            prepared_jobs(),
-            on_done=finish,
-            on_lost=finish_lost,
+        run_submissions(
+            batch,
+            todo,
+            limits=limits,
+            skip_after_last_graded=skip_after_last_graded,
+            verify_model_file=verify_model_file,
             workers=workers,
             scheduler=scheduler,
         )
     finally:
         progress.close()
-
-    rows = [outcomes[s] for s in sorted(outcomes)]
-    # The CSV covers the whole class: students not graded in this run keep their last record.
-    everyone = dict(outcomes)
-    if student is not None:
-        others = {sub.student for sub in find_submissions(plan)} - set(everyone)
-        records = {name: r for name in others if (r := read_state(plan, name)) is not None}
-        everyone.update(recorded_outcomes(plan, records))
-    report.write_csv(
-        [everyone[s] for s in sorted(everyone)],
+    write_class_report(
         plan,
-        Path(report_dir) if report_dir else course_root / "reports",
+        batch.outcomes,
+        partial=student is not None,
+        folder=Path(report_dir) if report_dir else course_root / "reports",
     )
-    return rows
+    return [batch.outcomes[s] for s in sorted(batch.outcomes)]

@@ -17,7 +17,7 @@ if sys.path and os.path.abspath(sys.path[0] or os.curdir) == os.getcwd():
 
 import argparse
 
-from traitlets import Int
+from traitlets import Bool, Int
 from traitlets.config import Config
 
 from autograder.grading import grade as grade_module
@@ -78,6 +78,121 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _watch_flags(args: argparse.Namespace) -> Config:
+    from autograder.grading import watch
+
+    # Flags given on the command line override the course's nbgrader_config.py.
+    flags = Config()
+    for name in watch.Watch.class_traits(config=True):
+        if getattr(args, name, None) is not None:
+            flags.Watch[name] = getattr(args, name)
+    return flags
+
+
+def _watch(args: argparse.Namespace) -> int:
+    from autograder.grading import grade, watch
+
+    # nbgrader runs `alembic` from PATH: find the one installed beside this interpreter.
+    os.environ["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), os.environ["PATH"]])
+    try:
+        watch.watch(
+            assignment=args.assignment,
+            course_root=args.course_root,
+            once=args.once,
+            poll=args.poll,
+            config=_watch_flags(args),
+            sandboxed=not args.no_sandbox,
+            log=lambda line: print(line, flush=True),
+        )
+    except (sandbox.SandboxUnavailable, grade.GradingSetupError, watch.WatchError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("stopped; run the command again to go on where it left off", file=sys.stderr)
+    return 0
+
+
+def _queue(args: argparse.Namespace) -> int:
+    import dataclasses
+    import json
+    from pathlib import Path
+
+    from autograder.grading import watch
+
+    entries = watch.read_queue(Path(args.course_root).resolve(), args.assignment)
+    if args.json:
+        for entry in entries:
+            print(json.dumps(dataclasses.asdict(entry)))
+    else:
+        print(watch.format_queue(entries))
+    return 0
+
+
+def _export_lms(args: argparse.Namespace) -> int:
+    from autograder.grading import grade, lms
+
+    try:
+        path = lms.export_lms(
+            assignment=args.assignment,
+            fmt=args.format,
+            course_root=args.course_root,
+            output=args.output,
+        )
+    except grade.GradingSetupError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(path)
+    return 0
+
+
+def _add_watch_commands(commands) -> None:
+    """Add ``watch``, ``queue`` and ``export-lms`` (grading on submission, grades out)."""
+    from autograder.grading import lms, watch
+
+    run = commands.add_parser("watch", help="grade each new submission in nbgrader's exchange")
+    run.add_argument("assignment", help="assignment name, e.g. C2_W2_Assignment")
+    run.add_argument("--course-root", default=".", help="nbgrader course root (default: .)")
+    run.add_argument("--once", action="store_true", help="grade what is pending now, then exit")
+    run.add_argument("--poll", type=float, help="seconds between looks (c.Watch.poll_interval)")
+    for name, trait in watch.Watch.class_traits(config=True).items():
+        if name == "poll_interval":
+            continue
+        option = f"--{name.replace('_', '-')}"
+        default = f"default: c.Watch.{name} in nbgrader_config.py, else {trait.default_value}"
+        if isinstance(trait, Bool):
+            run.add_argument(
+                option,
+                dest=name,
+                action="store_true",
+                default=None,
+                help=f"{trait.help.rstrip('.')} ({default})",
+            )
+        else:
+            run.add_argument(
+                option,
+                dest=name,
+                type=int if isinstance(trait, Int) else float,
+                help=f"{trait.help.rstrip('.')} ({default})",
+            )
+    run.add_argument(
+        "--no-sandbox", action="store_true", help="run student code unconfined (not recommended)"
+    )
+    run.set_defaults(func=_watch)
+
+    queue = commands.add_parser("queue", help="show the watcher's queue of an assignment")
+    queue.add_argument("assignment", help="assignment name, e.g. C2_W2_Assignment")
+    queue.add_argument("--course-root", default=".", help="nbgrader course root (default: .)")
+    queue.add_argument("--json", action="store_true", help="print JSON lines, one per submission")
+    queue.set_defaults(func=_queue)
+
+    export = commands.add_parser("export-lms", help="write grades as a Canvas or Moodle CSV")
+    export.add_argument("assignment", help="assignment name, e.g. C2_W2_Assignment")
+    export.add_argument("--format", required=True, choices=[str(f) for f in lms.LmsFormat])
+    export.add_argument("--course-root", default=".", help="nbgrader course root (default: .)")
+    export.add_argument("--output", help="CSV file (default: reports/ASSIGNMENT-FORMAT.csv)")
+    export.set_defaults(func=_export_lms)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``python -m autograder``."""
     parser = argparse.ArgumentParser(prog="nn-autograde", description=__doc__.splitlines()[0])
@@ -114,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--progress-json", help="write JSON-lines progress to FILE (- for stdout)")
     grade.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     grade.set_defaults(func=_grade)
+    _add_watch_commands(commands)
 
     bench = commands.add_parser("bench", help="time stock nbgrader autograde against `grade`")
     bench.add_argument("--copies", type=int, default=4, help="submissions to grade")

@@ -82,3 +82,22 @@ c.GenerateFeedback.preprocessors = [
 c.GenerateFeedback.exporter_class = FeedbackExporter
 c.HTMLExporter.template_name = feedback.TEMPLATE_NAME
 c.HTMLExporter.extra_template_basedirs = feedback.template_basedirs()
+
+# Grading on submission (`nn-autograde watch`, README "Grading on submission"). Before the
+# assignment's due date (`nbgrader db assignment add ... --duedate=...`), feedback shows the
+# public tests' results and only the hidden tests' total (autograder/grading/deadline.py says
+# which are which); c.FeedbackDeadline.hidden_until_deadline = False shows everything at once.
+from autograder.feedback.deadline import HideHiddenTests  # noqa: E402
+
+c.GenerateFeedback.preprocessors.insert(
+    c.GenerateFeedback.preprocessors.index(ClearHiddenTests), HideHiddenTests
+)
+# The watcher's policies (defaults shown); its flags override them for one run.
+# c.Watch.max_graded_per_hour = 4  # per student; over it a submission waits, never dropped
+# c.Watch.poll_interval = 10.0  # seconds between looks at the exchange's inbound folder
+# c.Watch.known_students_only = False  # True: only students in the gradebook are graded
+# c.Watch.check_owner = False  # True: inbound folders must belong to the student's Unix user
+# Late submissions: nbgrader's penalty plug-in, applied by AssignLatePenalties above, e.g.
+# c.LateSubmissionPlugin.penalty_method = "zero"  # default "none": late work keeps its score
+# Grades for an LMS (`nn-autograde export-lms`): the Canvas column matched to the student id.
+# c.LmsExport.canvas_id_column = "SIS Login ID"

@@ -1,0 +1,98 @@
+"""The assignment's deadline, and which graded tests are hidden until it.
+
+One place for both facts, shared by the watcher (``watch.py``) and the feedback preprocessor
+that shows hidden tests only as a total before the deadline (``autograder.feedback.deadline``).
+
+- **The deadline** is the assignment's due date in nbgrader's gradebook, set by the
+  instructor with ``nbgrader db assignment add ASSIGNMENT --duedate="2026-12-07 17:00 UTC"``
+  (nbgrader updates an existing assignment). nbgrader's ``AssignLatePenalties`` uses the same
+  date for late penalties. No due date: no deadline, and feedback is always full.
+- **A hidden test** is a graded test cell (``grade: true``, not a solution cell) whose source
+  in the source notebook holds a hidden-tests region (nbgrader's ``ClearHiddenTests``
+  delimiters, ``### BEGIN HIDDEN TESTS`` ... ``### END HIDDEN TESTS``), even in part: its
+  score depends on code the released notebook does not show. Every other graded test cell is
+  **public**: the student received all of its code and can run it before submitting, so its
+  result tells them nothing new.
+"""
+
+from __future__ import annotations
+
+import datetime
+import enum
+import warnings
+
+from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.preprocessors import ClearHiddenTests
+from sqlalchemy.exc import SAWarning
+from traitlets import Bool
+from traitlets.config import Configurable
+
+
+class FeedbackScope(enum.StrEnum):
+    """How much of the hidden tests a feedback page shows."""
+
+    PUBLIC = "public"  # public tests in full, hidden tests as one total (before the deadline)
+    FULL = "full"  # every test (after the deadline, or with no deadline)
+
+
+def utcnow() -> datetime.datetime:
+    """Return the current time, timezone-aware (UTC)."""
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def as_utc(value: datetime.datetime) -> datetime.datetime:
+    """Return ``value`` as an aware UTC time (nbgrader stores naive UTC times)."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=datetime.timezone.utc)
+    return value.astimezone(datetime.timezone.utc)
+
+
+def due_date(db_url: str, assignment: str) -> datetime.datetime | None:
+    """Return the assignment's due date from the gradebook (aware, UTC), or None."""
+    with warnings.catch_warnings(), Gradebook(db_url) as gb:
+        warnings.simplefilter("ignore", SAWarning)
+        try:
+            found = gb.find_assignment(assignment).duedate
+        except MissingEntry:
+            return None
+    return None if found is None else as_utc(found)
+
+
+def scope_at(due: datetime.datetime | None, now: datetime.datetime) -> FeedbackScope:
+    """Return the feedback scope at ``now`` for an assignment due at ``due`` (None: no deadline)."""
+    if due is not None and as_utc(now) < due:
+        return FeedbackScope.PUBLIC
+    return FeedbackScope.FULL
+
+
+def is_hidden_test(source: str, meta: dict, *, begin: str | None = None) -> bool:
+    """Return True if a cell with ``source`` and nbgrader metadata ``meta`` is a hidden test.
+
+    ``begin`` is the hidden-region delimiter (default: nbgrader's ``ClearHiddenTests`` one).
+    """
+    if not meta.get("grade") or meta.get("solution"):
+        return False
+    marker = begin or ClearHiddenTests.begin_test_delimeter.default_value
+    return any(marker in line for line in source.splitlines())
+
+
+class FeedbackDeadline(Configurable):
+    """Whether feedback keeps hidden tests' results back until the assignment's due date.
+
+    Read by the feedback preprocessor ``HideHiddenTests`` and by the watcher, which
+    re-releases full feedback once the deadline has passed. Set in ``nbgrader_config.py``,
+    e.g. ``c.FeedbackDeadline.hidden_until_deadline = False`` for full feedback at once.
+    """
+
+    hidden_until_deadline = Bool(
+        True,
+        help="Before the assignment's due date (gradebook), feedback shows the public tests' "
+        "results and only the total of the hidden ones; after it, or with no due date, every "
+        "test's result. False: always every test's result.",
+    ).tag(config=True)
+
+    def scope(self, db_url: str, assignment: str, now: datetime.datetime) -> FeedbackScope:
+        """Return the scope of feedback generated at ``now``."""
+        if not self.hidden_until_deadline:
+            return FeedbackScope.FULL
+        return scope_at(due_date(db_url, assignment), now)

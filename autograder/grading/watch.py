@@ -1,0 +1,699 @@
+"""Grade on submission: watch nbgrader's exchange, grade each new submission, release feedback.
+
+``python -m autograder watch ASSIGNMENT`` (run by the instructor from the course root) loops:
+
+1. **Scan** the exchange's ``<Exchange.root>/<course_id>/inbound`` for folders named
+   ``<student>+<assignment>+<timestamp>[+<random>]`` (what ``nbgrader submit`` writes) and
+   add each new one to the queue as *waiting*, with the time it was first seen.
+2. **Choose**, per student, the latest waiting submission (``nbgrader collect --update``
+   semantics: the latest by the timestamp in its name; older waiting ones become
+   *superseded*, and one no newer than the student's last graded one too). A student who
+   has had ``Watch.max_graded_per_hour`` submissions graded in the last hour waits until
+   the oldest of them is an hour old: waiting, never dropped.
+3. **Collect** each chosen submission into ``submitted/<student>/<assignment>/``: only the
+   notebook (read without following links, at most ``grade.MAX_NOTEBOOK_BYTES``), its
+   timestamp (from the folder name, as nbgrader's collect orders them) and nbgrader's
+   ``submission_secret.txt`` (hex only), written to a new folder that then replaces the old
+   one. Anything else in the folder is never read. A submission that is not a notebook, is
+   too large, is a notebook of another assignment, or comes from a student id the grader
+   does not accept is *failed* with its reason and not collected: the student's previous
+   submission stays graded.
+4. **Grade** every collected submission at once with the grading core
+   (:func:`autograder.grading.grade.grade_assignment`: sandboxed kernels on Dask, verdicts
+   outside the kernel, nbgrader's gradebook and ``autograded/``), and as each finishes,
+   **generate its feedback and release it** with nbgrader's own ``GenerateFeedback`` and
+   exchange ``ReleaseFeedback``, so ``nbgrader fetch_feedback`` (the Assignments tab) finds it.
+5. Once the due date has passed, feedback released before it (public tests plus the hidden
+   tests' total, see :mod:`autograder.grading.deadline`) is generated and released again in full.
+
+The queue lives in ``grader/watch/<assignment>/queue.jsonl`` under the course root (the
+grading command's private folder), one JSON object per submission, rewritten atomically at
+every change: it is both the watcher's state and what ``nn-autograde queue`` shows. A
+submission is *grading* only between collection and its result; a watcher that is killed
+and restarted puts those back to *waiting* and grades them again. The gradebook holds one
+submission per student, replaced by each grading, and the rate limit counts only *done*
+entries, so nothing is lost or counted twice. A lock file keeps a second watcher of the
+same assignment from starting.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+import datetime
+import enum
+import fcntl
+import json
+import os
+import pwd
+import re
+import secrets
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import nbformat
+from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.auth import Authenticator
+from nbgrader.converters import GenerateFeedback
+from nbgrader.coursedir import CourseDirectory
+from nbgrader.exchange import ExchangeFactory
+from nbgrader.utils import parse_utc
+from traitlets import Bool, Float, Int
+from traitlets.config import Config, Configurable
+
+from autograder.grading import deadline, grade, state
+from autograder.kernel.protocol import Status
+
+#: Student ids the watcher accepts (what JupyterHub and nbgrader use in practice).
+STUDENT_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}")
+_SECRET = re.compile(r"[0-9a-f]{1,256}")
+_HOUR = datetime.timedelta(hours=1)
+
+
+class QueueState(enum.StrEnum):
+    """Where one submission is in the watcher's queue."""
+
+    WAITING = "waiting"  # seen, not graded yet (also: over the hourly limit, until not_before)
+    GRADING = "grading"  # collected and being graded
+    DONE = "done"  # graded (its status says how it ended); feedback released
+    FAILED = "failed"  # not graded: the reason says why
+    SUPERSEDED = "superseded"  # a later submission of the same student was graded instead
+
+
+class WatchError(RuntimeError):
+    """Raise when the watcher cannot run (no exchange, another watcher running)."""
+
+
+@dataclasses.dataclass
+class Entry:
+    """One submission in the queue (one line of ``queue.jsonl``); times are ISO UTC."""
+
+    id: str  # the inbound folder's name
+    student: str
+    timestamp: str | None  # submission time, from the folder name
+    state: str
+    seen_at: str
+    started_at: str | None = None
+    finished_at: str | None = None
+    not_before: str | None = None  # over the hourly limit: graded from this time on
+    status: str = ""  # how its grading ended (the grading command's status codes)
+    score: float | None = None
+    max_score: float | None = None
+    reason: str = ""
+    feedback: str = ""  # scope of the released feedback: "public", "full" or "" (none)
+    attempts: int = 0  # gradings that ended in a machine fault (grading_error)
+
+
+class Watch(Configurable):
+    """The watcher's policies, settable in ``nbgrader_config.py`` (``c.Watch.<name>``)."""
+
+    max_graded_per_hour = Int(
+        4,
+        help="Submissions of one student graded per hour (0: no limit). Over it a submission "
+        "waits until the oldest grading of the last hour is an hour old; it is never dropped.",
+    ).tag(config=True)
+    poll_interval = Float(
+        10.0, help="Seconds between two looks at the exchange's inbound folder."
+    ).tag(config=True)
+    workers = Int(0, help="Submissions graded in parallel (0: number of cores).").tag(config=True)
+    known_students_only = Bool(
+        False,
+        help="Grade only students already in the gradebook (`nbgrader db student add`); "
+        "submissions of others fail with a reason.",
+    ).tag(config=True)
+    check_owner = Bool(
+        False,
+        help="Fail a submission whose inbound folder is not owned by the Unix user named "
+        "like the student (for hubs where each student is a Unix user of that name).",
+    ).tag(config=True)
+    max_attempts = Int(
+        3,
+        help="Gradings a submission may have that end in a machine fault (grading_error) "
+        "before it is marked failed.",
+    ).tag(config=True)
+
+
+def _iso(value: datetime.datetime) -> str:
+    return value.astimezone(datetime.timezone.utc).isoformat()
+
+
+def _time(value: str) -> datetime.datetime:
+    return deadline.as_utc(datetime.datetime.fromisoformat(value))
+
+
+def queue_path(course_root: Path, assignment: str) -> Path:
+    """Return the queue file of ``assignment`` (JSON lines, one submission per line)."""
+    folder = state.grader_folder(course_root) / "watch" / state.check_student_id(assignment)
+    return folder / "queue.jsonl"
+
+
+def read_queue(course_root: Path, assignment: str) -> list[Entry]:
+    """Return the queue's entries, in the order they were seen (malformed lines skipped)."""
+    try:
+        text = queue_path(course_root, assignment).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    names = {f.name for f in dataclasses.fields(Entry)}
+    entries = []
+    for line in text.splitlines():
+        try:
+            data = json.loads(line)
+            entries.append(Entry(**{k: v for k, v in data.items() if k in names}))
+        except (ValueError, TypeError):
+            continue
+    return entries
+
+
+def write_queue(course_root: Path, assignment: str, entries: list[Entry]) -> None:
+    """Replace the queue file atomically."""
+    text = "".join(json.dumps(dataclasses.asdict(e)) + "\n" for e in entries)
+    state.write_atomically(queue_path(course_root, assignment), text, mode=0o600)
+
+
+def split_inbound_name(name: str, assignment: str) -> tuple[str, str] | None:
+    """Return ``(student, timestamp text)`` of an inbound folder of ``assignment``, or None.
+
+    nbgrader names them ``<student>+<assignment>+<timestamp>`` with an optional ``+<random>``.
+    """
+    for parts in (name.rsplit("+", 3), name.rsplit("+", 2)):
+        if len(parts) >= 3 and parts[1] == assignment:
+            return parts[0], parts[2]
+    return None
+
+
+def _describe(name: str) -> str:
+    """Return a submission-controlled name safe to print: quoted, escaped, at most 80 chars."""
+    text = ascii(name)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+class Watcher:
+    """The watcher of one assignment in one course root (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        assignment: str,
+        course_root: str | Path = ".",
+        config: Config | None = None,
+        sandboxed: bool = True,
+        clock: Callable[[], datetime.datetime] = deadline.utcnow,
+        log: Callable[[str], None] = print,
+    ) -> None:
+        self.course_root = Path(course_root).resolve()
+        self.assignment = assignment
+        self.overrides = config or Config()
+        self.plan = grade.make_plan(
+            course_root=self.course_root, assignment=assignment, overrides=self.overrides
+        )
+        self.config = self.plan.config
+        self.settings = Watch(config=self.config)
+        self.sandboxed = sandboxed
+        self.clock = clock
+        self._log = log
+        self.coursedir = grade._coursedir(self.config, assignment)
+        if not self.coursedir.course_id:
+            raise WatchError(
+                "no course id: set c.CourseDirectory.course_id in nbgrader_config.py "
+                "(the exchange keeps submissions under <Exchange.root>/<course_id>/inbound)"
+            )
+        exchange = ExchangeFactory(config=self.config)
+        self._exchange = exchange
+        root = exchange.exchange(config=self.config).root
+        self.inbound = Path(root) / self.coursedir.course_id / "inbound"
+        self.entries = read_queue(self.course_root, assignment)
+        self._lock = None
+
+    # -- bookkeeping -----------------------------------------------------------------------
+
+    def log(self, message: str) -> None:
+        """Print one line of progress, with the time."""
+        self._log(f"{self.clock():%H:%M:%S} {message}")
+
+    def save(self) -> None:
+        """Write the queue (atomically)."""
+        write_queue(self.course_root, self.assignment, self.entries)
+
+    @contextlib.contextmanager
+    def locked(self):
+        """Hold the assignment's watcher lock (released by the OS if the process dies)."""
+        path = queue_path(self.course_root, self.assignment).with_name("lock")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(path, "a")  # noqa: SIM115
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            handle.close()
+            raise WatchError(
+                f"another watcher of {self.assignment} is running in {self.course_root}"
+            ) from err
+        try:
+            yield
+        finally:
+            handle.close()
+
+    def recover(self) -> None:
+        """Put submissions a killed watcher was grading back to waiting."""
+        for entry in self.entries:
+            if entry.state == QueueState.GRADING:
+                entry.state, entry.started_at = QueueState.WAITING, None
+                self.log(f"{entry.student}: grading was interrupted; graded again")
+        self.save()
+
+    # -- 1. scan ---------------------------------------------------------------------------
+
+    def scan(self) -> int:
+        """Add new inbound submissions of the assignment to the queue; return how many."""
+        known = {e.id for e in self.entries}
+        try:
+            names = sorted(os.listdir(self.inbound))
+        except FileNotFoundError as err:
+            raise WatchError(
+                f"the exchange has no inbound folder {self.inbound}: set c.Exchange.root and "
+                "c.CourseDirectory.course_id in nbgrader_config.py and release the assignment"
+            ) from err
+        now = _iso(self.clock())
+        added = 0
+        for name in names:
+            if name in known:
+                continue
+            parts = split_inbound_name(name, self.assignment)
+            if parts is None:
+                continue  # another assignment's submission
+            student, stamp = parts
+            entry = Entry(
+                id=name, student=student, timestamp=None, state=QueueState.WAITING, seen_at=now
+            )
+            problem = self._check_name(student, stamp, entry)
+            if problem:
+                entry.state, entry.reason, entry.finished_at = QueueState.FAILED, problem, now
+                self.log(f"{_describe(name)}: not graded: {problem}")
+            else:
+                self.log(f"{student}: new submission ({entry.timestamp})")
+            self.entries.append(entry)
+            added += 1
+        if added:
+            self.save()
+        return added
+
+    def _check_name(self, student: str, stamp: str, entry: Entry) -> str:
+        """Set ``entry.timestamp``; return why the submission cannot be graded, or ""."""
+        if not STUDENT_ID.fullmatch(student):
+            return (
+                f"the student id {_describe(student)} is not accepted (letters, digits and "
+                "_ . @ - only, at most 64)"
+            )
+        try:
+            entry.timestamp = _iso(deadline.as_utc(parse_utc(stamp)))
+        except Exception:  # any unparsable name is the submission's problem
+            return "its folder name holds no valid submission time"
+        if self.settings.known_students_only:
+            with Gradebook(self.coursedir.db_url) as gb:
+                try:
+                    gb.find_student(student)
+                except MissingEntry:
+                    return f"{student} is not a student of this course (known_students_only)"
+        return ""
+
+    # -- 2. choose -------------------------------------------------------------------------
+
+    def _graded_in_last_hour(self, student: str, now: datetime.datetime) -> list[datetime.datetime]:
+        return sorted(
+            _time(e.started_at)
+            for e in self.entries
+            if e.student == student
+            and e.state == QueueState.DONE
+            and e.started_at
+            and now - _time(e.started_at) < _HOUR
+        )
+
+    def choose(self) -> list[Entry]:
+        """Return the submissions to grade now, one per student (see the module docstring)."""
+        now = self.clock()
+        chosen = []
+        for student in sorted({e.student for e in self.entries if e.state == QueueState.WAITING}):
+            waiting = [
+                e for e in self.entries if e.student == student and e.state == QueueState.WAITING
+            ]
+            waiting.sort(key=lambda e: e.timestamp or "")
+            latest = waiting[-1]
+            graded = [
+                e.timestamp
+                for e in self.entries
+                if e.student == student and e.state == QueueState.DONE and e.timestamp
+            ]
+            for entry in waiting[:-1]:
+                self._finish(entry, QueueState.SUPERSEDED, "a later submission replaced it")
+            if graded and _time(latest.timestamp) <= max(_time(t) for t in graded):
+                self._finish(latest, QueueState.SUPERSEDED, "not newer than the graded submission")
+                continue
+            limit = self.settings.max_graded_per_hour
+            recent = self._graded_in_last_hour(student, now)
+            if limit and len(recent) >= limit:
+                until = _iso(recent[-limit] + _HOUR)
+                if latest.not_before != until:
+                    latest.not_before = until
+                    self.log(
+                        f"{student}: {len(recent)} graded in the last hour (limit {limit}); "
+                        f"waits until {until}"
+                    )
+                continue
+            chosen.append(latest)
+        self.save()
+        return chosen
+
+    def _finish(self, entry: Entry, to: QueueState, reason: str) -> None:
+        entry.state, entry.reason, entry.finished_at = to, reason, _iso(self.clock())
+        if to == QueueState.FAILED:
+            self.log(f"{entry.student}: not graded: {reason}")
+
+    # -- 3. collect ------------------------------------------------------------------------
+
+    def _submitted_folder(self, student: str) -> Path:
+        path = Path(
+            self.coursedir.format_path(self.coursedir.submitted_directory, student, self.assignment)
+        )
+        return path if path.is_absolute() else self.course_root / path
+
+    def collect(self, entry: Entry) -> str:
+        """Copy the submission into ``submitted/``; return why it cannot be graded, or ""."""
+        folder = self.inbound / entry.id
+        try:
+            fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        except OSError as err:
+            return f"its inbound entry is not a folder ({err.strerror})"
+        try:
+            owner_uid = os.fstat(fd).st_uid
+        finally:
+            os.close(fd)
+        if self.settings.check_owner:
+            try:
+                owner = pwd.getpwuid(owner_uid).pw_name
+            except KeyError:
+                owner = f"uid {owner_uid}"
+            if owner != entry.student:
+                return f"it claims to be {entry.student}'s but the folder belongs to {owner}"
+        name = f"{self.plan.notebook}.ipynb"
+        try:
+            data = grade.read_submitted(folder / name, grade.MAX_NOTEBOOK_BYTES)
+        except FileNotFoundError:
+            return f"it holds no {name} ({self._listing(folder)})"
+        except grade.TooLarge:
+            return f"{name} is larger than {grade.MAX_NOTEBOOK_BYTES // 1024**2} MiB"
+        except (OSError, grade.SubmittedFileError) as err:
+            return f"{name} cannot be read: {err}"
+        try:
+            nb = nbformat.reads(data.decode("utf-8"), as_version=4)
+            ids = {c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in nb.cells}
+        except Exception:  # anything unreadable is the submission's problem
+            return f"{name} is not a Jupyter notebook"
+        if not ids & set(self.plan.points):
+            return (
+                f"{name} is not a notebook of {self.assignment}: none of its graded cells is there"
+            )
+        secret = ""
+        with contextlib.suppress(OSError, grade.SubmittedFileError, UnicodeDecodeError):
+            text = grade.read_submitted(folder / "submission_secret.txt", 1024).decode("ascii")
+            secret = text if _SECRET.fullmatch(text) else ""
+        self._write_submitted(entry, data, secret)
+        return ""
+
+    @staticmethod
+    def _listing(folder: Path) -> str:
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError:
+            return "its folder cannot be listed"
+        shown = ", ".join(_describe(n) for n in names[:5])
+        return f"it holds {shown}{', ...' if len(names) > 5 else ''}" if names else "it is empty"
+
+    def _write_submitted(self, entry: Entry, data: bytes, secret: str) -> None:
+        dest = self._submitted_folder(entry.student)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        prefix = f".{self.assignment}.nn-watch-"
+        for leftover in dest.parent.glob(prefix + "*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+        new = dest.parent / f"{prefix}{secrets.token_hex(4)}"
+        new.mkdir()
+        (new / f"{self.plan.notebook}.ipynb").write_bytes(data)
+        stamp = _time(entry.timestamp).strftime("%Y-%m-%d %H:%M:%S.%f UTC")
+        (new / "timestamp.txt").write_text(stamp)
+        if secret:
+            (new / "submission_secret.txt").write_text(secret)
+        if os.path.lexists(dest):
+            old = dest.parent / f"{prefix}{secrets.token_hex(4)}"
+            os.replace(dest, old)
+            os.replace(new, dest)
+            if old.is_dir() and not old.is_symlink():
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                old.unlink()
+        else:
+            os.replace(new, dest)
+
+    # -- 4. grade and release --------------------------------------------------------------
+
+    def _copy_secret(self, student: str) -> None:
+        """Put the submission's nbgrader secret beside its autograded notebook.
+
+        The grading core copies only the notebook and its timestamp into ``autograded/``;
+        ``generate_feedback`` copies the secret on into ``feedback/``, where
+        ``release_feedback`` names the released page after it and ``fetch_feedback`` finds
+        it by the copy in the student's own cache. The Formgrader's feedback buttons then
+        work too.
+        """
+        source = self._submitted_folder(student) / "submission_secret.txt"
+        try:
+            text = grade.read_submitted(source, 1024).decode("ascii")
+        except (OSError, grade.SubmittedFileError, UnicodeDecodeError):
+            return
+        if _SECRET.fullmatch(text):
+            folder = grade._autograded_folder(self.plan, student)
+            state.write_atomically(folder / "submission_secret.txt", text)
+
+    def release_feedback(self, entry: Entry) -> None:
+        """Generate ``entry``'s student's feedback and release it through the exchange."""
+        scope = deadline.FeedbackDeadline(config=self.config).scope(
+            self.coursedir.db_url, self.assignment, self.clock()
+        )
+        config = copy.deepcopy(self.config)
+        config.CourseDirectory.assignment_id = self.assignment
+        config.CourseDirectory.student_id = entry.student
+        coursedir = CourseDirectory(config=config)
+        feedback = GenerateFeedback(coursedir=coursedir, config=config)
+        feedback.force = True
+        feedback.start()
+        folder = Path(
+            coursedir.format_path(coursedir.feedback_directory, entry.student, self.assignment)
+        )
+        if not (folder / "submission_secret.txt").is_file():
+            entry.reason = (
+                "feedback generated but not released: the submission has no nbgrader "
+                "submission secret (it was not made with nbgrader submit)"
+            )
+            self.log(f"{entry.student}: {entry.reason}")
+            return
+        release = self._exchange.ReleaseFeedback(
+            coursedir=coursedir, authenticator=Authenticator(config=config), config=config
+        )
+        release.start()
+        entry.feedback = str(scope)
+
+    def grade_chosen(self, chosen: list[Entry], *, workers: int) -> None:
+        """Collect, grade and release feedback for ``chosen``; update the queue as each ends."""
+        grading: dict[str, Entry] = {}
+        now = _iso(self.clock())
+        for entry in chosen:
+            entry.state, entry.started_at, entry.not_before = QueueState.GRADING, now, None
+            self.save()
+            problem = self.collect(entry)
+            if problem:
+                self._finish(entry, QueueState.FAILED, problem)
+            else:
+                grading[entry.student] = entry
+                self.log(f"{entry.student}: collected; grading")
+            self.save()
+        if not grading:
+            return
+
+        def done(outcome: grade.Outcome) -> None:
+            entry = grading.get(outcome.student)
+            if entry is None or outcome.status == Status.GRADING_ERROR:
+                return
+            entry.status, entry.score, entry.max_score = (
+                outcome.status,
+                outcome.score,
+                outcome.max_score,
+            )
+            entry.reason = outcome.reason
+            try:
+                self._copy_secret(entry.student)
+                self.release_feedback(entry)
+            except Exception as err:  # the grade stands; say why feedback is missing
+                entry.reason = f"feedback not released: {type(err).__name__}: {err}"[:300]
+            self._finish(entry, QueueState.DONE, entry.reason)
+            self.log(
+                f"{entry.student}: {outcome.status}, {outcome.score:g}/{outcome.max_score:g} "
+                f"in {outcome.seconds:.1f} s; feedback: {entry.feedback or 'not released'}"
+            )
+            self.save()
+
+        try:
+            rows = grade.grade_assignment(
+                assignment=self.assignment,
+                course_root=self.course_root,
+                workers=workers,
+                sandboxed=self.sandboxed,
+                config=self.overrides,
+                show_progress=False,
+                on_result=done,
+            )
+        except Exception as err:  # the queue goes on; these are tried again
+            rows = []
+            self.log(f"grading failed: {type(err).__name__}: {err}")
+        by_student = {row.student: row for row in rows}
+        for student, entry in grading.items():
+            if entry.state != QueueState.GRADING:
+                continue
+            row = by_student.get(student)
+            if row is not None and row.status == Status.UNCHANGED:
+                done(row)  # graded before a restart; only the queue and feedback were behind
+                continue
+            entry.attempts += 1
+            reason = row.reason if row is not None else "the grading did not finish"
+            if entry.attempts >= self.settings.max_attempts:
+                self._finish(entry, QueueState.FAILED, f"grading_error: {reason}")
+            else:
+                entry.state, entry.started_at, entry.reason = QueueState.WAITING, None, reason
+                self.log(f"{student}: grading_error ({reason}); tried again")
+            self.save()
+
+    # -- 5. the deadline -------------------------------------------------------------------
+
+    def refresh_feedback_after_deadline(self) -> int:
+        """Release full feedback to students whose feedback showed only public tests."""
+        scope = deadline.FeedbackDeadline(config=self.config).scope(
+            self.coursedir.db_url, self.assignment, self.clock()
+        )
+        if scope != deadline.FeedbackScope.FULL:
+            return 0
+        latest: dict[str, Entry] = {}
+        for entry in self.entries:
+            if entry.state == QueueState.DONE:
+                latest[entry.student] = entry
+        stale = [e for e in latest.values() if e.feedback == deadline.FeedbackScope.PUBLIC]
+        for entry in stale:
+            try:
+                self.release_feedback(entry)
+                self.log(f"{entry.student}: deadline passed; full feedback released")
+            except Exception as err:
+                self.log(f"{entry.student}: full feedback not released: {err}")
+            self.save()
+        return len(stale)
+
+    # -- the loop --------------------------------------------------------------------------
+
+    def cycle(self, *, workers: int) -> int:
+        """Scan, choose, grade and release once; return how many submissions were graded."""
+        self.scan()
+        self.refresh_feedback_after_deadline()
+        chosen = self.choose()
+        if chosen:
+            self.grade_chosen(chosen, workers=workers)
+        return len(chosen)
+
+    def run(self, *, once: bool = False, poll: float | None = None) -> list[Entry]:
+        """Watch until interrupted, or with ``once`` until nothing is left to grade now."""
+        if self.sandboxed and not grade.sandbox.sandbox_available():
+            raise grade.sandbox.SandboxUnavailable(
+                "bubblewrap (bwrap) is not installed, so student code cannot be sandboxed: "
+                "install it (apt-get install bubblewrap) or pass --no-sandbox to grade unconfined"
+            )
+        workers = self.settings.workers or os.cpu_count() or 1
+        poll = self.settings.poll_interval if poll is None else poll
+        with self.locked():
+            self.entries = read_queue(self.course_root, self.assignment)
+            self.recover()
+            due = deadline.due_date(self.coursedir.db_url, self.assignment)
+            self.log(
+                f"watching {self.inbound} for {self.assignment} (due "
+                f"{due.isoformat() if due else 'never: feedback is always full'})"
+            )
+            while True:
+                graded = self.cycle(workers=workers)
+                if once and not graded:
+                    break
+                if not once:
+                    time.sleep(poll)
+        counts = summary(self.entries)
+        self.log("queue: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
+        return self.entries
+
+
+def summary(entries: list[Entry]) -> dict[str, int]:
+    """Return how many entries are in each queue state."""
+    return {str(s): sum(e.state == s for e in entries) for s in QueueState}
+
+
+def watch(
+    *,
+    assignment: str,
+    course_root: str | Path = ".",
+    once: bool = False,
+    poll: float | None = None,
+    config: Config | None = None,
+    sandboxed: bool = True,
+    clock: Callable[[], datetime.datetime] = deadline.utcnow,
+    log: Callable[[str], None] = print,
+) -> list[Entry]:
+    """Watch the exchange and grade ``assignment``'s submissions; return the queue.
+
+    Args:
+        once: grade everything that can be graded now, then return (submissions over the
+            hourly limit stay waiting).
+        poll: seconds between looks at the exchange (default: ``c.Watch.poll_interval``).
+        config: settings that override the course's ``nbgrader_config.py`` (the CLI's flags).
+        sandboxed: run kernels in bubblewrap; False runs student code unconfined.
+        clock: the current time (tests pass a fake one).
+        log: where progress lines go.
+    """
+    watcher = Watcher(
+        assignment=assignment,
+        course_root=course_root,
+        config=config,
+        sandboxed=sandboxed,
+        clock=clock,
+        log=log,
+    )
+    return watcher.run(once=once, poll=poll)
+
+
+def format_queue(entries: list[Entry]) -> str:
+    """Return the queue as a table: student, state, status, score, times, reason."""
+    header = ("student", "state", "status", "score", "submitted", "finished", "reason")
+    lines = [header]
+    for e in entries:
+        score = "" if e.score is None else f"{e.score:g}/{e.max_score:g}"
+        until = f"waits until {e.not_before[:19]}" if e.not_before and e.state == "waiting" else ""
+        lines.append(
+            (
+                _describe(e.student)[1:-1],
+                e.state,
+                e.status,
+                score,
+                (e.timestamp or "")[:19],
+                (e.finished_at or "")[:19],
+                (e.reason or until)[:100],
+            )
+        )
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    table = [
+        "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
+        for line in lines
+    ]
+    counts = summary(entries)
+    table.append(", ".join(f"{n} {s}" for s, n in counts.items()))
+    return "\n".join(table)

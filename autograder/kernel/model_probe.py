@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.kernel import cases, probes
+from autograder.kernel import cases, facts, probes
 from autograder.kernel.protocol import DESCRIBER_MARK
 
 #: Largest ``config.json`` the archive reader accepts (the assignment's takes about 4 kB).
@@ -96,21 +96,20 @@ def _only_builtin_objects(node) -> None:
             _only_builtin_objects(value)
 
 
-def _dense_facts(layer: dict) -> dict:
+def _dense_facts(layer: dict) -> facts.LayerFacts:
     config = layer["config"]
     activation = config.get("activation")
     _require(activation in ACTIVATIONS)
     _require(isinstance(config.get("units"), int) and config["units"] > 0)
     z = np.asarray([cases.ACTIVATION_PROBE], dtype=np.float32).astype(np.float64)
     values = ACTIVATIONS[activation](z).astype(np.float32).reshape(-1)
-    return {
-        "kind": "Dense",
-        "name": config.get("name"),
-        "units": config["units"],
-        "activation_name": activation,
-        "activation_values": [probes.json_float(v) for v in values],
-        "activation_error": None,
-    }
+    return facts.layer(
+        "Dense",
+        config.get("name"),
+        config["units"],
+        activation,
+        [probes.json_float(v) for v in values],
+    )
 
 
 def _last_dim(shape) -> int:
@@ -118,34 +117,28 @@ def _last_dim(shape) -> int:
     return shape[-1]
 
 
-def _loss_facts(compile_config: dict) -> dict | None:
+def _loss_facts(compile_config: dict) -> facts.LossFacts | None:
     """Return the loss facts of a saved compile config (None: not compiled)."""
     if not compile_config:
         return None
     loss = compile_config.get("loss")
-    facts = {"kind": None, "name": None, "from_logits": None}
     if loss is None:
-        return {**facts, "kind": "none"}
+        return facts.loss("none")
     if isinstance(loss, str):
         _require(loss in LOSS_NAMES)
-        return {**facts, "kind": "string", "name": loss}
+        return facts.loss("string", loss)
     _require(isinstance(loss, dict))
     if loss.get("module") == "builtins" and loss.get("class_name") == "function":
         _require(loss.get("config") in LOSS_NAMES and loss.get("registered_name") == "function")
-        return {**facts, "kind": "function", "name": loss["config"]}
+        return facts.loss("function", loss["config"])
     _only_builtin_objects(loss)
     _require(loss.get("class_name") in LOSS_CLASSES and isinstance(loss.get("config"), dict))
     from_logits = loss["config"].get("from_logits")
     _require(from_logits is None or isinstance(from_logits, bool))
-    return {
-        **facts,
-        "kind": "object",
-        "name": loss["config"].get("name") or loss["class_name"],
-        "from_logits": from_logits,
-    }
+    return facts.loss("object", loss["config"].get("name") or loss["class_name"], from_logits)
 
 
-def _describe_config(config: dict) -> dict:
+def _describe_config(config: dict) -> facts.ModelFacts:
     """Return :func:`autograder.kernel.probes.model_facts` of a saved ``Sequential`` of Dense layers."""
     _require(isinstance(config, dict) and config.get("class_name") == "Sequential")
     compile_config = config.get("compile_config") or {}
@@ -170,24 +163,22 @@ def _describe_config(config: dict) -> dict:
         layer_build = layer.get("build_config")
         if layer_build is not None:
             _require(_last_dim(layer_build["input_shape"]) == features)
-        facts = _dense_facts(layer)
+        dense = _dense_facts(layer)
         use_bias = layer["config"].get("use_bias", True)
         _require(isinstance(use_bias, bool))
-        params += features * facts["units"] + (facts["units"] if use_bias else 0)
-        features = facts["units"]
-        described.append(facts)
-    return {
-        "type": "Sequential",
-        "unanswered": False,
-        "error": None,
-        "layers": described,
-        "declared_input_features": declared,
-        "built": built,
-        "param_count": params,
-        "param_count_error": None,
-        "compiled": bool(compile_config),
-        "loss": _loss_facts(compile_config),
-    }
+        params += features * dense["units"] + (dense["units"] if use_bias else 0)
+        features = dense["units"]
+        described.append(dense)
+    return facts.model(
+        "Sequential",
+        layers=described,
+        declared_input_features=declared,
+        built=built,
+        param_count=params,
+        param_count_error=None,
+        compiled=bool(compile_config),
+        loss=_loss_facts(compile_config),
+    )
 
 
 def _member(data: bytes, name: str, limit: int) -> bytes:
@@ -234,10 +225,10 @@ def _dense_weights(weights, index: int, rows: int, units: int, use_bias: bool):
     return arrays[0], (arrays[1] if use_bias else np.zeros(units))
 
 
-def archive_outputs(data: bytes, facts: dict, seed: int) -> dict:
+def archive_outputs(data: bytes, described_facts: dict, seed: int) -> dict:
     """Return the outputs of the archived Dense stack on the probe inputs of ``seed``.
 
-    ``facts`` is :func:`describe_archive` of the same archive. The weights are read with
+    ``described_facts`` is :func:`describe_archive` of the same archive. The weights are read with
     ``h5py`` and the forward pass computed with NumPy; any problem is reported as the error.
     """
     import h5py
@@ -248,11 +239,13 @@ def archive_outputs(data: bytes, facts: dict, seed: int) -> dict:
             for layer in _config(data)["config"]["layers"]
             if layer.get("class_name") == "Dense"
         ]
-        features = facts["declared_input_features"] or cases.INPUT_FEATURES
+        features = described_facts["declared_input_features"] or cases.INPUT_FEATURES
         a = cases.model_probe_inputs(seed, (features,)).astype(np.float64)
         raw = _member(data, "model.weights.h5", MAX_WEIGHTS_BYTES)
         with h5py.File(io.BytesIO(raw), "r") as weights:
-            for index, (layer, described) in enumerate(zip(layers, facts["layers"], strict=True)):
+            for index, (layer, described) in enumerate(
+                zip(layers, described_facts["layers"], strict=True)
+            ):
                 use_bias = layer["config"].get("use_bias", True)
                 kernel, bias = _dense_weights(
                     weights, index, a.shape[1], described["units"], use_bias
@@ -272,10 +265,10 @@ def facts_from_file(path: str | Path, seed: int) -> dict:
     if the file cannot be loaded safely.
     """
     data = Path(path).read_bytes()
-    facts = describe_archive(data)
-    if facts is not None:
-        facts["outputs"] = archive_outputs(data, facts, seed)
-        return facts
+    described_facts = describe_archive(data)
+    if described_facts is not None:
+        described_facts["outputs"] = archive_outputs(data, described_facts, seed)
+        return described_facts
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
         import warnings

@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from autograder.kernel import cases as _cases
+from autograder.kernel import facts as _facts
 
 _MAX_ERROR_CHARS = 300
 
@@ -39,24 +40,29 @@ def _dtype_name(result) -> str | None:
     return str(getattr(dtype, "name", dtype))
 
 
-def _output_facts(result) -> dict:
+def _output_facts(result) -> _facts.OutputFacts:
     """Describe one value returned by the student's function."""
-    facts = {"type": type(result).__name__, "dtype": _dtype_name(result)}
+    kind, dtype = type(result).__name__, _dtype_name(result)
     if result is None:
-        return {**facts, "values": None, "shape": None, "problem": "returned None"}
+        return _facts.OutputFacts(
+            type=kind, dtype=dtype, values=None, shape=None, problem="returned None"
+        )
     try:
         array = np.asarray(result, dtype=np.float64)
     except (TypeError, ValueError) as err:
-        return {**facts, "values": None, "shape": None, "problem": error_text(err)}
-    return {
-        **facts,
-        "values": [json_float(v) for v in array.reshape(-1)],
-        "shape": list(array.shape),
-        "problem": None,
-    }
+        return _facts.OutputFacts(
+            type=kind, dtype=dtype, values=None, shape=None, problem=error_text(err)
+        )
+    return _facts.OutputFacts(
+        type=kind,
+        dtype=dtype,
+        values=[json_float(v) for v in array.reshape(-1)],
+        shape=list(array.shape),
+        problem=None,
+    )
 
 
-def softmax_facts(fn, cases: list[dict]) -> dict:
+def softmax_facts(fn, cases: list[dict]) -> _facts.SoftmaxFacts:
     """Call ``fn`` on each probe case and report what it returned or raised.
 
     Returns ``{"callable": bool, "cases": {case_id: {...}}}``; each case holds ``n``,
@@ -64,11 +70,13 @@ def softmax_facts(fn, cases: list[dict]) -> dict:
     output's ``type``, ``dtype``, ``shape``, ``values`` and ``problem``.
     """
     if not callable(fn):
-        return {"callable": False, "type": type(fn).__name__, "cases": {}}
-    found = {}
+        return _facts.SoftmaxFacts(callable=False, type=type(fn).__name__, cases={})
+    found: dict[str, _facts.CaseFacts] = {}
     for case in cases:
         z = _cases.as_array(case)
-        entry = {"n": int(z.size), "dtype": case["dtype"], "error": None, "not_implemented": False}
+        entry = _facts.CaseFacts(
+            n=int(z.size), dtype=case["dtype"], error=None, not_implemented=False
+        )
         try:
             result = fn(z.copy())
         except Exception as err:  # the student's error is a fact to report, not to raise
@@ -77,7 +85,7 @@ def softmax_facts(fn, cases: list[dict]) -> dict:
         else:
             entry.update(_output_facts(result))
         found[case["id"]] = entry
-    return {"callable": True, "type": type(fn).__name__, "cases": found}
+    return _facts.SoftmaxFacts(callable=True, type=type(fn).__name__, cases=found)
 
 
 def is_unanswered(obj) -> bool:
@@ -85,29 +93,26 @@ def is_unanswered(obj) -> bool:
     return bool(getattr(type(obj), "_nn_course_unanswered", False))
 
 
-def _activation_facts(layer, probe) -> dict:
+def _layer_facts(layer, probe) -> _facts.LayerFacts:
     import keras
 
+    units = getattr(layer, "units", None)
     activation = getattr(layer, "activation", None)
-    name = getattr(activation, "__name__", None) or type(activation).__name__
-    facts = {"activation_name": name, "activation_values": None, "activation_error": None}
+    found = _facts.layer(
+        type(layer).__name__,
+        getattr(layer, "name", None),
+        int(units) if isinstance(units, int | np.integer) else None,
+        getattr(activation, "__name__", None) or type(activation).__name__,
+    )
     if activation is None:
-        return facts
+        return found
     try:
         z = keras.ops.convert_to_tensor(np.asarray([probe], dtype="float32"))
         a = keras.ops.convert_to_numpy(activation(z)).reshape(-1)
-        facts["activation_values"] = [json_float(v) for v in a]
+        found["activation_values"] = [json_float(v) for v in a]
     except Exception as err:  # an exotic activation is reported, not fatal
-        facts["activation_error"] = error_text(err)
-    return facts
-
-
-def _layer_facts(layer, probe) -> dict:
-    facts = {"kind": type(layer).__name__, "name": getattr(layer, "name", None)}
-    units = getattr(layer, "units", None)
-    facts["units"] = int(units) if isinstance(units, int | np.integer) else None
-    facts.update(_activation_facts(layer, probe))
-    return facts
+        found["activation_error"] = error_text(err)
+    return found
 
 
 def _declared_input_features(model) -> int | None:
@@ -133,15 +138,14 @@ def _declared_input_shape(model) -> tuple[int, ...]:
     return shape
 
 
-def _loss_facts(model) -> dict | None:
+def _loss_facts(model) -> _facts.LossFacts | None:
     if not getattr(model, "compiled", False):
         return None
     loss = getattr(model, "loss", None)
-    facts = {"kind": None, "name": None, "from_logits": None}
     if isinstance(loss, str):
-        return {**facts, "kind": "string", "name": loss}
+        return _facts.loss("string", loss)
     if loss is None:
-        return {**facts, "kind": "none"}
+        return _facts.loss("none")
     get_config = getattr(loss, "get_config", None)
     if callable(get_config):
         try:
@@ -149,13 +153,12 @@ def _loss_facts(model) -> dict | None:
         except Exception:  # a custom Loss without a config still has a name
             config = {}
         from_logits = config.get("from_logits")
-        return {
-            **facts,
-            "kind": "object",
-            "name": config.get("name") or type(loss).__name__,
-            "from_logits": None if from_logits is None else bool(from_logits),
-        }
-    return {**facts, "kind": "function", "name": getattr(loss, "__name__", type(loss).__name__)}
+        return _facts.loss(
+            "object",
+            config.get("name") or type(loss).__name__,
+            None if from_logits is None else bool(from_logits),
+        )
+    return _facts.loss("function", getattr(loss, "__name__", type(loss).__name__))
 
 
 def model_outputs(model, seed: int) -> dict:
@@ -180,38 +183,41 @@ def model_facts(
     *,
     input_features: int = _cases.INPUT_FEATURES,
     probe=_cases.ACTIVATION_PROBE,
-) -> dict:
+) -> _facts.ModelFacts:
     """Report the layers, input, parameter count and loss of a Keras model.
 
     Works for a model declared with ``Input``, ``InputLayer``, ``input_shape=`` or with no
     input at all: an unbuilt model is cloned and the copy built with ``(None, input_features)``
     so the student's own model is left as it was.
     """
-    facts = {"type": type(model).__name__, "unanswered": is_unanswered(model), "error": None}
-    if facts["unanswered"] or model is None:
-        return facts
+    type_name = type(model).__name__
+    if is_unanswered(model) or model is None:
+        return _facts.not_a_model(type_name, unanswered=is_unanswered(model))
     layers = getattr(model, "layers", None)
     if layers is None or not callable(getattr(model, "count_params", None)):
-        facts["error"] = f"{type(model).__name__} is not a Keras model"
-        return facts
-    facts["layers"] = [
-        _layer_facts(layer, probe) for layer in layers if type(layer).__name__ != "InputLayer"
-    ]
-    facts["declared_input_features"] = _declared_input_features(model)
-    facts["built"] = bool(getattr(model, "built", False))
-    facts["param_count"] = None
-    facts["param_count_error"] = None
+        return _facts.not_a_model(type_name, error=f"{type_name} is not a Keras model")
+    built = bool(getattr(model, "built", False))
+    param_count, param_count_error = None, None
     try:
-        if facts["built"]:
-            facts["param_count"] = int(model.count_params())
+        if built:
+            param_count = int(model.count_params())
         else:
             import keras
 
             copy = keras.models.clone_model(model)
             copy.build((None, input_features))
-            facts["param_count"] = int(copy.count_params())
+            param_count = int(copy.count_params())
     except Exception as err:  # e.g. layers that cannot take this input
-        facts["param_count_error"] = error_text(err)
-    facts["compiled"] = bool(getattr(model, "compiled", False))
-    facts["loss"] = _loss_facts(model)
-    return facts
+        param_count_error = error_text(err)
+    return _facts.model(
+        type_name,
+        layers=[
+            _layer_facts(layer, probe) for layer in layers if type(layer).__name__ != "InputLayer"
+        ],
+        declared_input_features=_declared_input_features(model),
+        built=built,
+        param_count=param_count,
+        param_count_error=param_count_error,
+        compiled=bool(getattr(model, "compiled", False)),
+        loss=_loss_facts(model),
+    )

@@ -24,7 +24,7 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
-from lab_utils import course
+from autograder import runner as course
 
 
 def measure_floor(repeat: int) -> float:

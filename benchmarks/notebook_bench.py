@@ -3,7 +3,7 @@
 Measures, on this machine, in one run and in this order:
   (a) F: a fresh Jupyter kernel starting and importing TensorFlow (median of --repeat),
   (b) each reproduced notebook executed alone in a fresh kernel, one after the other, the way
-      the tests execute them (``lab_utils.course.execute_notebook``, TF_CPP_MIN_LOG_LEVEL=2,
+      the tests execute them (``autograder.runner.execute_notebook``, TF_CPP_MIN_LOG_LEVEL=2,
       the kernel's default threads),
 then prints each notebook's wall time and its ratio to F, the total in F (issue 12's target:
 at most 9 F) and each notebook's slowest cells (0-based index, first source line, seconds, from
@@ -25,7 +25,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from lab_utils import course
+from autograder import runner as course
 
 #: The notebooks issue 12 reproduces from the original week, in teaching order.
 REPRODUCED = (

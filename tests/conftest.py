@@ -19,7 +19,7 @@ LABS = sorted((REPO_ROOT / "labs").glob("*.ipynb"))
 @pytest.fixture(scope="session")
 def executed_notebook():
     """Return a function that executes a notebook once per session and caches the result."""
-    from lab_utils.course import execute_notebook
+    from autograder.runner import execute_notebook
 
     cache: dict[Path, object] = {}
 

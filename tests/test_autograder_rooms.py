@@ -3,7 +3,8 @@
 ``autograder.kernel`` runs inside the student's kernel (and the model describer's sandbox): it
 imports nothing of ours outside itself, and a sandbox gets a copy of it alone. The grading
 driver (``autograder.grading``) may import the kernel room (the protocol, cases and checks it
-shares) but not the feedback room; the feedback room may import both; ``lab_utils``, the
+shares) and the notebook-execution core (``autograder.notebooks``, which imports nothing of
+ours) but not the feedback room; the feedback room may import both; ``lab_utils``, the
 students' helper package, imports nothing of the autograder.
 """
 
@@ -23,14 +24,21 @@ PACKAGE = REPO / "autograder"
 #: Room (a package, or a module's dotted name) -> the rooms of ours it may import.
 MAY_IMPORT = {
     "autograder.kernel": {"autograder.kernel"},
-    "autograder.grading": {"autograder.kernel", "autograder.grading"},
+    "autograder.notebooks": set(),
+    "autograder.runner": {"autograder.notebooks", "autograder.runner"},
+    "autograder.grading": {"autograder.kernel", "autograder.grading", "autograder.notebooks"},
     "autograder.feedback": {"autograder.kernel", "autograder.grading", "autograder.feedback"},
     "lab_utils": {"lab_utils"},
 }
 
 
 def _modules(room: str) -> list[Path]:
-    return sorted((REPO / room.replace(".", "/")).rglob("*.py"))
+    path = REPO / room.replace(".", "/")
+    return (
+        [path.with_suffix(".py")]
+        if path.with_suffix(".py").is_file()
+        else sorted(path.rglob("*.py"))
+    )
 
 
 def _our_imports(path: Path):

@@ -1,4 +1,4 @@
-"""Tests of the headless course runner (lab_utils.course)."""
+"""Tests of the headless course runner (autograder.runner)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from lab_utils import course
+from autograder import runner as course
 
 
 def _write(path, *sources):

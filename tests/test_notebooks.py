@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from lab_utils.course import error_outputs
+from autograder.notebooks import error_lines
 
 from conftest import LABS, REPO_ROOT
 
@@ -40,7 +40,7 @@ def test_notebook_uses_lab_utils_without_star_imports(path):
 @pytest.mark.parametrize("path", LABS, ids=_ids(LABS))
 def test_lab_executes_without_errors(path, executed_notebook):
     nb = executed_notebook(path)
-    assert error_outputs(nb) == []
+    assert error_lines(nb) == []
 
 
 @pytest.mark.parametrize("path", LABS, ids=_ids(LABS))

@@ -21,8 +21,9 @@ import nbformat
 import zmq
 from jupyter_core.utils import ensure_async, run_sync
 from nbclient import NotebookClient
-from nbclient.exceptions import CellControlSignal, CellTimeoutError, DeadKernelError
+from nbclient.exceptions import CellControlSignal, DeadKernelError
 
+from autograder import notebooks
 from autograder.grading import model_file, sandbox
 from autograder.kernel.protocol import Status
 
@@ -180,6 +181,41 @@ def _why_dead(
     )
 
 
+def _why_stopped(
+    run: notebooks.CellsRun,
+    client: CappedClient,
+    watch: sandbox.ProcessWatch,
+    limits: sandbox.Limits,
+) -> tuple[str, str]:
+    """Return the status and reason of a run of cells (OK and "" if it ran to the end)."""
+    index, total = run.index, f"{limits.total_timeout:g} s"
+    if run.stop is None:
+        return Status.OK, ""
+    if run.stop == notebooks.Stop.TOTAL_TIMEOUT:
+        if run.error is None:
+            return Status.TOTAL_TIMEOUT, f"the notebook ran past the total limit of {total}"
+        return Status.TOTAL_TIMEOUT, f"cell {index} was stopped at the total limit of {total}"
+    if run.stop == notebooks.Stop.CELL_TIMEOUT:
+        return (
+            Status.CELL_TIMEOUT,
+            f"cell {index} ran past the per-cell limit of {client.timeout} s",
+        )
+    if run.stop == notebooks.Stop.KERNEL_DIED:
+        return _why_dead(client, watch, limits, index)
+    return (
+        Status.KERNEL_PROTOCOL_ERROR,
+        f"cell {index}: the kernel sent messages the grader cannot read ({run.error})",
+    )
+
+
+def _memory_error(nb, completed: list[int], limits: sandbox.Limits) -> tuple[str, str]:
+    """Return MEMORY and the first finished cell whose outputs say it ran out of memory."""
+    for index in completed:
+        if _has_memory_error(_outputs_text(nb.cells[index])):
+            return Status.MEMORY, f"cell {index} ran out of memory (limit {limits.memory} bytes)"
+    return Status.OK, ""
+
+
 def execute(
     nb: nbformat.NotebookNode,
     *,
@@ -217,43 +253,13 @@ def execute(
         with client.setup_kernel(**box.start_kwargs()):
             watch = sandbox.ProcessWatch(box.km.provisioner.pid, limits.processes, space=space)
             watch.start()
-            for index, cell in enumerate(nb.cells):
-                if stop_after is not None and index > stop_after:
-                    break
-                if cell.cell_type != "code":
-                    continue
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    status = Status.TOTAL_TIMEOUT
-                    reason = f"the notebook ran past the total limit of {limits.total_timeout:g} s"
-                    break
-                client.timeout = max(1, int(min(limits.cell_timeout, remaining)))
-                try:
-                    client.execute_cell(cell, index)
-                except CellTimeoutError:
-                    if client.timeout < limits.cell_timeout:
-                        status = Status.TOTAL_TIMEOUT
-                        reason = (
-                            f"cell {index} was stopped at the total limit of "
-                            f"{limits.total_timeout:g} s"
-                        )
-                    else:
-                        status = Status.CELL_TIMEOUT
-                        reason = f"cell {index} ran past the per-cell limit of {client.timeout} s"
-                    break
-                except DeadKernelError:
-                    status, reason = _why_dead(client, watch, limits, index)
-                    break
-                except Exception as err:  # the kernel's messages broke the client: its doing
-                    status = Status.KERNEL_PROTOCOL_ERROR
-                    reason = (
-                        f"cell {index}: the kernel sent messages the grader cannot read ({err})"
-                    )
-                    break
-                completed.append(index)
-                if _has_memory_error(_outputs_text(cell)) and status == Status.OK:
-                    status = Status.MEMORY
-                    reason = f"cell {index} ran out of memory (limit {limits.memory} bytes)"
+            run = notebooks.run_cells(
+                client, cell_timeout=limits.cell_timeout, deadline=deadline, stop_after=stop_after
+            )
+            completed = run.completed
+            status, reason = _why_stopped(run, client, watch, limits)
+            if status == Status.OK:
+                status, reason = _memory_error(nb, completed, limits)
     except DeadKernelError:
         status, reason = _why_dead(client, watch, limits)
     except (RuntimeError, TimeoutError) as err:

@@ -35,6 +35,7 @@ import psutil
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import List, Unicode
 
+from autograder import notebooks
 from autograder.kernel.protocol import MODEL_FILE, MODEL_FILE_ENV
 
 #: Bytes the kernel may leave in host folders (its sockets and the saved model) before it is
@@ -223,9 +224,7 @@ def kernel_environment(space: Workspace, limits: Limits, *, sandboxed: bool) -> 
         MODEL_FILE_ENV: str(space.work / MODEL_FILE if sandboxed else space.model_file),
     }
     if limits.threads > 0:
-        for name in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
-            env[name] = str(limits.threads)
-        env["OPENBLAS_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(limits.threads)
+        env.update(notebooks.thread_env(limits.threads))
     if not sandboxed:
         # Without a sandbox the kernel still must not find the course's autograder package
         # before the copy; keep the rest of the caller's environment (e.g. proxies, locale).

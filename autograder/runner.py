@@ -1,6 +1,9 @@
 """Execute the course notebooks headlessly and render them to HTML (the main job).
 
-Run ``nn-course run`` (or ``python -m lab_utils.course run``) from the repository root.
+Run ``nn-course run`` (or ``python -m autograder.runner run``) from the repository root. The
+course's own check that every notebook runs: developer and CI tooling, so it lives beside the
+grader (whose notebook-execution core, :mod:`autograder.notebooks`, it shares), not in the
+students' ``lab_utils``.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import os
 import sys
 import time
 from pathlib import Path
+
+from autograder import notebooks
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO_ROOT / "build" / "course"
@@ -44,51 +49,32 @@ def course_notebooks(root: Path = REPO_ROOT) -> list[Path]:
     return labs + assignment
 
 
-def error_outputs(nb) -> list[str]:
-    """Return one line per error output, naming the cell (1-based) and its first source line."""
-    found = []
-    for number, cell in enumerate(nb.cells, start=1):
-        for out in cell.get("outputs", []):
-            if out.get("output_type") == "error":
-                first = next((ln for ln in cell.source.splitlines() if ln.strip()), "")
-                found.append(
-                    f"cell {number} ({first.strip()[:40]!r}): {out.get('ename')}: {out.get('evalue')}"
-                )
-    return found
+class NotebookFailed(RuntimeError):
+    """Raise when a notebook does not run to its end; the message names the cell."""
 
 
-def execute_notebook(
-    path: str | Path, *, timeout: int = 900, kernel_name: str = "python3", cwd: Path | None = None
-):
-    """Execute a notebook top to bottom and return the executed ``NotebookNode``.
+def _why(run: notebooks.CellsRun, nb) -> str:
+    """Return one line saying where and why ``run`` stopped."""
+    if run.stop == notebooks.Stop.CELL_ERROR:
+        return next(iter(notebooks.error_lines(nb)), _first_line(run.error))
+    where = "" if run.index is None else f"cell {run.index + 1}: "
+    detail = _first_line(run.error) if run.error is not None else ""
+    return f"{where}{run.stop.value}" + (f" ({detail})" if detail else "")
 
-    Raises ``nbclient.exceptions.CellExecutionError`` naming the failing cell.
+
+def execute_notebook(path: str | Path, *, timeout: int = 900):
+    """Execute a notebook top to bottom in a fresh kernel and return the executed notebook.
+
+    Raises :class:`NotebookFailed` naming the cell that failed.
     """
     import nbformat
 
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
-    execute_in_place(nb, cwd=cwd or path.parent, timeout=timeout, kernel_name=kernel_name)
+    run = notebooks.execute_notebook(nb, cwd=path.parent, cell_timeout=timeout)
+    if run.stop is not None:
+        raise NotebookFailed(f"{path.name}: {_why(run, nb)}")
     return nb
-
-
-def execute_in_place(
-    nb, *, cwd: Path, timeout: int = 900, kernel_name: str = "python3", kernel_log=None
-) -> None:
-    """Execute an in-memory notebook, storing outputs in its cells as they arrive.
-
-    ``kernel_log`` (an open file) receives what the kernel process itself writes to its
-    stderr, such as TensorFlow's start-up lines, instead of the terminal.
-    """
-    from nbclient import NotebookClient
-
-    client = NotebookClient(
-        nb,
-        timeout=timeout,
-        kernel_name=kernel_name,
-        resources={"metadata": {"path": str(cwd)}},
-    )
-    client.execute(**({"stderr": kernel_log} if kernel_log is not None else {}))
 
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -113,22 +99,17 @@ def static_figures(nb):
 
 def _run_one(path: Path, out_dir: Path, timeout: int) -> NotebookResult:
     import nbformat
-    from nbclient.exceptions import CellExecutionError, DeadKernelError
     from nbconvert import HTMLExporter
 
     start = time.perf_counter()
     nb = nbformat.read(path, as_version=4)
-    status, error = "ok", ""
     out_dir.mkdir(parents=True, exist_ok=True)
     executed = out_dir / path.name
-    try:
-        with open(executed.with_suffix(".kernel.log"), "w") as kernel_log:
-            execute_in_place(nb, cwd=path.parent, timeout=timeout, kernel_log=kernel_log)
-    except CellExecutionError as err:
-        status = "error"
-        error = next(iter(error_outputs(nb)), _first_line(err))
-    except (DeadKernelError, TimeoutError, RuntimeError) as err:
-        status, error = "error", f"{type(err).__name__}: {_first_line(err)}"
+    with open(executed.with_suffix(".kernel.log"), "w") as kernel_log:
+        run = notebooks.execute_notebook(
+            nb, cwd=path.parent, cell_timeout=timeout, kernel_log=kernel_log
+        )
+    status, error = ("ok", "") if run.stop is None else ("error", _why(run, nb))
     seconds = time.perf_counter() - start
     nbformat.write(nb, executed)
     html_body, _ = HTMLExporter().from_notebook_node(static_figures(nb))
@@ -137,7 +118,9 @@ def _run_one(path: Path, out_dir: Path, timeout: int) -> NotebookResult:
     return NotebookResult(path, seconds, status, error, executed, html)
 
 
-def _first_line(err: BaseException) -> str:
+def _first_line(err: BaseException | None) -> str:
+    if err is None:
+        return ""
     text = str(err).strip()
     lines = [ln for ln in text.splitlines() if ln.strip()]
     # CellExecutionError's last non-empty line is "<Name>: <message>".
@@ -147,12 +130,7 @@ def _first_line(err: BaseException) -> str:
 def thread_env(jobs: int, cores: int | None = None) -> dict[str, str]:
     """Return environment settings that share ``cores`` among ``jobs`` concurrent kernels."""
     cores = cores or os.cpu_count() or 1
-    threads = str(max(1, cores // max(1, jobs)))
-    return {
-        "OMP_NUM_THREADS": threads,
-        "TF_NUM_INTRAOP_THREADS": threads,
-        "TF_NUM_INTEROP_THREADS": threads,
-    }
+    return notebooks.thread_env(cores // max(1, jobs))
 
 
 def _init_worker(env: dict[str, str]) -> None:

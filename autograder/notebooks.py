@@ -105,7 +105,7 @@ def execute_notebook(
     nb: nbformat.NotebookNode,
     *,
     cwd: str | Path,
-    cell_timeout: float = 900,
+    cell_timeout: float,
     kernel_name: str = "python3",
     kernel_log=None,
 ) -> CellsRun:

@@ -24,6 +24,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO_ROOT / "build" / "course"
 #: Per-notebook seconds of the last run, kept in the output folder to schedule the next one.
 TIMINGS_FILE = "timings.json"
+#: Seconds a course notebook's cell may run (the longest, a 200-epoch training, takes ~10 s).
+CELL_TIMEOUT = 900
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,7 +64,7 @@ def _why(run: notebooks.CellsRun, nb) -> str:
     return f"{where}{run.stop.value}" + (f" ({detail})" if detail else "")
 
 
-def execute_notebook(path: str | Path, *, timeout: int = 900):
+def execute_notebook(path: str | Path, *, timeout: int = CELL_TIMEOUT):
     """Execute a notebook top to bottom in a fresh kernel and return the executed notebook.
 
     Raises :class:`NotebookFailed` naming the cell that failed.
@@ -143,7 +145,7 @@ def run_course(
     notebooks: list[Path] | None = None,
     out_dir: Path = DEFAULT_OUT,
     jobs: int | None = None,
-    timeout: int = 900,
+    timeout: int = CELL_TIMEOUT,
 ) -> list[NotebookResult]:
     """Execute notebooks concurrently and return their results in the given order.
 
@@ -196,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("notebooks", nargs="*", type=Path, help="notebooks (default: all)")
     run.add_argument("--jobs", type=int, default=os.cpu_count(), help="notebooks run at once")
     run.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder")
-    run.add_argument("--timeout", type=int, default=900, help="seconds allowed per cell")
+    run.add_argument("--timeout", type=int, default=CELL_TIMEOUT, help="seconds allowed per cell")
     args = parser.parse_args(argv)
 
     start = time.perf_counter()

@@ -26,7 +26,7 @@ def executed_notebook():
     def run(path: str | Path):
         path = (REPO_ROOT / path).resolve()
         if path not in cache:
-            cache[path] = execute_notebook(path, timeout=900)
+            cache[path] = execute_notebook(path)
         return cache[path]
 
     return run

@@ -294,6 +294,65 @@ def verified_model_facts(
     return file_facts, None
 
 
+class _Rejected(Exception):
+    """A check's report earns nothing: the verdict and the message the student reads."""
+
+    def __init__(self, verdict: str, message: str) -> None:
+        super().__init__(message)
+        self.verdict, self.message = verdict, message
+
+
+_MALFORMED = (Verdict.MALFORMED_REPORT, "The test's report was malformed.")
+
+
+def _reports_by_check(outputs: list[dict], expected: list[str]) -> dict[str, list[dict]]:
+    """Return the facts reported in ``outputs``, by check; reject malformed or unexpected ones."""
+    by_check: dict[str, list[dict]] = {}
+    for report in _reports(outputs):
+        if (
+            not isinstance(report, dict)
+            or not isinstance(report.get("check"), str)
+            or not isinstance(report.get("facts"), dict)
+        ):
+            raise _Rejected(*_MALFORMED)
+        by_check.setdefault(report["check"], []).append(report["facts"])
+    if set(by_check) - set(expected):
+        raise _Rejected(Verdict.UNEXPECTED_REPORT, "This test reported results it does not check.")
+    return by_check
+
+
+def _judge_check(
+    name: str,
+    found: list[dict],
+    reference: dict,
+    *,
+    model_file: dict | None,
+    verify_model_file: bool,
+) -> str:
+    """Return the passing message of check ``name`` on its one report; else reject it."""
+    if not found:
+        raise _Rejected(
+            Verdict.MISSING_REPORT,
+            "No result was reported for this test (did a cell stop it from running?).",
+        )
+    if len(found) > 1:
+        raise _Rejected(Verdict.DUPLICATE_REPORT, "This test reported more than one result.")
+    facts, problem = found[0], None
+    if name in MODEL_CHECKS and verify_model_file:
+        facts, problem = verified_model_facts(facts, model_file)
+        if facts is None:
+            raise _Rejected(*problem)
+    try:
+        result = specs.BY_NAME[name].judge(facts, reference)
+    except Exception:  # malformed facts crash a judge: they earn nothing
+        raise _Rejected(*_MALFORMED) from None
+    if not result.passed:
+        raise _Rejected(Verdict.FAILED, result.message)
+    if problem is not None:
+        raise _Rejected(*problem)
+    return result.message
+
+
 def judge_cell(
     grade_id: str,
     calls: list[CheckCall],
@@ -315,57 +374,18 @@ def judge_cell(
             grade_id, False, Verdict.NOT_RUN, ["This test did not run (see the grading status)."]
         )
     expected = [call.name for call in calls]
-    reports = _reports(outputs)
-    by_check: dict[str, list[dict]] = {}
-    for report in reports:
-        if (
-            not isinstance(report, dict)
-            or not isinstance(report.get("check"), str)
-            or not isinstance(report.get("facts"), dict)
-        ):
-            return CellVerdict(
-                grade_id, False, Verdict.MALFORMED_REPORT, ["The test's report was malformed."]
+    try:
+        by_check = _reports_by_check(outputs, expected)
+        messages = [
+            _judge_check(
+                name,
+                by_check.get(name, []),
+                reference,
+                model_file=model_file,
+                verify_model_file=verify_model_file,
             )
-        by_check.setdefault(report["check"], []).append(report["facts"])
-    unexpected = sorted(set(by_check) - set(expected))
-    if unexpected:
-        return CellVerdict(
-            grade_id,
-            False,
-            Verdict.UNEXPECTED_REPORT,
-            ["This test reported results it does not check."],
-        )
-    messages = []
-    for name in expected:
-        found = by_check.get(name, [])
-        if not found:
-            return CellVerdict(
-                grade_id,
-                False,
-                Verdict.MISSING_REPORT,
-                ["No result was reported for this test (did a cell stop it from running?)."],
-            )
-        if len(found) > 1:
-            return CellVerdict(
-                grade_id,
-                False,
-                Verdict.DUPLICATE_REPORT,
-                ["This test reported more than one result."],
-            )
-        facts, problem = found[0], None
-        if name in MODEL_CHECKS and verify_model_file:
-            facts, problem = verified_model_facts(facts, model_file)
-            if facts is None:
-                return CellVerdict(grade_id, False, problem[0], [problem[1]])
-        try:
-            result = specs.BY_NAME[name].judge(facts, reference)
-        except Exception:  # malformed facts crash a judge: they earn nothing
-            return CellVerdict(
-                grade_id, False, Verdict.MALFORMED_REPORT, ["The test's report was malformed."]
-            )
-        if not result.passed:
-            return CellVerdict(grade_id, False, Verdict.FAILED, [result.message])
-        if problem is not None:
-            return CellVerdict(grade_id, False, problem[0], [problem[1]])
-        messages.append(result.message)
+            for name in expected
+        ]
+    except _Rejected as rejected:
+        return CellVerdict(grade_id, False, rejected.verdict, [rejected.message])
     return CellVerdict(grade_id, True, Verdict.PASSED, messages)

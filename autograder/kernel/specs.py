@@ -3,7 +3,7 @@
 Everything else derives from :data:`SPECS`: the ``kernel.check_<name>`` functions the test
 cells call, the public probe cases, the reference data (``python -m
 autograder.grading.make_reference``), the grader's per-submission probes and its judge, and
-``benchmarks/device_check.py``. ``tests/test_autograder_specs.py`` checks that the assignment's
+``tests/device_check.py``. ``tests/test_autograder_specs.py`` checks that the assignment's
 graded cells (one per spec: ``grade_id`` = name, its points, the call, hidden or not), the
 specs and the reference data agree.
 

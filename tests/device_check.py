@@ -6,7 +6,9 @@ JSON: the verdict of every softmax check on a stable and a naive softmax, of eve
 on correct and wrong models, and the loss and accuracies of the assignment's 40-epoch run.
 Compare the line from a CPU run with the line from a GPU run.
 
-Usage: KERAS_BACKEND=jax python benchmarks/device_check.py
+Usage: KERAS_BACKEND=jax python tests/device_check.py
+
+``tests/test_device_check.py`` asserts the same verdicts on whatever device runs the tests.
 """
 
 from __future__ import annotations

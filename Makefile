@@ -18,4 +18,4 @@ lint:
 
 bench:
 	.venv/bin/python benchmarks/course_bench.py
-	.venv/bin/python -m autograder bench
+	.venv/bin/python benchmarks/grading_bench.py

@@ -1,8 +1,7 @@
-"""Command line: ``python -m autograder grade ASSIGNMENT`` and ``python -m autograder bench``.
+"""Command line: ``python -m autograder grade ASSIGNMENT`` (also installed as ``nn-autograde``).
 
 A thin layer: it parses arguments and forwards them to keyword-only functions
-(:func:`autograder.grading.grade.grade_assignment`, :func:`autograder.bench.run_benchmark`),
-which own every default.
+(:func:`autograder.grading.grade.grade_assignment`), which own every default.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ if sys.path and os.path.abspath(sys.path[0] or os.curdir) == os.getcwd():
 
 import argparse
 
-from traitlets import Bool, Int
+from traitlets import Bool, Float, Int
 from traitlets.config import Config
 
 from autograder.grading import grade as grade_module
@@ -61,21 +60,6 @@ def _grade(args: argparse.Namespace) -> int:
         return 2
     print(report.format_table(rows), file=sys.stderr if args.progress_json == "-" else sys.stdout)
     return 1 if any(row.status == Status.GRADING_ERROR for row in rows) else 0
-
-
-def _bench(args: argparse.Namespace) -> int:
-    from autograder import bench
-
-    bench.run_benchmark(
-        copies=args.copies,
-        workers=args.workers,
-        samples=args.samples,
-        skip_after_last_graded=not args.run_all_cells,
-        verify_model_file=not args.trust_model_facts,
-        names=args.sample or None,
-        json_path=args.json,
-    )
-    return 0
 
 
 def _watch_flags(args: argparse.Namespace) -> Config:
@@ -171,7 +155,7 @@ def _add_watch_commands(commands) -> None:
             run.add_argument(
                 option,
                 dest=name,
-                type=int if isinstance(trait, Int) else float,
+                type={Int: int, Float: float}.get(type(trait), str),
                 help=f"{trait.help.rstrip('.')} ({default})",
             )
     run.add_argument(
@@ -231,25 +215,6 @@ def build_parser() -> argparse.ArgumentParser:
     grade.set_defaults(func=_grade)
     _add_watch_commands(commands)
 
-    bench = commands.add_parser("bench", help="time stock nbgrader autograde against `grade`")
-    bench.add_argument("--copies", type=int, default=4, help="submissions to grade")
-    bench.add_argument("--workers", type=int, default=None, help="parallel jobs (default: cores)")
-    bench.add_argument("--samples", type=int, default=3, help="kernel runs for the floor (median)")
-    bench.add_argument(
-        "--sample",
-        action="append",
-        help="sample submission to copy (repeatable; default: all samples)",
-    )
-    bench.add_argument(
-        "--run-all-cells", action="store_true", help="grade without skipping trailing cells"
-    )
-    bench.add_argument(
-        "--trust-model-facts",
-        action="store_true",
-        help=_TRUST_HELP,
-    )
-    bench.add_argument("--json", help="also write the figures to this JSON file")
-    bench.set_defaults(func=_bench)
     return parser
 
 

@@ -4,17 +4,18 @@ In one run, on a temporary copy of the course: grade N submissions (copies of th
 submissions) with stock nbgrader, then with the grading command, and measure the
 per-submission floor: a plain kernel that starts, imports TensorFlow and runs the cells
 grading needs, one submission at a time.
+
+Usage: .venv/bin/python benchmarks/grading_bench.py [--copies N] [--workers W] [--json FILE]
 """
 
 from __future__ import annotations
 
+import argparse
 import copy
 import dataclasses
 import json
 import os
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,67 +26,15 @@ import nbformat
 from autograder.grading import execute, grade, sandbox
 from autograder.kernel.protocol import Status
 
-ASSIGNMENT = "C2_W2_Assignment"
-PACKAGE_ROOT = Path(__file__).resolve().parent
-COURSE_ROOT = PACKAGE_ROOT / "course"
-REPO_ROOT = PACKAGE_ROOT.parent
-_SAMPLES_SCRIPT = REPO_ROOT / "tests" / "submissions" / "make_submissions.py"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from support import courses
 
-
-def nbgrader(course: Path, *args: str) -> float:
-    """Run an nbgrader command in ``course``; return its wall time in seconds."""
-    # nbgrader runs `alembic` from PATH when it creates a gradebook.
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    start = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "nbgrader", *args], cwd=course, env=env, capture_output=True
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"nbgrader {' '.join(args)} failed:\n{done.stderr.decode()[-3000:]}")
-    return time.perf_counter() - start
-
-
-def sample_notebooks(release: Path) -> dict[str, nbformat.NotebookNode]:
-    """Return the sample submissions: the reference solution plus the test fixtures if present."""
-    source = REPO_ROOT / "assignment" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
-    samples = {"reference_solution": nbformat.read(source, as_version=4)}
-    if _SAMPLES_SCRIPT.exists():
-        import importlib.util
-
-        spec = importlib.util.spec_from_file_location("make_submissions", _SAMPLES_SCRIPT)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        released = nbformat.read(release, as_version=4)
-        for name, answers in module.SUBMISSIONS.items():
-            samples[name] = module.make_submission(released, answers)
-    return samples
-
-
-def build_course(root: Path, *, copies: int, names: list[str] | None = None) -> Path:
-    """Create a course under ``root`` with ``copies`` submissions cycling through the samples.
-
-    ``names`` picks samples by name (default: all). Returns the course root.
-    """
-    course = root / "autograder" / "course"
-    course.mkdir(parents=True)
-    shutil.copytree(REPO_ROOT / "assignment", root / "assignment")
-    shutil.copyfile(COURSE_ROOT / "nbgrader_config.py", course / "nbgrader_config.py")
-    nbgrader(course, "generate_assignment", ASSIGNMENT, "--force")
-    samples = sample_notebooks(course / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
-    chosen = names or list(samples)
-    for k in range(copies):
-        name = chosen[k % len(chosen)]
-        student = f"{name}" if copies == len(chosen) else f"s{k:03d}_{name}"
-        folder = course / "submitted" / student / ASSIGNMENT
-        folder.mkdir(parents=True)
-        nbformat.write(samples[name], folder / f"{ASSIGNMENT}.ipynb")
-    return course
+ASSIGNMENT = courses.ASSIGNMENT
 
 
 def measure_floor(*, samples: int, sandboxed: bool) -> float:
     """Return the median seconds to start a kernel and run the cells grading needs, serially."""
-    source = REPO_ROOT / "assignment" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
-    nb = nbformat.read(source, as_version=4)
+    nb = nbformat.read(courses.SOURCE, as_version=4)
     stop = grade.last_graded_index(nb)
     limits = sandbox.Limits(threads=os.cpu_count() or 1)
     times = []
@@ -164,8 +113,10 @@ def run_benchmark(
     floor_s = measure_floor(samples=samples, sandboxed=False)
     print(f"floor: {floor_s:.1f} s", flush=True)
     with tempfile.TemporaryDirectory(prefix="nn-bench-") as tmp:
-        course = build_course(Path(tmp), copies=copies, names=names)
-        stock_s = nbgrader(course, "autograde", ASSIGNMENT, "--force")
+        course = courses.sample_course(Path(tmp), copies=copies, names=names)
+        start = time.perf_counter()
+        courses.nbgrader(course, "autograde", ASSIGNMENT, "--force", timeout=24 * 3600)
+        stock_s = time.perf_counter() - start
         print(f"stock: {stock_s:.1f} s", flush=True)
         start = time.perf_counter()
         grade.grade_assignment(
@@ -188,3 +139,38 @@ def run_benchmark(
             json.dumps({**dataclasses.asdict(result), "ratio": result.ratio}, indent=1)
         )
     return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run the benchmark."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--copies", type=int, default=4, help="submissions to grade")
+    parser.add_argument("--workers", type=int, default=None, help="parallel jobs (default: cores)")
+    parser.add_argument("--samples", type=int, default=3, help="kernel runs for the floor (median)")
+    parser.add_argument(
+        "--sample", action="append", help="sample submission to copy (repeatable; default: all)"
+    )
+    parser.add_argument(
+        "--run-all-cells", action="store_true", help="grade without skipping trailing cells"
+    )
+    parser.add_argument(
+        "--trust-model-facts",
+        action="store_true",
+        help="judge the model checks from the kernel's report, not the saved model file",
+    )
+    parser.add_argument("--json", help="also write the figures to this JSON file")
+    args = parser.parse_args(argv)
+    run_benchmark(
+        copies=args.copies,
+        workers=args.workers,
+        samples=args.samples,
+        skip_after_last_graded=not args.run_all_cells,
+        verify_model_file=not args.trust_model_facts,
+        names=args.sample or None,
+        json_path=args.json,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

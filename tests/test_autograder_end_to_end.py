@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import html as html_module
-import importlib.util
 import json
 import os
 import re
@@ -25,23 +24,13 @@ from pathlib import Path
 import nbformat
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-ASSIGNMENT = "C2_W2_Assignment"
-SOURCE = REPO_ROOT / "assignment" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+from submissions import make_submissions
+from support import courses
+from support.courses import ASSIGNMENT, REPO_ROOT, SOURCE
+
 CANARY = "canary_7f3a9e_hidden_source"
 
 pytestmark = pytest.mark.slow
-
-
-def _load_make_submissions():
-    path = Path(__file__).resolve().parent / "submissions" / "make_submissions.py"
-    spec = importlib.util.spec_from_file_location("make_submissions", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-make_submissions = _load_make_submissions()
 
 
 def _plant_canary(source: Path) -> None:
@@ -81,10 +70,7 @@ def _as_script(block: str) -> str:
 
 def _copy_of_the_course(root: Path) -> Path:
     """Lay out what the README's commands need, as in the repository, under ``root``."""
-    course = root / "autograder" / "course"
-    course.mkdir(parents=True)
-    shutil.copy(REPO_ROOT / "autograder" / "course" / "nbgrader_config.py", course)
-    shutil.copytree(REPO_ROOT / "assignment", root / "assignment")
+    course = courses.new_course(root)
     shutil.copytree(REPO_ROOT / "tests" / "submissions", root / "tests" / "submissions")
     (root / ".venv").symlink_to(Path(sys.prefix))
     _plant_canary(root / "assignment" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")

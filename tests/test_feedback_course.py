@@ -20,9 +20,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from adversarial import course
 
 from autograder.grading import sandbox
+
+from adversarial import course
 
 pytestmark = pytest.mark.slow
 

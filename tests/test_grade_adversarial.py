@@ -15,10 +15,11 @@ import time
 
 import nbformat
 import pytest
-from adversarial import attacks, course
 
 from autograder.grading import grade, sandbox
 from autograder.kernel.protocol import Status
+
+from adversarial import attacks, course
 
 pytestmark = [
     pytest.mark.slow,
@@ -224,7 +225,7 @@ def test_other_students_submissions_are_untouched(graded):
     }
     assert after == graded["before"]
     assert not list(graded["course"].glob("**/pwned"))
-    assert "pwned" not in (course.REPO_ROOT / "autograder" / "checks.py").read_text()
+    assert "pwned" not in (course.REPO_ROOT / "autograder" / "kernel" / "checks.py").read_text()
 
 
 def _feedback(graded) -> dict[str, str]:

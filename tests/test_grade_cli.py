@@ -7,11 +7,12 @@ import os
 import sqlite3
 
 import pytest
-from adversarial import course
 from traitlets.config import Config
 
 from autograder import __main__ as cli
 from autograder.grading import grade, report, sandbox
+
+from adversarial import course
 
 
 def test_grade_refuses_without_bubblewrap_unless_no_sandbox(monkeypatch, tmp_path, capsys):

@@ -16,9 +16,10 @@ import time
 from pathlib import Path
 
 import pytest
-from adversarial import course
 
 from autograder.grading import grade, sandbox
+
+from adversarial import course
 
 pytestmark = [
     pytest.mark.slow,

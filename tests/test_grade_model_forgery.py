@@ -9,10 +9,11 @@ takes the model's facts from the file the kernel saved, described outside the ke
 from __future__ import annotations
 
 import pytest
-from adversarial import attacks, course
 
 from autograder.grading import grade, sandbox
 from autograder.kernel.protocol import Verdict
+
+from adversarial import attacks, course
 
 pytestmark = [
     pytest.mark.slow,

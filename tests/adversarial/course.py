@@ -7,13 +7,11 @@ student's feedback ever shows them.
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
+
+from support import courses
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ASSIGNMENT = "Mini"
@@ -96,34 +94,13 @@ def source_notebook() -> nbformat.NotebookNode:
 
 
 def make_course(root: Path, source: nbformat.NotebookNode | None = None) -> Path:
-    """Create ``root/autograder/course`` (the course's nbgrader config) and generate the release."""
-    course = root / "autograder" / "course"
-    folder = root / "assignment" / ASSIGNMENT
-    folder.mkdir(parents=True)
-    course.mkdir(parents=True)
-    nbformat.write(source or source_notebook(), folder / f"{ASSIGNMENT}.ipynb")
-    shutil.copyfile(
-        REPO_ROOT / "autograder" / "course" / "nbgrader_config.py", course / "nbgrader_config.py"
-    )
-    nbgrader(course, "generate_assignment", ASSIGNMENT, "--force")
+    """Create a course of the mini assignment under ``root``, released; return its course root."""
+    course = courses.new_course(root, {ASSIGNMENT: source or source_notebook()})
+    courses.release(course, ASSIGNMENT)
     return course
 
 
-def nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
-    """Run an nbgrader command in ``course``; raise with its log if it fails."""
-    # nbgrader runs `alembic` from PATH when it creates a gradebook.
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    done = subprocess.run(
-        [sys.executable, "-m", "nbgrader", *args],
-        cwd=course,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"nbgrader {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
-    return done
+nbgrader = courses.nbgrader
 
 
 def released(course: Path) -> nbformat.NotebookNode:
@@ -157,13 +134,7 @@ def submission(
 
 def submit(course: Path, student: str, content: nbformat.NotebookNode | bytes) -> Path:
     """Place a submission at ``submitted/<student>/Mini/Mini.ipynb``."""
-    path = course / "submitted" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(content, bytes):
-        path.write_bytes(content)
-    else:
-        nbformat.write(content, path)
-    return path
+    return courses.submit(course, student, content, ASSIGNMENT)
 
 
 # ----------------------------------------------------------------------------- model course

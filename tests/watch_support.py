@@ -203,3 +203,20 @@ def inbound_folder(course: Path, name: str) -> Path:
     folder = exchange_of(course) / COURSE_ID / "inbound" / name
     folder.mkdir()
     return folder
+
+
+def copy_course(template: Path, root: Path) -> Path:
+    """Copy a course made by :func:`make_course` (exchange included) to ``root``; return it."""
+    shutil.copytree(template.parent.parent, root, symlinks=True, dirs_exist_ok=True)
+    course = root / "autograder" / "course"
+    config = course / "nbgrader_config.py"
+    old = f"c.Exchange.root = {str(exchange_of(template))!r}"
+    text = config.read_text()
+    assert old in text
+    config.write_text(text.replace(old, f"c.Exchange.root = {str(exchange_of(course))!r}"))
+    return course
+
+
+def set_due_date(course: Path, due: str, assignment: str = MINI) -> None:
+    """Set the assignment's due date in the gradebook, as the README tells instructors to."""
+    nbgrader(course, "db", "assignment", "add", assignment, f"--duedate={due}")

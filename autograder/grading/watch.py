@@ -61,7 +61,7 @@ from nbgrader.converters import GenerateFeedback
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.exchange import ExchangeFactory
 from nbgrader.utils import parse_utc
-from traitlets import Bool, Float, Int
+from traitlets import Bool, Float, Int, Unicode
 from traitlets.config import Config, Configurable
 
 from autograder.grading import deadline, grade, state
@@ -119,6 +119,11 @@ class Watch(Configurable):
         10.0, help="Seconds between two looks at the exchange's inbound folder."
     ).tag(config=True)
     workers = Int(0, help="Submissions graded in parallel (0: number of cores).").tag(config=True)
+    scheduler = Unicode(
+        "",
+        help="Address of a running dask scheduler (tcp://HOST:PORT) to grade on; empty: a "
+        "local cluster of `workers` processes, started once per watcher run.",
+    ).tag(config=True)
     known_students_only = Bool(
         False,
         help="Grade only students already in the gradebook (`nbgrader db student add`); "
@@ -225,7 +230,8 @@ class Watcher:
         root = exchange.exchange(config=self.config).root
         self.inbound = Path(root) / self.coursedir.course_id / "inbound"
         self.entries = read_queue(self.course_root, assignment)
-        self._lock = None
+        self._client = None
+        self._stack: contextlib.ExitStack | None = None
 
     # -- bookkeeping -----------------------------------------------------------------------
 
@@ -546,6 +552,7 @@ class Watcher:
                 assignment=self.assignment,
                 course_root=self.course_root,
                 workers=workers,
+                scheduler=self._scheduler(workers),
                 sandboxed=self.sandboxed,
                 config=self.overrides,
                 show_progress=False,
@@ -570,6 +577,20 @@ class Watcher:
                 entry.state, entry.started_at, entry.reason = QueueState.WAITING, None, reason
                 self.log(f"{student}: grading_error ({reason}); tried again")
             self.save()
+
+    def _scheduler(self, workers: int) -> str:
+        """Return the address of the watcher's Dask cluster, started on first use.
+
+        One cluster serves every batch of a watcher's run: starting one costs seconds, a
+        large part of a single submission's latency. ``c.Watch.scheduler`` uses a running one.
+        """
+        if self.settings.scheduler:
+            return self.settings.scheduler
+        if self._client is None:
+            from autograder.grading import cluster
+
+            self._client = self._stack.enter_context(cluster.open_client(workers=workers))
+        return self._client.scheduler.address
 
     # -- 5. the deadline -------------------------------------------------------------------
 
@@ -614,7 +635,7 @@ class Watcher:
             )
         workers = self.settings.workers or os.cpu_count() or 1
         poll = self.settings.poll_interval if poll is None else poll
-        with self.locked():
+        with self.locked(), contextlib.ExitStack() as self._stack:
             self.entries = read_queue(self.course_root, self.assignment)
             self.recover()
             due = deadline.due_date(self.coursedir.db_url, self.assignment)

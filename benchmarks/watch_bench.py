@@ -1,0 +1,168 @@
+"""Benchmark: latency from ``nbgrader submit`` to feedback a student can fetch, with the watcher.
+
+On a temporary copy of the course with its own exchange, a watcher
+(``python -m autograder watch C2_W2_Assignment --poll 1``) runs as the instructor would leave
+it running. Students then submit the reference solution with nbgrader's exchange, one at a
+time (``--single`` rounds) and all together (``--burst`` students); a submission's latency is
+the time from the end of its ``nbgrader submit`` to the moment its feedback page is in the
+exchange (where ``nbgrader fetch_feedback`` finds it). Printed with p50 and p95 beside the
+floor: a plain kernel that starts, imports TensorFlow and runs the graded cells, serially.
+
+    .venv/bin/python benchmarks/watch_bench.py --single 3 --burst 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import importlib.util
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+from nbgrader.utils import notebook_hash
+
+from autograder.grading import execute, grade, sandbox
+from autograder.kernel.protocol import Status
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ASSIGNMENT = "C2_W2_Assignment"
+SOURCE = REPO_ROOT / "assignment" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+
+
+def _load(name: str, path: Path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+ws = _load("watch_support", REPO_ROOT / "tests" / "watch_support.py")
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Return the ``q`` quantile (0..1) of ``values``, linearly interpolated."""
+    ordered = sorted(values)
+    position = q * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def measure_floor(*, samples: int) -> float:
+    """Return the median seconds for a plain kernel to import TensorFlow and run the graded cells."""
+    nb = nbformat.read(SOURCE, as_version=4)
+    stop = grade.last_graded_index(nb)
+    limits = sandbox.Limits(threads=os.cpu_count() or 1)
+    times = []
+    for _ in range(samples):
+        run = execute.execute(
+            copy.deepcopy(nb), limits=limits, sandboxed=False, stop_after=stop, describe_model=False
+        )
+        if run.status != Status.OK:
+            raise RuntimeError(f"floor run failed: {run.status} {run.reason}")
+        times.append(run.seconds)
+    return statistics.median(times)
+
+
+def _feedback_page(course: Path, student: str) -> Path:
+    """Return where ``student``'s latest submission's feedback will be released."""
+    cache = course.parent.parent / "students" / student / ".nbgrader_cache" / ws.COURSE_ID
+    (latest,) = sorted(cache.glob(f"{student}+{ASSIGNMENT}+*"))[-1:]
+    secret = (latest / "submission_secret.txt").read_text()
+    digest = notebook_hash(secret=secret, notebook_id=ASSIGNMENT)
+    return ws.exchange_of(course) / ws.COURSE_ID / "feedback" / f"{digest}.html"
+
+
+def submit_and_wait(course: Path, students: list[str], nb, *, timeout: float) -> list[float]:
+    """Submit ``nb`` as each of ``students`` at once; return each one's latency in seconds."""
+    submitted = {}
+    for student in students:
+        ws.submit(course, student, nb, ASSIGNMENT)
+        submitted[student] = time.monotonic()
+    pages = {s: _feedback_page(course, s) for s in students}
+    latency: dict[str, float] = {}
+    end = time.monotonic() + timeout
+    while len(latency) < len(students) and time.monotonic() < end:
+        for student, page in pages.items():
+            if student not in latency and page.exists():
+                latency[student] = time.monotonic() - submitted[student]
+        time.sleep(0.2)
+    missing = sorted(set(students) - set(latency))
+    if missing:
+        raise RuntimeError(f"no feedback within {timeout:.0f} s for {missing}")
+    return [latency[s] for s in students]
+
+
+def run_benchmark(*, single: int, burst: int, floor_samples: int, json_path: str | None) -> dict:
+    """Run the benchmark; print and return the figures."""
+    floor_s = measure_floor(samples=floor_samples)
+    print(f"floor (kernel + TensorFlow + graded cells): {floor_s:.1f} s", flush=True)
+    with tempfile.TemporaryDirectory(prefix="nn-watch-bench-") as tmp:
+        course = ws.make_course(Path(tmp), assignment=ASSIGNMENT, source=SOURCE)
+        nb = nbformat.read(SOURCE, as_version=4)  # the reference solution: 16/16
+        env = {
+            **os.environ,
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        }
+        log = open(Path(tmp) / "watch.log", "w")  # noqa: SIM115
+        watcher = subprocess.Popen(
+            [sys.executable, "-m", "autograder", "watch", ASSIGNMENT, "--poll", "1"],
+            cwd=course,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            time.sleep(5)
+            one = []
+            for k in range(single):
+                one += submit_and_wait(course, [f"single{k}"], nb, timeout=900)
+                print(f"1 student, round {k + 1}: {one[-1]:.1f} s", flush=True)
+            many = submit_and_wait(
+                course, [f"burst{k:02d}" for k in range(burst)], nb, timeout=3600
+            )
+        finally:
+            os.killpg(watcher.pid, 2)
+            watcher.wait(timeout=60)
+            log.close()
+    figures = {
+        "cores": os.cpu_count(),
+        "floor_s": round(floor_s, 1),
+        "single": {"n": len(one), "p50_s": percentile(one, 0.5), "p95_s": percentile(one, 0.95)},
+        "burst": {"n": burst, "p50_s": percentile(many, 0.5), "p95_s": percentile(many, 0.95)},
+    }
+    for name, row in (("1 student", figures["single"]), (f"{burst} students", figures["burst"])):
+        print(
+            f"{name:12s} submit -> feedback: p50 {row['p50_s']:6.1f} s  p95 {row['p95_s']:6.1f} s"
+            f"  (= {row['p50_s'] / floor_s:.1f} / {row['p95_s'] / floor_s:.1f} x floor)"
+        )
+    if json_path:
+        Path(json_path).write_text(json.dumps(figures, indent=1))
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark from the command line."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--single", type=int, default=3, help="rounds of one student alone")
+    parser.add_argument("--burst", type=int, default=30, help="students submitting together")
+    parser.add_argument("--floor-samples", type=int, default=2, help="kernel runs for the floor")
+    parser.add_argument("--json", help="also write the figures to this JSON file")
+    args = parser.parse_args(argv)
+    run_benchmark(
+        single=args.single, burst=args.burst, floor_samples=args.floor_samples, json_path=args.json
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

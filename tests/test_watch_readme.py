@@ -1,0 +1,145 @@
+"""The README's "Grading on submission" commands, run verbatim on a course with an exchange (slow).
+
+A copy of the repository's course (the real assignment, the repository's
+``nbgrader_config.py`` plus ``c.Exchange.root``), generated and released; two students submit
+sample notebooks with nbgrader's exchange (one right, 16/16; one with a naive softmax).
+The first block runs from the repository root like a terminal: the watcher in it runs until
+Ctrl-C, which the test sends once both submissions are done. Then the second block.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import importlib.util
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+import watch_support as ws
+
+from autograder.grading import watch
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ASSIGNMENT = "C2_W2_Assignment"
+SOURCE = REPO_ROOT / "assignment" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+SECTION = "### Grading on submission: `nn-autograde watch`"
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
+
+
+def section_blocks(path: Path = REPO_ROOT / "README.md") -> list[str]:
+    """Return the shell blocks of the README's "Grading on submission" section, in order."""
+    text = path.read_text(encoding="utf-8")
+    start = text.index(SECTION)
+    end = text.find("\n### ", start + 1)
+    return re.findall(r"```sh\n(.*?)```", text[start:end], flags=re.DOTALL)
+
+
+def _samples():
+    path = REPO_ROOT / "tests" / "submissions" / "make_submissions.py"
+    spec = importlib.util.spec_from_file_location("make_submissions_for_watch", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _script(block: str) -> str:
+    return "set -euo pipefail\n" + block
+
+
+@pytest.fixture(scope="module")
+def ran(tmp_path_factory):
+    """Run both blocks; return the course and each block's output."""
+    root = tmp_path_factory.mktemp("readme")
+    course = ws.make_course(root, assignment=ASSIGNMENT, source=SOURCE)
+    (root / ".venv").symlink_to(Path(sys.prefix))
+    samples = _samples()
+    released = ws.released(course, ASSIGNMENT)
+    right = samples.make_submission(released, samples.SUBMISSIONS["passes_all"])
+    naive = samples.make_submission(released, samples.SUBMISSIONS["naive_softmax"])
+    ws.submit(course, "ada", right, ASSIGNMENT)
+    ws.submit(course, "ben", naive, ASSIGNMENT)
+
+    first, second = section_blocks()
+    env = {k: v for k, v in os.environ.items() if k not in ("NBGRADER_EXECUTION", "VIRTUAL_ENV")}
+    terminal = subprocess.Popen(
+        ["bash", "-c", _script(first)],
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    end = time.monotonic() + 1200
+    while time.monotonic() < end and terminal.poll() is None:
+        states = [e.state for e in watch.read_queue(course, ASSIGNMENT)]
+        entries = watch.read_queue(course, ASSIGNMENT)
+        if states.count("done") == 2 and all(e.feedback for e in entries):
+            break
+        time.sleep(1)
+    time.sleep(2)
+    os.killpg(terminal.pid, signal.SIGINT)  # Ctrl-C
+    watching = terminal.communicate(timeout=120)[0]
+    assert terminal.returncode == 0, watching[-4000:]
+    after = subprocess.run(
+        ["bash", "-c", _script(second)],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert after.returncode == 0, after.stderr[-4000:]
+    return {"course": course, "watching": watching, "after": after.stdout}
+
+
+def test_readme_section_has_the_two_blocks_the_test_runs():
+    first, second = section_blocks()
+    assert "# runs until Ctrl-C" in first
+    assert "export-lms" in second
+
+
+def test_watcher_grades_the_right_and_the_wrong_sample(ran):
+    entries = {e.student: e for e in watch.read_queue(ran["course"], ASSIGNMENT)}
+    assert (entries["ada"].state, entries["ada"].score) == ("done", 16.0)
+    expected = sum(_samples().expected_scores()["naive_softmax"].values())
+    assert (entries["ben"].state, entries["ben"].score) == ("done", expected)
+    assert "ada: ok, 16/16" in ran["watching"]
+
+
+def test_each_student_fetches_only_their_own_feedback(ran):
+    due = datetime.datetime(2026, 12, 7, 17, tzinfo=datetime.timezone.utc)
+    for student, score in (("ada", "16 / 16"), ("ben", "14 / 16")):
+        (page,) = ws.fetch_feedback(ran["course"], student, ASSIGNMENT)
+        text = page.read_text(encoding="utf-8")
+        assert f"{score} points" in text
+        if datetime.datetime.now(datetime.timezone.utc) < due:
+            assert "Hidden tests:" in text
+            assert "stay finite and right on large logits" not in text
+
+
+def test_queue_lms_csvs_and_nbgrader_export_hold_both_students(ran):
+    out = ran["after"]
+    assert "2 done" in out
+    course = ran["course"]
+    canvas = list(csv.reader((course / "reports" / f"{ASSIGNMENT}-canvas.csv").open()))
+    assert canvas[1][-1] == "16"
+    assert {(row[3], row[-1]) for row in canvas[2:]} == {("ada", "16"), ("ben", "14")}
+    moodle = list(csv.reader((course / "reports" / f"{ASSIGNMENT}-moodle.csv").open()))
+    assert moodle[0] == ["Username", "Email address", ASSIGNMENT]
+    assert {(row[0], row[-1]) for row in moodle[1:]} == {("ada", "16"), ("ben", "14")}
+    grades = {r["student_id"]: r for r in csv.DictReader((course / "grades.csv").open())}
+    assert float(grades["ada"]["score"]) == 16.0 and float(grades["ben"]["score"]) == 14.0
+
+
+def test_release_is_what_students_submitted_from(ran):
+    nb = nbformat.read(ran["course"] / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", 4)
+    assert "BEGIN HIDDEN TESTS" not in nbformat.writes(nb)

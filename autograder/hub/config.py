@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 
+from jupyterhub.spawner import LocalProcessSpawner
+
 from autograder.hub.layout import HubLayout
 from autograder.hub.roster import ClassRoster
 
@@ -69,12 +71,17 @@ class HubSettings:
         return cls(**data)
 
 
-def user_environment(settings: HubSettings, role: str) -> dict[str, str]:
+def user_environment(settings: HubSettings, name: str) -> dict[str, str]:
     """Return the environment a class member's JupyterLab (and its terminals) gets."""
     return {
         # The course's nbgrader, nn-autograde and alembic come first.
         "PATH": f"{settings.venv_bin}:/usr/local/bin:/usr/bin:/bin",
-        "JUPYTER_CONFIG_PATH": str(settings.layout.jupyter_config(role)),
+        "JUPYTER_CONFIG_PATH": str(settings.layout.jupyter_config(settings.roster.role(name))),
+        # Dotfiles (Jupyter's runtime files, nbgrader's cache of submissions) stay in the
+        # state folder, not in the account's home, which outlives the hub.
+        "HOME": str(settings.layout.home(name)),
+        "USER": name,
+        "LOGNAME": name,
         # Keep TensorFlow's C++ start-up logging out of the students' notebooks.
         "TF_CPP_MIN_LOG_LEVEL": "2",
     }
@@ -87,16 +94,25 @@ def root_dir(settings: HubSettings, name: str) -> Path:
     return settings.layout.home(name)
 
 
+class ClassSpawner(LocalProcessSpawner):
+    """JupyterHub's LocalProcessSpawner, keeping the ``HOME`` the class's environment gives."""
+
+    def user_env(self, env):
+        env = super().user_env(env)
+        if "HOME" in self.environment:
+            env["HOME"] = self.environment["HOME"]
+        return env
+
+
 def _prepare_spawn(settings: HubSettings, spawner) -> None:
     """Give each server its role's folder and environment (JupyterHub's pre-spawn hook)."""
     name = spawner.user.name
-    role = settings.roster.role(name)
     root = str(root_dir(settings, name))
     spawner.notebook_dir = root
     # Also on the command line: nbgrader's server extensions read the root folder when they
     # load, before JupyterHub's extension has applied JUPYTERHUB_ROOT_DIR.
     spawner.args = [*spawner.args, f"--ServerApp.root_dir={root}"]
-    spawner.environment = {**spawner.environment, **user_environment(settings, role)}
+    spawner.environment = {**spawner.environment, **user_environment(settings, name)}
 
 
 def configure(c, settings_file: str | Path) -> HubSettings:
@@ -121,7 +137,7 @@ def configure(c, settings_file: str | Path) -> HubSettings:
     c.ClassPasswordAuthenticator.passwords_file = str(layout.passwords)
     c.Authenticator.allowed_users = set(settings.roster.users)
 
-    c.JupyterHub.spawner_class = "localprocess"
+    c.JupyterHub.spawner_class = ClassSpawner
     c.Spawner.cmd = [f"{settings.venv_bin}/jupyterhub-singleuser"]
     c.Spawner.default_url = "/lab"
     c.Spawner.start_timeout = START_TIMEOUT_S
@@ -150,7 +166,8 @@ def course_config_text(layout: HubLayout, course_config: Path, source_directory:
 
     It loads the repository's course configuration (preprocessors, feedback, limits, course id)
     and moves the course: its root into the state folder, the source folder stays the
-    repository's ``assignment/``, and the exchange is the hub's.
+    repository's ``assignment/``, and the exchange is the hub's (``nn-autograde watch`` reads
+    ``c.Exchange.root`` from here too).
     """
     return (
         '"""nbgrader configuration of the class hub\'s course root: written by\n'
@@ -161,6 +178,9 @@ def course_config_text(layout: HubLayout, course_config: Path, source_directory:
         f"c.CourseDirectory.root = {str(layout.course_root)!r}\n"
         f"c.CourseDirectory.source_directory = {str(source_directory)!r}\n"
         f"c.Exchange.root = {str(layout.exchange)!r}\n"
+        "# On the hub each student is the Unix account of the same name: the grading watcher\n"
+        "# fails a submission whose inbound folder belongs to another account.\n"
+        "c.Watch.check_owner = True\n"
     )
 
 

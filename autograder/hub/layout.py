@@ -41,9 +41,9 @@ class HubLayout:
     def homes(self) -> Path:
         return self.state / "home"
 
-    def home(self, student: str) -> Path:
-        """A student's JupyterLab root: the fetched assignments and their feedback."""
-        return self.homes / student
+    def home(self, name: str) -> Path:
+        """A member's ``HOME``; a student's JupyterLab root (fetched assignments, feedback)."""
+        return self.homes / name
 
     def jupyter_config(self, role: str) -> Path:
         """The Jupyter configuration folder of a role (``instructor`` or ``student``)."""

@@ -125,8 +125,8 @@ def prepare_hub(
     _folder(layout.exchange, 0o1777)
     _folder(layout.course_root, 0o700, instructor)
     _folder(layout.homes, 0o755)
-    for student in roster.students:
-        _folder(layout.home(student), 0o700, members[student])
+    for name, account in members.items():
+        _folder(layout.home(name), 0o700, account)
     for account in (instructor, members[roster.students[0]]):
         _check_reach(account, layout)
 

@@ -1,0 +1,299 @@
+"""A class's whole assignment on the class hub, in real Chromium (slow).
+
+The hub starts with the README's command (section "A class on JupyterHub") on loopback, in a
+temporary state folder. The instructor releases the assignment with the README's commands, as
+their own Unix account; two students log in (separate browser contexts), fetch it in the
+Assignments tab, answer it (one correctly, one with the naive softmax of the sample
+submissions), validate and submit it there; the instructor grades with the README's commands;
+each student fetches their feedback in the Assignments tab and reads their own score, and
+cannot read the other's; the instructor's Formgrader lists both submissions and
+``nbgrader export`` holds both rows. A screenshot of each step is kept in
+tests/browser/screenshots/hub/.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from hub_harness import ClassHub, can_run_hub, readme_hub_blocks
+
+from .conftest import SCREENSHOTS, SKIP_REASON
+from .jupyterlab import CHROMIUM, CHROMIUM_ARGS, VIEWPORT
+from submissions import make_submissions
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=SKIP_REASON),
+    pytest.mark.timeout(900),
+]
+
+ASSIGNMENT = "C2_W2_Assignment"
+SHOTS = SCREENSHOTS / "hub"
+#: Which sample submission each of the two students hands in.
+SOLVED, WRONG = "passes_all", "naive_softmax"
+#: Seconds to wait for a JupyterLab server to start, a notebook to validate, feedback to come.
+SPAWN_S, VALIDATE_S, FEEDBACK_S = 150, 300, 300
+
+
+def expected_score(sample: str) -> float:
+    return sum(make_submissions.expected_scores()[sample].values())
+
+
+@pytest.fixture(scope="module")
+def hub():
+    """Start the hub with the README's first command; stop it and remove its state after."""
+    reason = can_run_hub()
+    if reason:
+        pytest.skip(reason)
+    start_block = readme_hub_blocks()[0].strip()
+    assert "\n" not in start_block, "the README starts the hub with one command"
+    started = ClassHub(start_block).start()
+    yield started
+    leftovers = started.stop()
+    started.remove_state()
+    assert not started.state.exists()
+    assert leftovers == [], f"class processes outlived the hub: {leftovers}"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS), headless=True
+        )
+        yield launched
+        launched.close()
+
+
+class Member:
+    """One member of the class in their own browser context (own cookies)."""
+
+    def __init__(self, browser, hub: ClassHub, name: str):
+        self.hub = hub
+        self.name = name
+        self.context = browser.new_context(viewport=VIEWPORT)
+        self.context.set_default_timeout(60_000)
+        self.page = self.context.new_page()
+
+    def shot(self, step: str) -> Path:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        path = SHOTS / f"{step}.png"
+        self.page.screenshot(path=str(path))
+        return path
+
+    def log_in(self) -> None:
+        """Log in on the hub's page and wait for JupyterLab."""
+        self.page.goto(f"{self.hub.url}/hub/login")
+        self.page.fill("#username_input", self.name)
+        self.page.fill("#password_input", self.hub.password(self.name))
+        self.page.click("#login_submit")
+        self.page.wait_for_url(f"**/user/{self.name}/lab**", timeout=SPAWN_S * 1000)
+        self.page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").wait_for()
+
+    def nbgrader_menu(self) -> list[str]:
+        """Return the labels of JupyterLab's Nbgrader menu."""
+        self.page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").first.click()
+        labels = [t for t in self.page.locator(".lm-Menu-itemLabel").all_inner_texts() if t]
+        self.page.keyboard.press("Escape")
+        return labels
+
+    def open_assignments(self) -> None:
+        """Open the Assignments tab (Nbgrader > Assignment List)."""
+        self.page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").first.click()
+        self.page.locator(".lm-Menu-itemLabel", has_text="Assignment List").first.click()
+        self.page.locator("#released_assignments_list").wait_for()
+
+    def refresh_assignments(self) -> None:
+        self.page.locator("#refresh_assignments_list").click()
+        self.page.wait_for_timeout(1500)
+
+    def fetch(self) -> None:
+        self.page.locator("#released_assignments_list button", has_text="Fetch").click()
+        self.page.locator(
+            "#fetched_assignments_list .list_item", has_text=ASSIGNMENT
+        ).first.wait_for()
+
+    def validate(self) -> None:
+        """Press Validate beside the fetched notebook (the dialog comes when it has run)."""
+        self.page.locator("#fetched_assignments_list a.assignment-notebooks-link").first.click()
+        self.page.locator("#fetched_assignments_list button", has_text="Validate").first.click()
+
+    def validation_result(self) -> str:
+        dialog = self.page.locator(".jp-Dialog", has_text="Validat")
+        dialog.wait_for(timeout=VALIDATE_S * 1000)
+        return dialog.inner_text()
+
+    def close_dialog(self) -> None:
+        self.page.locator(".jp-Dialog .jp-Dialog-button").last.click()
+
+    def submit(self) -> None:
+        self.page.locator("#fetched_assignments_list button", has_text="Submit").first.click()
+        self.page.locator(
+            "#submitted_assignments_list .list_item", has_text=ASSIGNMENT
+        ).first.wait_for()
+
+    def fetch_feedback(self, timeout_s: float = FEEDBACK_S) -> None:
+        """Refresh the Assignments tab until it offers the feedback, then fetch it."""
+        submitted = self.page.locator("#submitted_assignments_list")
+        deadline = time.monotonic() + timeout_s
+        while "feedback available to fetch" not in submitted.inner_text():
+            assert time.monotonic() < deadline, f"no feedback for {self.name} in {timeout_s} s"
+            self.page.wait_for_timeout(3000)
+            self.refresh_assignments()
+        self.shot(f"05_{self.name}_feedback_available")
+        submitted.locator("button", has_text="Fetch Feedback").first.click()
+        submitted.locator("a", has_text="view feedback").first.wait_for()
+
+    def open_feedback(self):
+        """Follow "view feedback" to the file browser and open the page in JupyterLab's HTML
+        viewer; return its frame."""
+        self.page.locator("#submitted_assignments_list a", has_text="view feedback").first.click()
+        self.page.locator(".jp-DirListing-item", has_text=f"{ASSIGNMENT}.html").first.dblclick()
+        frame = self.page.frame_locator(".jp-HTMLViewer iframe, .jp-MainAreaWidget iframe").first
+        frame.locator("#nn-summary-title").wait_for()
+        return frame
+
+    def close(self) -> None:
+        self.context.close()
+
+
+def answer(hub: ClassHub, student: str, sample: str) -> Path:
+    """Write the sample's answers into the student's fetched notebook, as the student owns it."""
+    path = hub.layout.home(student) / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    owner = path.stat()
+    fetched = nbformat.read(path, as_version=4)
+    answered = make_submissions.make_submission(fetched, make_submissions.SUBMISSIONS[sample])
+    nbformat.write(answered, path)
+    os.chown(path, owner.st_uid, owner.st_gid)
+    return path
+
+
+def stop_watcher(watcher: subprocess.Popen, log: Path) -> str:
+    """Stop the watcher as Ctrl-C in its terminal would; return what it printed."""
+    if watcher.poll() is None:
+        os.killpg(watcher.pid, signal.SIGINT)
+        try:
+            watcher.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(watcher.pid, signal.SIGKILL)
+            watcher.wait(timeout=10)
+    return log.read_text(encoding="utf-8", errors="replace")
+
+
+def test_a_class_submits_and_reads_its_feedback_on_the_hub(hub, browser):
+    blocks = readme_hub_blocks()
+    assert len(blocks) == 4, "start, release, watch and export: four command blocks"
+    roster = hub.settings.roster
+    instructor = roster.instructor
+    solver, wrong = roster.students[:2]
+    timings: dict[str, float] = {}
+    started = time.monotonic()
+
+    def lap(step: str) -> None:
+        timings[step] = time.monotonic() - started
+
+    # The instructor releases the assignment (README block 2), in the course root, ...
+    released = hub.run_as(instructor, blocks[1])
+    assert released.returncode == 0, released.stdout + released.stderr
+    lap("released")
+    # ... and starts the grading watcher (README block 3), which keeps running.
+    watcher_log = hub.state.with_name(hub.state.name + "-watch.log")
+    watcher = hub.start_as(instructor, blocks[2], watcher_log)
+    students = {solver: Member(browser, hub, solver), wrong: Member(browser, hub, wrong)}
+    try:
+        for member in students.values():
+            member.log_in()
+        lap("students logged in")
+        for member in students.values():
+            labels = member.nbgrader_menu()
+            assert "Assignment List" in labels
+            assert not [label for label in labels if "Formgrader" in label], labels
+            member.open_assignments()
+            member.shot(f"01_{member.name}_assignments")
+            member.fetch()
+            member.shot(f"02_{member.name}_fetched")
+        lap("fetched")
+
+        # The students answer: one with the stable softmax, one with the naive one.
+        answer(hub, solver, SOLVED)
+        answer(hub, wrong, WRONG)
+        for member in students.values():
+            member.validate()
+        results = {name: member.validation_result() for name, member in students.items()}
+        assert "Success" in results[solver], results[solver]
+        for member in students.values():
+            member.shot(f"03_{member.name}_validated")
+            member.close_dialog()
+            member.submit()
+            member.shot(f"04_{member.name}_submitted")
+        lap("validated and submitted")
+
+        # The watcher grades both and releases the feedback; each student fetches theirs.
+        max_score = expected_score(SOLVED)
+        assert max_score == 16
+        for name, sample in ((solver, SOLVED), (wrong, WRONG)):
+            member = students[name]
+            member.fetch_feedback()
+            title = member.open_feedback().locator("#nn-summary-title").inner_text()
+            member.shot(f"06_{name}_feedback")
+            assert f"{expected_score(sample):g} / {max_score:g} points" in title, title
+        lap("feedback read")
+    finally:
+        printed = stop_watcher(watcher, watcher_log)
+        watcher_log.unlink(missing_ok=True)
+    print(printed[-2000:])
+
+    # Neither student can read the other's feedback: not through the hub ...
+    solver_home = hub.layout.home(solver)
+    solver_feedback = sorted((solver_home / ASSIGNMENT / "feedback").rglob("*.html"))
+    assert solver_feedback, "the feedback was fetched into the student's folder"
+    relative = solver_feedback[0].relative_to(solver_home).as_posix()
+    intruder = students[wrong].page
+    response = intruder.goto(f"{hub.url}/user/{solver}/files/{relative}")
+    intruder.screenshot(path=str(SHOTS / f"07_{wrong}_opens_{solver}_feedback.png"))
+    assert response.status in (403, 404), response.status
+    assert intruder.locator("#nn-summary-title").count() == 0
+    # ... nor as their Unix account: the other's folder, the exchange's feedback and inbound.
+    exchange = hub.layout.exchange / roster.course_id
+    for path in (solver_feedback[0], exchange / "feedback", exchange / "inbound"):
+        tried = hub.run_as(wrong, f"ls -l {path} || cat {path}")
+        assert tried.returncode != 0, f"{wrong} could read {path}: {tried.stdout}"
+        assert "Permission denied" in tried.stderr
+    for member in students.values():
+        member.close()
+
+    # The instructor's Formgrader lists both submissions.
+    teacher = Member(browser, hub, instructor)
+    teacher.log_in()
+    assert [label for label in teacher.nbgrader_menu() if "Formgrader" in label]
+    teacher.page.goto(f"{hub.url}/user/{instructor}/formgrader/manage_submissions/{ASSIGNMENT}")
+    for name in (solver, wrong):
+        teacher.page.locator("table tr", has_text=name).first.wait_for()
+    teacher.shot("08_formgrader_submissions")
+    teacher.close()
+    lap("formgrader")
+
+    # nbgrader export (README block 4) writes both rows.
+    exported = hub.run_as(instructor, blocks[3])
+    assert exported.returncode == 0, exported.stdout + exported.stderr
+    with (hub.layout.course_root / "grades.csv").open(encoding="utf-8") as rows:
+        scores = {
+            row["student_id"]: float(row["raw_score"])
+            for row in csv.DictReader(rows)
+            if row["assignment"] == ASSIGNMENT
+        }
+    assert scores == {solver: expected_score(SOLVED), wrong: expected_score(WRONG)}
+    lap("exported")
+    print(
+        "class hub, seconds since the start: "
+        + ", ".join(f"{k} {v:.0f}" for k, v in timings.items())
+    )

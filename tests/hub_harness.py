@@ -1,0 +1,186 @@
+"""Run the class hub for a test: start it with the README's command, act as its members, stop it.
+
+The README's section "A class on JupyterHub" is the script: its first block starts the hub
+(the test appends only ``--state`` and ``--port``), the others are the instructor's commands,
+run verbatim as the instructor's Unix account from the course root, where a terminal of the
+instructor's JupyterLab starts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pwd
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+from autograder.hub.config import HubSettings, root_dir, user_environment
+from autograder.hub.layout import HubLayout
+from autograder.hub.prepare import free_port
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+README = REPO_ROOT / "README.md"
+SECTION = "### A class on JupyterHub"
+
+
+def readme_hub_blocks(path: Path = README) -> list[str]:
+    """Return the shell blocks of the README's section on the class hub, in order."""
+    text = path.read_text(encoding="utf-8")
+    start = text.index(SECTION)
+    end = text.find("\n### ", start + 1)
+    section = text[start : end if end > 0 else None]
+    return re.findall(r"```sh\n(.*?)```", section, flags=re.DOTALL)
+
+
+def can_run_hub() -> str | None:
+    """Say why the hub cannot run here (not root, no proxy), or None."""
+    from autograder.hub.layout import PROXY_COMMAND
+
+    if os.geteuid() != 0:
+        return "the class hub creates Unix accounts and runs servers as them: needs root"
+    if not PROXY_COMMAND.exists():
+        return f"{PROXY_COMMAND} is missing: run bash .ci/setup (npm ci --prefix .venv/node)"
+    if shutil.which("useradd") is None:
+        return "useradd is missing"
+    return None
+
+
+@dataclass
+class ClassHub:
+    """A class hub started by the README's command in a temporary state folder."""
+
+    start_command: str
+    state: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="nn-class-hub-")))
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def layout(self) -> HubLayout:
+        return HubLayout(self.state)
+
+    @property
+    def log_path(self) -> Path:
+        # Beside the state folder, so it survives the state's removal for a failing test's report.
+        return self.state.with_name(self.state.name + ".log")
+
+    def start(self, timeout_s: float = 120) -> ClassHub:
+        """Start the hub with the README's command line and wait until its API answers."""
+        command = f"{self.start_command} --state {shlex.quote(str(self.state))} --port {self.port}"
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                ["bash", "-c", command],
+                cwd=REPO_ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the hub exited early:\n{self.log_tail()}")
+            with (
+                contextlib.suppress(OSError, urllib.error.URLError),
+                urllib.request.urlopen(f"{self.url}/hub/api/", timeout=5),
+            ):
+                return self
+            time.sleep(0.5)
+        raise RuntimeError(f"the hub did not answer within {timeout_s:.0f} s:\n{self.log_tail()}")
+
+    @property
+    def settings(self) -> HubSettings:
+        return HubSettings.read(self.layout.settings)
+
+    def password(self, user: str) -> str:
+        return json.loads(self.layout.passwords.read_text(encoding="utf-8"))[user]
+
+    def environment(self, user: str) -> dict[str, str]:
+        """Return the environment of ``user``'s JupyterLab and its terminals."""
+        return {**user_environment(self.settings, user), "LANG": "C.UTF-8"}
+
+    def _as_user(self, user: str) -> dict:
+        entry = pwd.getpwnam(user)
+        return {
+            "cwd": root_dir(self.settings, user),
+            "env": self.environment(user),
+            "user": entry.pw_uid,
+            "group": entry.pw_gid,
+            "extra_groups": [],
+        }
+
+    def run_as(self, user: str, script: str, timeout_s: float = 600) -> subprocess.CompletedProcess:
+        """Run a shell script as ``user``, from their JupyterLab root, as their terminal would."""
+        return subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", script],
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            **self._as_user(user),
+        )
+
+    def start_as(self, user: str, script: str, log: Path) -> subprocess.Popen:
+        """Start a long-running shell script as ``user`` (own process group), output to ``log``."""
+        with log.open("wb") as out:
+            return subprocess.Popen(
+                ["bash", "-euo", "pipefail", "-c", script],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                **self._as_user(user),
+            )
+
+    def log_tail(self, chars: int = 6000) -> str:
+        try:
+            return self.log_path.read_text(encoding="utf-8", errors="replace")[-chars:]
+        except OSError:
+            return ""
+
+    def class_processes(self) -> list[psutil.Process]:
+        """Return the processes run by the class's accounts (servers, kernels, terminals)."""
+        uids = {pwd.getpwnam(user).pw_uid for user in self.settings.roster.users}
+        found = []
+        for process in psutil.process_iter(["uids"]):
+            with contextlib.suppress(psutil.Error):
+                if process.info["uids"] and process.info["uids"].real in uids:
+                    found.append(process)
+        return found
+
+    def stop(self, timeout_s: float = 30) -> list[int]:
+        """Stop the hub (it stops the proxy and every single-user server); return the pids of
+        class processes that outlived it and had to be killed."""
+        if self.process is not None and self.process.poll() is None:
+            # The hub's process: the README command execs into JupyterHub.
+            os.kill(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+        leftovers = []
+        if self.layout.settings.exists():
+            leftovers = self.class_processes()
+            for process in leftovers:
+                with contextlib.suppress(psutil.Error):
+                    process.kill()
+            psutil.wait_procs(leftovers, timeout=10)
+        return [process.pid for process in leftovers]
+
+    def remove_state(self) -> None:
+        shutil.rmtree(self.state, ignore_errors=True)
+        self.log_path.unlink(missing_ok=True)

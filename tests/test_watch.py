@@ -11,6 +11,7 @@ import csv
 import datetime
 import json
 import os
+import pwd
 import signal
 import subprocess
 import sys
@@ -23,7 +24,7 @@ import watch_support as ws
 from nbgrader.api import Gradebook
 from traitlets.config import Config
 
-from autograder.grading import lms, watch
+from autograder.grading import deadline, lms, watch
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -357,3 +358,49 @@ def test_burst_of_thirty_students_is_all_graded(course):
     released = list((ws.exchange_of(course) / ws.COURSE_ID / "feedback").glob("*.html"))
     assert len(released) == 30
     assert len(ws.fetch_feedback(course, "s07")) == 1
+
+
+def test_check_owner_refuses_a_folder_another_user_wrote_under_a_students_name(course):
+    ws.submit(course, "alice", ws.answered(course))
+    strict = Config()
+    strict.Watch.check_owner = True
+    watcher = watch.Watcher(assignment=ws.MINI, course_root=course, config=strict)
+    watcher.scan()
+    (entry,) = watcher.entries
+    owner = pwd.getpwuid(os.getuid()).pw_name  # the exchange folder is this test's user's
+
+    assert owner != "alice"
+    assert watcher.collect(entry) == f"it claims to be alice's but the folder belongs to {owner}"
+
+
+def test_known_students_only_fails_students_not_in_the_gradebook(course):
+    ws.submit(course, "mallory", ws.answered(course))
+    roster = Config()
+    roster.Watch.known_students_only = True
+    watcher = watch.Watcher(assignment=ws.MINI, course_root=course, config=roster)
+
+    watcher.scan()
+
+    (entry,) = watcher.entries
+    assert entry.state == "failed"
+    assert "not a student of this course" in entry.reason
+
+
+def test_readme_names_the_assignments_public_tests_as_deadline_py_defines_them():
+    source = ws.REPO_ROOT / "assignment" / "C2_W2_Assignment" / "C2_W2_Assignment.ipynb"
+    tests = [
+        (c.metadata["nbgrader"], c.source)
+        for c in nbformat.read(source, as_version=4).cells
+        if c.metadata.get("nbgrader", {}).get("grade")
+        and not c.metadata["nbgrader"].get("solution")
+    ]
+    public = [m["grade_id"] for m, src in tests if not deadline.is_hidden_test(src, m)]
+    points = sum(m["points"] for m, src in tests if not deadline.is_hidden_test(src, m))
+    readme = (ws.REPO_ROOT / "README.md").read_text(encoding="utf-8")
+
+    assert public == ["softmax_original_cases", "model_three_dense_layers", "model_units"]
+    assert (
+        "the public tests are `softmax_original_cases`,\n  `model_three_dense_layers` and "
+        f"`model_units` ({points:g} points); the other nine are hidden (12\n  points)"
+    ) in readme
+    assert len(tests) - len(public) == 9 and points == 4

@@ -151,12 +151,20 @@ class ClassHub:
             return ""
 
     def class_processes(self) -> list[psutil.Process]:
-        """Return the processes run by the class's accounts (servers, kernels, terminals)."""
+        """Return the processes this hub started as the class's accounts (servers, kernels,
+        terminals, the watcher): theirs, with a ``HOME`` in this hub's state folder, so that
+        another hub of the same class keeps its own."""
         uids = {pwd.getpwnam(user).pw_uid for user in self.settings.roster.users}
+        homes = str(self.layout.homes) + os.sep
         found = []
         for process in psutil.process_iter(["uids"]):
             with contextlib.suppress(psutil.Error):
-                if process.info["uids"] and process.info["uids"].real in uids:
+                owner = process.info["uids"]
+                if (
+                    owner
+                    and owner.real in uids
+                    and process.environ().get("HOME", "").startswith(homes)
+                ):
                     found.append(process)
         return found
 

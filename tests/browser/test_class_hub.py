@@ -13,27 +13,43 @@ tests/browser/screenshots/hub/.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import os
 import signal
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
 import nbformat
 import pytest
 from hub_harness import ClassHub, can_run_hub, readme_hub_blocks
+from traitlets.config.loader import PyFileConfigLoader
+
+from autograder.hub.accounts import Account, unreachable
+from autograder.hub.auth import ClassPasswordAuthenticator, ensure_passwords
+from autograder.hub.config import HubSettings, course_config_text, hub_config_text
+from autograder.hub.layout import COURSE_CONFIG, SOURCE_DIRECTORY, HubLayout
+from autograder.hub.prepare import course_id_of
+from autograder.hub.roster import RosterError, load_roster
 
 from .conftest import SCREENSHOTS, SKIP_REASON
 from .jupyterlab import CHROMIUM, CHROMIUM_ARGS, VIEWPORT
 from submissions import make_submissions
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=SKIP_REASON),
-    pytest.mark.timeout(900),
-]
+
+def end_to_end(test):
+    """Mark the browser test: slow, Chromium needed, 15 minutes at most."""
+    for mark in (
+        pytest.mark.browser,
+        pytest.mark.slow,
+        pytest.mark.skipif(not CHROMIUM.exists(), reason=SKIP_REASON),
+        pytest.mark.timeout(900),
+    ):
+        test = mark(test)
+    return test
+
 
 ASSIGNMENT = "C2_W2_Assignment"
 SHOTS = SCREENSHOTS / "hub"
@@ -90,14 +106,18 @@ class Member:
         self.page.screenshot(path=str(path))
         return path
 
-    def log_in(self) -> None:
-        """Log in on the hub's page and wait for JupyterLab."""
+    def log_in(self) -> Member:
+        """Log in on the hub's page (the hub then starts this member's JupyterLab)."""
         self.page.goto(f"{self.hub.url}/hub/login")
         self.page.fill("#username_input", self.name)
         self.page.fill("#password_input", self.hub.password(self.name))
         self.page.click("#login_submit")
+        return self
+
+    def wait_for_lab(self) -> Member:
         self.page.wait_for_url(f"**/user/{self.name}/lab**", timeout=SPAWN_S * 1000)
         self.page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").wait_for()
+        return self
 
     def nbgrader_menu(self) -> list[str]:
         """Return the labels of JupyterLab's Nbgrader menu."""
@@ -189,6 +209,7 @@ def stop_watcher(watcher: subprocess.Popen, log: Path) -> str:
     return log.read_text(encoding="utf-8", errors="replace")
 
 
+@end_to_end
 def test_a_class_submits_and_reads_its_feedback_on_the_hub(hub, browser):
     blocks = readme_hub_blocks()
     assert len(blocks) == 4, "start, release, watch and export: four command blocks"
@@ -209,10 +230,17 @@ def test_a_class_submits_and_reads_its_feedback_on_the_hub(hub, browser):
     watcher_log = hub.state.with_name(hub.state.name + "-watch.log")
     watcher = hub.start_as(instructor, blocks[2], watcher_log)
     students = {solver: Member(browser, hub, solver), wrong: Member(browser, hub, wrong)}
+    teacher = Member(browser, hub, instructor)
     try:
-        for member in students.values():
+        # Everybody logs in at once; the hub starts their servers side by side.
+        for member in (*students.values(), teacher):
             member.log_in()
-        lap("students logged in")
+        for member in (*students.values(), teacher):
+            member.wait_for_lab()
+        lap("logged in")
+        # Neither sees the instructor's tools: not in the menu, not on the server.
+        response = students[solver].page.request.get(f"{hub.url}/user/{solver}/formgrader")
+        assert response.status == 404, response.status
         for member in students.values():
             labels = member.nbgrader_menu()
             assert "Assignment List" in labels
@@ -272,8 +300,6 @@ def test_a_class_submits_and_reads_its_feedback_on_the_hub(hub, browser):
         member.close()
 
     # The instructor's Formgrader lists both submissions.
-    teacher = Member(browser, hub, instructor)
-    teacher.log_in()
     assert [label for label in teacher.nbgrader_menu() if "Formgrader" in label]
     teacher.page.goto(f"{hub.url}/user/{instructor}/formgrader/manage_submissions/{ASSIGNMENT}")
     for name in (solver, wrong):
@@ -297,3 +323,105 @@ def test_a_class_submits_and_reads_its_feedback_on_the_hub(hub, browser):
         "class hub, seconds since the start: "
         + ", ".join(f"{k} {v:.0f}" for k, v in timings.items())
     )
+
+
+# -- the parts, without a hub ------------------------------------------------------------
+
+
+def load_config(path: Path):
+    return PyFileConfigLoader(path.name, path=str(path.parent)).load_config()
+
+
+def test_the_class_file_names_the_courses_id_and_recognisable_accounts():
+    roster = load_roster()
+    assert roster.course_id == course_id_of() == "nn-training-c2w2"
+    assert all(name.startswith("nnc-") for name in roster.users)
+    assert len(roster.students) >= 2
+
+
+@pytest.mark.parametrize(
+    ("text", "complaint"),
+    [
+        ('course_id = "c"\ninstructor = "t"\nstudents = ["a", "a"]\n', "listed twice"),
+        ('course_id = "c"\ninstructor = "t"\nstudents = ["t"]\n', "both the instructor"),
+        ('course_id = "c"\ninstructor = "t"\nstudents = ["Ann Lee"]\n', "not a usable"),
+        ('course_id = "c"\ninstructor = "t"\nstudents = []\n', "at least one student"),
+        ('course_id = "c"\ninstructor = "t"\nstudent = ["a"]\n', "unknown keys"),
+    ],
+)
+def test_a_class_file_that_cannot_work_is_refused_with_the_reason(tmp_path, text, complaint):
+    path = tmp_path / "class.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(RosterError, match=complaint):
+        load_roster(path)
+
+
+def test_the_hubs_course_root_is_the_course_with_its_own_root_and_the_hubs_exchange(tmp_path):
+    layout = HubLayout(tmp_path / "state")
+    path = tmp_path / "nbgrader_config.py"
+    path.write_text(course_config_text(layout, COURSE_CONFIG, SOURCE_DIRECTORY), encoding="utf-8")
+    config, course = load_config(path), load_config(COURSE_CONFIG)
+    assert config.CourseDirectory.root == str(layout.course_root)
+    assert config.CourseDirectory.source_directory == str(SOURCE_DIRECTORY)
+    assert config.Exchange.root == str(layout.exchange)
+    assert config.Watch.check_owner is True
+    assert config.CourseDirectory.course_id == course.CourseDirectory.course_id
+    assert config.GenerateFeedback.preprocessors == course.GenerateFeedback.preprocessors
+
+
+def test_a_deployments_own_config_is_loaded_after_the_hubs(tmp_path):
+    roster = load_roster()
+    settings = HubSettings(
+        state=str(tmp_path),
+        ip="127.0.0.1",
+        port=8000,
+        hub_port=8081,
+        proxy_api_port=8001,
+        course_id=roster.course_id,
+        instructor=roster.instructor,
+        students=roster.students,
+        venv_bin="/venv/bin",
+        proxy_command="/venv/node/node_modules/.bin/configurable-http-proxy",
+    )
+    settings.write(tmp_path / "hub-settings.json")
+    own = tmp_path / "campus.py"
+    own.write_text('c.JupyterHub.authenticator_class = "campus-sso"\n', encoding="utf-8")
+    path = tmp_path / "jupyterhub_config.py"
+    path.write_text(hub_config_text(tmp_path / "hub-settings.json", own), encoding="utf-8")
+    config = load_config(path)
+    assert config.JupyterHub.authenticator_class == "campus-sso"
+    assert config.Authenticator.allowed_users == set(roster.users)
+    assert config.JupyterHub.bind_url == "http://127.0.0.1:8000"
+
+
+def test_each_member_logs_in_with_their_own_password_only(tmp_path):
+    path = tmp_path / "passwords.json"
+    passwords = ensure_passwords(path, ("nnc-a", "nnc-b"))
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert ensure_passwords(path, ("nnc-a", "nnc-b")) == passwords, "kept across restarts"
+    authenticator = ClassPasswordAuthenticator(passwords_file=str(path))
+
+    def log_in(name: str, password: str):
+        return asyncio.run(
+            authenticator.authenticate(None, {"username": name, "password": password})
+        )
+
+    assert log_in("nnc-a", passwords["nnc-a"]) == "nnc-a"
+    assert log_in("nnc-a", passwords["nnc-b"]) is None
+    assert log_in("nnc-c", passwords["nnc-a"]) is None
+
+
+def test_an_account_that_cannot_reach_the_environment_is_told_which_folder():
+    with tempfile.TemporaryDirectory(dir="/tmp") as scratch:
+        os.chmod(scratch, 0o755)
+        private = Path(scratch) / "private"
+        private.mkdir(mode=0o700)
+        python = private / "python"
+        python.write_text("", encoding="utf-8")
+        os.chmod(python, 0o755)
+        (Path(scratch) / "link").symlink_to(python)
+        stranger = Account("stranger", uid=64999, gid=64999, home=Path("/nonexistent"))
+        reason = unreachable(Path(scratch) / "link", stranger, bits=5)
+        assert reason is not None and f"{private} (drwx------) is not traversable" in reason
+        os.chmod(private, 0o711)
+        assert unreachable(Path(scratch) / "link", stranger, bits=5) is None

@@ -14,6 +14,7 @@ tests/browser/screenshots/hub/.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import csv
 import os
 import signal
@@ -402,9 +403,10 @@ def test_each_member_logs_in_with_their_own_password_only(tmp_path):
     authenticator = ClassPasswordAuthenticator(passwords_file=str(path))
 
     def log_in(name: str, password: str):
-        return asyncio.run(
-            authenticator.authenticate(None, {"username": name, "password": password})
-        )
+        # In a thread of its own: Playwright's sync API may hold an event loop in this one.
+        attempt = authenticator.authenticate(None, {"username": name, "password": password})
+        with concurrent.futures.ThreadPoolExecutor(1) as thread:
+            return thread.submit(asyncio.run, attempt).result()
 
     assert log_in("nnc-a", passwords["nnc-a"]) == "nnc-a"
     assert log_in("nnc-a", passwords["nnc-b"]) is None

@@ -8,6 +8,7 @@ settings file beside it, then loads the instructor's own configuration file if o
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
@@ -95,13 +96,26 @@ def root_dir(settings: HubSettings, name: str) -> Path:
 
 
 class ClassSpawner(LocalProcessSpawner):
-    """JupyterHub's LocalProcessSpawner, keeping the ``HOME`` the class's environment gives."""
+    """JupyterHub's LocalProcessSpawner, keeping the ``HOME`` the class's environment gives
+    and starting the server in its root folder (the Unix account's home is neither)."""
 
     def user_env(self, env):
         env = super().user_env(env)
         if "HOME" in self.environment:
             env["HOME"] = self.environment["HOME"]
         return env
+
+    def make_preexec_fn(self, name):
+        become_user = super().make_preexec_fn(name)
+        root = self.notebook_dir
+
+        def preexec():
+            become_user()
+            # Terminals and nbgrader's fetch start in the server's working folder.
+            if root:
+                os.chdir(root)
+
+        return preexec
 
 
 def _prepare_spawn(settings: HubSettings, spawner) -> None:
@@ -188,7 +202,7 @@ def role_config_files(settings: HubSettings) -> dict[str, dict[str, str]]:
     """Return, per role, the files of its Jupyter configuration folder (name -> text)."""
     layout = settings.layout
 
-    def server_config(role: str, **extra) -> str:
+    def server_config(role: str, **server) -> str:
         # JupyterLab asks nobody about news or updates (the class needs no network), from
         # settings defaults kept in the role's folder.
         lab = {
@@ -196,13 +210,14 @@ def role_config_files(settings: HubSettings) -> dict[str, dict[str, str]]:
             "check_for_updates_class": "jupyterlab.NeverCheckForUpdate",
             "app_settings_dir": str(layout.jupyter_config(role) / "lab-settings"),
         }
-        return json.dumps({"LabApp": lab, **extra}, indent=1)
+        # Under a spawner, terminals start login shells, and /etc/profile resets PATH: a plain
+        # bash keeps the server's environment (the course's nbgrader and nn-autograde first).
+        server["terminado_settings"] = {"shell_command": ["/bin/bash"]}
+        return json.dumps({"LabApp": lab, "ServerApp": server}, indent=1)
 
     lab_defaults = json.dumps({"@jupyterlab/apputils-extension:notification": LAB_NOTIFICATIONS})
     student_server = {
-        "ServerApp": {
-            "jpserver_extensions": dict.fromkeys(STUDENT_DISABLED_SERVER_EXTENSIONS, False)
-        }
+        "jpserver_extensions": dict.fromkeys(STUDENT_DISABLED_SERVER_EXTENSIONS, False)
     }
     student_page = {"disabledExtensions": dict.fromkeys(STUDENT_DISABLED_LAB_PLUGINS, True)}
     return {

@@ -1,14 +1,14 @@
 """A class's whole assignment on the class hub, in real Chromium (slow).
 
 The hub starts with the README's command (section "A class on JupyterHub") on loopback, in a
-temporary state folder. The instructor releases the assignment with the README's commands, as
-their own Unix account; two students log in (separate browser contexts), fetch it in the
-Assignments tab, answer it (one correctly, one with the naive softmax of the sample
-submissions), validate and submit it there; the instructor grades with the README's commands;
-each student fetches their feedback in the Assignments tab and reads their own score, and
-cannot read the other's; the instructor's Formgrader lists both submissions and
-``nbgrader export`` holds both rows. A screenshot of each step is kept in
-tests/browser/screenshots/hub/.
+temporary state folder. Two students and the instructor log in (separate browser contexts).
+The instructor releases the assignment with the README's commands, typed into a terminal of
+their JupyterLab, and starts the grading watcher as their Unix account. The students fetch it
+in the Assignments tab, answer it (one correctly, one with the naive softmax of the sample
+submissions), validate and submit it there; the watcher grades both; each student fetches
+their feedback in the Assignments tab, reads their own score and cannot read the other's; the
+instructor's Formgrader lists both submissions and ``nbgrader export`` holds both rows. A
+screenshot of each step is kept in tests/browser/screenshots/hub/.
 """
 
 from __future__ import annotations
@@ -38,6 +38,36 @@ from autograder.hub.roster import RosterError, load_roster
 from .conftest import SCREENSHOTS, SKIP_REASON
 from .jupyterlab import CHROMIUM, CHROMIUM_ARGS, VIEWPORT
 from submissions import make_submissions
+
+# Runs a command in a new terminal of the member's server (JupyterLab's terminal REST API and
+# websocket, with the page's own login) and reads the terminal until the command's status.
+TERMINAL_JS = """async ({base, command, timeoutMs}) => {
+    const xsrf = (document.cookie.match(/(?:^|; )_xsrf=([^;]*)/) || [])[1];
+    const headers = xsrf ? {'X-XSRFToken': decodeURIComponent(xsrf)} : {};
+    const made = await fetch(base + 'api/terminals', {method: 'POST', headers});
+    if (!made.ok) throw new Error('cannot open a terminal: ' + made.status);
+    const {name} = await made.json();
+    const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+    const ws = new WebSocket(`${scheme}://${location.host}${base}terminals/websocket/${name}`);
+    let out = '';
+    const finished = new Promise((resolve, reject) => {
+        const timer = setTimeout(() => resolve(null), timeoutMs);
+        ws.onmessage = (event) => {
+            const [kind, text] = JSON.parse(event.data);
+            if (kind !== 'stdout') return;
+            out += text;
+            const end = out.match(/__DONE__ (\\d+)/);
+            if (end) { clearTimeout(timer); resolve(Number(end[1])); }
+        };
+        ws.onerror = () => reject(new Error('terminal websocket failed'));
+    });
+    await new Promise((resolve) => { ws.onopen = resolve; });
+    ws.send(JSON.stringify(['stdin', command + '; echo "__DO""NE__ $?"\\r']));
+    const status = await finished;
+    ws.close();
+    await fetch(base + 'api/terminals/' + name, {method: 'DELETE', headers});
+    return {status, out};
+}"""
 
 
 def end_to_end(test):
@@ -119,6 +149,15 @@ class Member:
         self.page.wait_for_url(f"**/user/{self.name}/lab**", timeout=SPAWN_S * 1000)
         self.page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").wait_for()
         return self
+
+    def terminal(self, command: str, timeout_s: float = 300) -> tuple[int | None, str]:
+        """Type ``command`` into a new terminal of this member's JupyterLab; return its exit
+        status (None on timeout) and what the terminal showed."""
+        result = self.page.evaluate(
+            TERMINAL_JS,
+            {"base": f"/user/{self.name}/", "command": command, "timeoutMs": timeout_s * 1000},
+        )
+        return result["status"], result["out"]
 
     def nbgrader_menu(self) -> list[str]:
         """Return the labels of JupyterLab's Nbgrader menu."""
@@ -223,22 +262,28 @@ def test_a_class_submits_and_reads_its_feedback_on_the_hub(hub, browser):
     def lap(step: str) -> None:
         timings[step] = time.monotonic() - started
 
-    # The instructor releases the assignment (README block 2), in the course root, ...
-    released = hub.run_as(instructor, blocks[1])
-    assert released.returncode == 0, released.stdout + released.stderr
-    lap("released")
-    # ... and starts the grading watcher (README block 3), which keeps running.
-    watcher_log = hub.state.with_name(hub.state.name + "-watch.log")
-    watcher = hub.start_as(instructor, blocks[2], watcher_log)
     students = {solver: Member(browser, hub, solver), wrong: Member(browser, hub, wrong)}
     teacher = Member(browser, hub, instructor)
+    # Everybody logs in at once; the hub starts their servers side by side.
+    for member in (*students.values(), teacher):
+        member.log_in()
+    for member in (*students.values(), teacher):
+        member.wait_for_lab()
+    lap("logged in")
+
+    # The instructor opens a terminal in JupyterLab: it starts in the course root, with the
+    # course's nbgrader first on PATH. There they release the assignment (README block 2) ...
+    status, where = teacher.terminal("pwd; command -v nbgrader nn-autograde")
+    assert status == 0, where
+    assert str(hub.layout.course_root) in where
+    assert f"{hub.settings.venv_bin}/nbgrader" in where, where
+    status, printed = teacher.terminal(" && ".join(blocks[1].strip().splitlines()))
+    assert status == 0 and "Released as: nn-training-c2w2 C2_W2_Assignment" in printed, printed
+    lap("released")
+    # ... and start the grading watcher (README block 3), which keeps running.
+    watcher_log = hub.state.with_name(hub.state.name + "-watch.log")
+    watcher = hub.start_as(instructor, blocks[2], watcher_log)
     try:
-        # Everybody logs in at once; the hub starts their servers side by side.
-        for member in (*students.values(), teacher):
-            member.log_in()
-        for member in (*students.values(), teacher):
-            member.wait_for_lab()
-        lap("logged in")
         # Neither sees the instructor's tools: not in the menu, not on the server.
         response = students[solver].page.request.get(f"{hub.url}/user/{solver}/formgrader")
         assert response.status == 404, response.status

@@ -3,6 +3,7 @@
 A thin layer over :func:`autograder.hub.prepare.prepare_hub`: it prepares the accounts and
 the state folder, prints where everything is, then becomes JupyterHub (``exec``), so stopping
 this process (Ctrl-C, SIGTERM) stops the hub, its proxy and every single-user server.
+:func:`add_command` registers the same command on ``nn-autograde`` (``nn-autograde hub``).
 """
 
 from __future__ import annotations
@@ -17,12 +18,11 @@ from autograder.hub.layout import DEFAULT_STATE
 from autograder.hub.prepare import HubSetupError, prepare_hub
 from autograder.hub.roster import DEFAULT_CLASS_FILE, RosterError
 
+DESCRIPTION = "Start JupyterHub for the class: one instructor, the students, nbgrader's exchange."
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m autograder.hub",
-        description="Start JupyterHub for the class: one instructor, the students, nbgrader's exchange.",
-    )
+
+def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add the hub's options to ``parser``; return it."""
     parser.add_argument(
         "--class-file",
         type=Path,
@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=DEFAULT_STATE,
         help="folder for everything the hub keeps: its database, the passwords, the exchange,"
-        " the instructor's course, the students' folders (default: %(default)s)",
+        " the instructor's course, the members' folders (default: %(default)s)",
     )
     parser.add_argument(
         "--ip", default="127.0.0.1", help="address to serve on (default: %(default)s)"
@@ -51,8 +51,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def add_command(commands) -> None:
+    """Register ``hub`` on another command line's subcommands (``nn-autograde hub``)."""
+    hub = commands.add_parser(
+        "hub", help="start the class hub (JupyterHub)", description=DESCRIPTION
+    )
+    add_arguments(hub).set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Prepare the hub from parsed options, then become JupyterHub; return 2 if it cannot start."""
     try:
         settings = prepare_hub(
             class_file=args.class_file,
@@ -77,6 +85,11 @@ def main(argv: list[str] | None = None) -> int:
     hub = [sys.executable, "-m", "jupyterhub", "-f", str(layout.hub_config)]
     os.execv(hub[0], hub)
     return 0  # not reached: exec replaced this process
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autograder.hub", description=DESCRIPTION)
+    return run(add_arguments(parser).parse_args(argv))
 
 
 if __name__ == "__main__":

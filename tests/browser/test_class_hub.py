@@ -32,8 +32,8 @@ from autograder.hub.accounts import Account, unreachable
 from autograder.hub.auth import ClassPasswordAuthenticator, ensure_passwords
 from autograder.hub.config import HubSettings, course_config_text, hub_config_text
 from autograder.hub.layout import COURSE_CONFIG, SOURCE_DIRECTORY, HubLayout
-from autograder.hub.prepare import course_id_of
-from autograder.hub.roster import RosterError, load_roster
+from autograder.hub.prepare import HubSetupError, course_id_of, prepare_hub
+from autograder.hub.roster import DEFAULT_CLASS_FILE, RosterError, load_roster
 
 from .conftest import SCREENSHOTS, SKIP_REASON
 from .jupyterlab import CHROMIUM, CHROMIUM_ARGS, VIEWPORT
@@ -472,3 +472,18 @@ def test_an_account_that_cannot_reach_the_environment_is_told_which_folder():
         assert reason is not None and f"{private} (drwx------) is not traversable" in reason
         os.chmod(private, 0o711)
         assert unreachable(Path(scratch) / "link", stranger, bits=5) is None
+
+
+def test_the_hub_refuses_to_start_without_root_or_for_another_course(tmp_path, monkeypatch):
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    with pytest.raises(HubSetupError, match="must start as root"):
+        prepare_hub(class_file=DEFAULT_CLASS_FILE, state=tmp_path / "state")
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    other = tmp_path / "class.toml"
+    other.write_text(
+        DEFAULT_CLASS_FILE.read_text(encoding="utf-8").replace("nn-training-c2w2", "other-course"),
+        encoding="utf-8",
+    )
+    with pytest.raises(RosterError, match="differs from the course's 'nn-training-c2w2'"):
+        prepare_hub(class_file=other, state=tmp_path / "state")
+    assert not (tmp_path / "state").exists(), "nothing is created for a class that cannot start"

@@ -404,3 +404,22 @@ def test_readme_names_the_assignments_public_tests_as_deadline_py_defines_them()
         f"`model_units` ({points:g} points); the other nine are hidden (12\n  points)"
     ) in readme
     assert len(tests) - len(public) == 9 and points == 4
+
+
+def test_a_backdated_submission_time_is_replaced_by_when_its_files_were_written(template, tmp_path):
+    course = ws.copy_course(template, tmp_path / "class")
+    config = course / "nbgrader_config.py"
+    config.write_text(config.read_text() + '\nc.LateSubmissionPlugin.penalty_method = "zero"\n')
+    past = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1)
+    ws.set_due_date(course, past.strftime("%Y-%m-%d %H:%M:%S UTC"))
+    folder = ws.submit(course, "alice", ws.answered(course))
+    # The exchange lets a student name their folder, and write its timestamp.txt, as they like.
+    claimed = "2026-01-01 00:00:00.000000 UTC"
+    folder.rename(folder.with_name(f"alice+{ws.MINI}+{claimed}+backdated"))
+
+    (entry,) = _run(course)
+
+    assert datetime.datetime.fromisoformat(entry.timestamp) > past
+    assert "earlier than its files" in entry.reason
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        assert gb.find_submission(ws.MINI, "alice").late_submission_penalty == ws.FULL_SCORE

@@ -134,6 +134,14 @@ class Watch(Configurable):
         help="Fail a submission whose inbound folder is not owned by the Unix user named "
         "like the student (for hubs where each student is a Unix user of that name).",
     ).tag(config=True)
+    max_clock_skew = Float(
+        300.0,
+        help="Seconds a submission's claimed time (its folder name, written on the student's "
+        "side) may be earlier than when its inbound folder and notebook last changed (the "
+        "file system's change time, which no student can set back); an earlier claim is "
+        "replaced by that time. 0: trust the claim, as nbgrader does (e.g. after restoring "
+        "the exchange from a copy, which resets those times).",
+    ).tag(config=True)
     max_attempts = Int(
         3,
         help="Gradings a submission may have that end in a machine fault (grading_error) "
@@ -231,6 +239,7 @@ class Watcher:
         self.inbound = Path(root) / self.coursedir.course_id / "inbound"
         self.entries = read_queue(self.course_root, assignment)
         self._client = None
+        self._notes: dict[str, str] = {}  # per student: what collecting changed, for the queue
         self._stack: contextlib.ExitStack | None = None
 
     # -- bookkeeping -----------------------------------------------------------------------
@@ -420,12 +429,29 @@ class Watcher:
             return (
                 f"{name} is not a notebook of {self.assignment}: none of its graded cells is there"
             )
+        self._check_time(entry, folder, name)
         secret = ""
         with contextlib.suppress(OSError, grade.SubmittedFileError, UnicodeDecodeError):
             text = grade.read_submitted(folder / "submission_secret.txt", 1024).decode("ascii")
             secret = text if _SECRET.fullmatch(text) else ""
         self._write_submitted(entry, data, secret)
         return ""
+
+    def _check_time(self, entry: Entry, folder: Path, name: str) -> None:
+        """Replace a claimed submission time earlier than the files' change time."""
+        skew = self.settings.max_clock_skew
+        if skew <= 0:
+            return
+        written = max(os.lstat(folder).st_ctime, os.lstat(folder / name).st_ctime)
+        claimed = _time(entry.timestamp)
+        if claimed.timestamp() >= written - skew:
+            return
+        entry.timestamp = _iso(datetime.datetime.fromtimestamp(written, datetime.timezone.utc))
+        self._notes[entry.student] = (
+            f"its submission time {claimed:%Y-%m-%d %H:%M:%S} UTC is earlier than its files "
+            f"({entry.timestamp[:19].replace('T', ' ')} UTC), which is used instead"
+        )
+        self.log(f"{entry.student}: {self._notes[entry.student]}")
 
     @staticmethod
     def _listing(folder: Path) -> str:
@@ -534,7 +560,8 @@ class Watcher:
                 outcome.score,
                 outcome.max_score,
             )
-            entry.reason = outcome.reason
+            note = self._notes.pop(entry.student, "")
+            entry.reason = "; ".join(r for r in (note, outcome.reason) if r)
             try:
                 self._copy_secret(entry.student)
                 self.release_feedback(entry)

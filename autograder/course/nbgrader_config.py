@@ -97,6 +97,7 @@ c.GenerateFeedback.preprocessors.insert(
 # c.Watch.poll_interval = 10.0  # seconds between looks at the exchange's inbound folder
 # c.Watch.known_students_only = False  # True: only students in the gradebook are graded
 # c.Watch.check_owner = False  # True: inbound folders must belong to the student's Unix user
+# c.Watch.max_clock_skew = 300.0  # seconds a claimed submission time may precede its files
 # Late submissions: nbgrader's penalty plug-in, applied by AssignLatePenalties above, e.g.
 # c.LateSubmissionPlugin.penalty_method = "zero"  # default "none": late work keeps its score
 # Grades for an LMS (`nn-autograde export-lms`): the Canvas column matched to the student id.

@@ -60,3 +60,51 @@ def test_multiclass_lab_prints_no_library_warnings(executed_notebook):
     )
     assert "WARNING:tensorflow" not in stderr
     assert "E0000" not in stderr
+
+
+def _train_lab_model(X, y, *, graph_rewrites: bool):
+    """Train the lab's model (cells 5 and 6, fewer epochs) with Grappler on or off."""
+    import numpy as np
+    import tensorflow as tf
+
+    before = tf.config.optimizer.get_experimental_options()
+    tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": not graph_rewrites})
+    try:
+        tf.keras.utils.set_random_seed(1234)
+        model = tf.keras.Sequential(
+            [
+                tf.keras.Input(shape=(2,)),
+                tf.keras.layers.Dense(2, activation="relu"),
+                tf.keras.layers.Dense(4, activation="linear"),
+            ]
+        )
+        model.compile(
+            loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            optimizer=tf.keras.optimizers.Adam(learning_rate=0.01),
+            steps_per_execution=4,
+        )
+        history = model.fit(X, y, epochs=20, verbose=0)
+        scores = [model.predict(X, verbose=0), model.predict(X, batch_size=len(X), verbose=0)]
+    finally:
+        tf.config.optimizer.set_experimental_options(
+            {"disable_meta_optimizer": before.get("disable_meta_optimizer", False)}
+        )
+    return history.history["loss"], model.get_weights(), [np.asarray(s) for s in scores]
+
+
+@pytest.mark.slow
+def test_graph_rewrites_off_and_one_batch_predict_change_speed_not_the_numbers():
+    """Do the labs' speed settings (Grappler off, predict in one batch) keep every number?"""
+    import numpy as np
+
+    from lab_utils import data
+
+    X, y = data.make_blobs(100)
+    losses_on, weights_on, (predict_on, _) = _train_lab_model(X, y, graph_rewrites=True)
+    losses_off, weights_off, (predict_32, predict_all) = _train_lab_model(
+        X, y, graph_rewrites=False
+    )
+    assert losses_on == losses_off
+    assert all(np.array_equal(a, b) for a, b in zip(weights_on, weights_off, strict=True))
+    assert np.array_equal(predict_on, predict_32)
+    assert np.array_equal(predict_32, predict_all)

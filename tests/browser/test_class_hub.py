@@ -336,9 +336,11 @@ def test_a_class_submits_and_reads_its_feedback_on_the_hub(hub, browser):
     intruder.screenshot(path=str(SHOTS / f"07_{wrong}_opens_{solver}_feedback.png"))
     assert response.status in (403, 404), response.status
     assert intruder.locator("#nn-summary-title").count() == 0
-    # ... nor as their Unix account: the other's folder, the exchange's feedback and inbound.
+    # ... nor as their Unix account: the other's folder, the exchange's feedback and inbound,
+    # the instructor's gradebook.
     exchange = hub.layout.exchange / roster.course_id
-    for path in (solver_feedback[0], exchange / "feedback", exchange / "inbound"):
+    gradebook = hub.layout.course_root / "gradebook.db"
+    for path in (solver_feedback[0], exchange / "feedback", exchange / "inbound", gradebook):
         tried = hub.run_as(wrong, f"ls -l {path} || cat {path}")
         assert tried.returncode != 0, f"{wrong} could read {path}: {tried.stdout}"
         assert "Permission denied" in tried.stderr

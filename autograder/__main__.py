@@ -1,7 +1,7 @@
-"""Command line: ``python -m autograder grade ASSIGNMENT`` (also installed as ``nn-autograde``).
+"""Grade the class: nn-autograde (python -m autograder) grade, watch, queue, export-lms, hub.
 
-A thin layer: it parses arguments and forwards them to keyword-only functions
-(:func:`autograder.grading.grade.grade_assignment`), which own every default.
+A thin layer: it parses arguments and forwards them to keyword-only functions (such as
+:func:`autograder.grading.grade.grade_assignment`), which own every default.
 """
 
 from __future__ import annotations
@@ -214,6 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     grade.set_defaults(func=_grade)
     _add_watch_commands(commands)
+    from autograder.hub.__main__ import add_command as add_hub_command
+
+    add_hub_command(commands)  # nn-autograde hub: the class's JupyterHub
 
     return parser
 

@@ -28,6 +28,7 @@ MAY_IMPORT = {
     "autograder.runner": {"autograder.notebooks", "autograder.runner"},
     "autograder.grading": {"autograder.kernel", "autograder.grading", "autograder.notebooks"},
     "autograder.feedback": {"autograder.kernel", "autograder.grading", "autograder.feedback"},
+    "autograder.hub": {"autograder.hub"},
     "lab_utils": {"lab_utils"},
 }
 

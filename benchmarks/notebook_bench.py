@@ -1,7 +1,9 @@
 """Benchmark the six reproduced notebooks against F, a fresh kernel importing TensorFlow.
 
-Measures, on this machine, in one run and in this order:
-  (a) F: a fresh Jupyter kernel starting and importing TensorFlow (median of --repeat),
+Measures, on this machine, in one run:
+  (a) F: a fresh Jupyter kernel starting and importing TensorFlow, --repeat times before each
+      notebook and after the last one, so that F meets the same load as the notebooks on a
+      shared machine (F is the median of all these runs),
   (b) each reproduced notebook executed alone in a fresh kernel, one after the other, the way
       the tests execute them (``autograder.runner.execute_notebook``, TF_CPP_MIN_LOG_LEVEL=2,
       the kernel's default threads),
@@ -87,7 +89,7 @@ def time_notebook(path: Path, *, timeout: int = 900) -> NotebookTime:
     return NotebookTime(path.stem, seconds, cell_times(nb))
 
 
-def figures(floor_runs: list[float], notebooks: list[NotebookTime]) -> dict:
+def figures(floor_runs: list[float], notebooks: list[NotebookTime], *, load_start=None) -> dict:
     """Return the benchmark's figures: F, each notebook in seconds and in F, the total in F."""
     floor = statistics.median(floor_runs)
     total = sum(nb.seconds for nb in notebooks)
@@ -111,6 +113,7 @@ def figures(floor_runs: list[float], notebooks: list[NotebookTime]) -> dict:
         "python": platform.python_version(),
         # Other work on a shared machine moves F and the notebooks apart: say how busy it was.
         "load_avg_end": list(os.getloadavg()),
+        "load_avg_start": list(load_start) if load_start is not None else None,
     }
 
 
@@ -118,9 +121,11 @@ def format_report(fig: dict, *, top: int = 3) -> str:
     """Return the figures as a plain-text table followed by each notebook's slowest cells."""
     floor = fig["floor_s"]
     runs = ", ".join(f"{t:.1f}" for t in fig["floor_runs_s"])
+    start = fig.get("load_avg_start")
     lines = [
         f"machine: {fig['machine']}, {fig['cores']} cores, Python {fig['python']}, load average "
-        f"at the end {', '.join(f'{x:.2f}' for x in fig['load_avg_end'])} (1, 5, 15 min)",
+        + (f"at the start {', '.join(f'{x:.2f}' for x in start)}, " if start else "")
+        + f"at the end {', '.join(f'{x:.2f}' for x in fig['load_avg_end'])} (1, 5, 15 min)",
         f"F (fresh kernel + import tensorflow, median of {len(fig['floor_runs_s'])}): "
         f"{floor:.1f} s  (runs: {runs})",
     ]
@@ -147,7 +152,9 @@ def format_report(fig: dict, *, top: int = 3) -> str:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Parse the command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3, help="F repetitions (median is kept)")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="F runs before each notebook and after the last"
+    )
     parser.add_argument("--top", type=int, default=3, help="slowest cells shown per notebook")
     parser.add_argument("--timeout", type=int, default=900, help="seconds allowed per cell")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON")
@@ -165,17 +172,19 @@ def main(argv: list[str] | None = None) -> int:
     # Imported here so that the formatting above can be tested without the course's kernels.
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from course_bench import floor_times
-    from nbclient.exceptions import CellExecutionError
 
-    floor_runs = floor_times(args.repeat)
+    load_start = os.getloadavg()
+    floor_runs = []
     timed = []
     for rel in REPRODUCED:
+        floor_runs += floor_times(args.repeat)
         try:
             timed.append(time_notebook(course.REPO_ROOT / rel, timeout=args.timeout))
-        except CellExecutionError as err:
+        except course.NotebookFailed as err:
             print(f"{rel} failed:\n{err}", file=sys.stderr)
             return 1
-    fig = figures(floor_runs, timed)
+    floor_runs += floor_times(args.repeat)
+    fig = figures(floor_runs, timed, load_start=load_start)
     print(format_report(fig, top=args.top))
     if args.json:
         args.json.write_text(json.dumps(fig, indent=2))

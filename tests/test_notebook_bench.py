@@ -37,7 +37,7 @@ def test_bench_lists_the_six_reproduced_notebooks_that_exist(bench):
 
 def test_bench_options_default_and_parse(bench, tmp_path):
     args = bench.parse_args([])
-    assert (args.repeat, args.top, args.json) == (3, 3, None)
+    assert (args.repeat, args.top, args.json) == (1, 3, None)
     args = bench.parse_args(["--repeat", "5", "--top", "2", "--json", str(tmp_path / "f.json")])
     assert (args.repeat, args.top, args.json) == (5, 2, tmp_path / "f.json")
     with pytest.raises(SystemExit):
@@ -61,6 +61,12 @@ def test_report_shows_ratios_total_verdict_and_slowest_cells_first(bench):
     assert assignment[0].split() == ["cell", "3", "9.50", "s", "model.fit(X,", "y,", "epochs=40)"]
     assert "import tensorflow" in assignment[1]
     assert "plot_digits" not in report  # only the top 2
+
+
+def test_report_says_how_busy_the_machine_was_at_the_start_and_end(bench):
+    fig = bench.figures([5.0], _fake(bench), load_start=(3.5, 2.0, 1.0))
+    first = bench.format_report(fig).splitlines()[0]
+    assert "at the start 3.50, 2.00, 1.00, at the end" in first
 
 
 def test_report_says_when_the_total_is_over_the_target(bench):

@@ -68,3 +68,49 @@ def test_an_oversized_timestamp_is_ignored_with_a_reason(tmp_path):
     (tmp_path / "timestamp.txt").write_text("2026-11-30 " * 100)
     timestamp, problem = grade.read_timestamp(tmp_path)
     assert timestamp is None and "larger than" in problem
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (None, None),
+        ("0123456789abcdef", "0123456789abcdef"),
+        ("0123456789abcdef\n", "0123456789abcdef"),
+        ("../../gradebook.db", None),
+        ("x" * 10, None),
+        ("a" * 2000, None),
+    ],
+)
+def test_the_submission_secret_is_read_when_it_is_hex_and_ignored_otherwise(
+    tmp_path, content, expected
+):
+    if content is not None:
+        (tmp_path / "submission_secret.txt").write_text(content)
+    assert grade.read_secret(tmp_path) == expected
+
+
+def test_a_linked_submission_secret_is_ignored(tmp_path):
+    (tmp_path / "elsewhere").write_text("abcdef")
+    (tmp_path / "submission_secret.txt").symlink_to(tmp_path / "elsewhere")
+    assert grade.read_secret(tmp_path) is None
+
+
+@pytest.mark.slow
+def test_the_submission_secret_reaches_autograded_so_feedback_can_be_released(tmp_path):
+    from adversarial import course
+
+    root = course.make_course(tmp_path)
+    for student, secret in [("with_secret", "00ff00ff"), ("forged_secret", "not hex!")]:
+        path = course.submit(root, student, course.submission(root))
+        (path.parent / "submission_secret.txt").write_text(secret)
+    grade.grade_assignment(
+        assignment=course.ASSIGNMENT,
+        course_root=root,
+        workers=1,
+        sandboxed=grade.sandbox.sandbox_available(),
+        show_progress=False,
+    )
+    autograded = root / "autograded"
+    kept = autograded / "with_secret" / course.ASSIGNMENT / "submission_secret.txt"
+    assert kept.read_text() == "00ff00ff"
+    assert not (autograded / "forged_secret" / course.ASSIGNMENT / "submission_secret.txt").exists()

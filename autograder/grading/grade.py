@@ -19,6 +19,7 @@ import dataclasses
 import datetime
 import hashlib
 import os
+import re
 import stat
 import tempfile
 import warnings
@@ -281,6 +282,23 @@ def read_timestamp(folder: Path) -> tuple[str | None, str]:
         return None, "timestamp.txt ignored: it is not a date"
 
 
+#: What ``nbgrader submit`` writes to ``submission_secret.txt``: hex digits (a few dozen).
+_SECRET = re.compile(r"[0-9a-f]{1,256}")
+
+
+def read_secret(folder: Path) -> str | None:
+    """Return the submission's ``submission_secret.txt`` if it is hex digits, else None.
+
+    ``nbgrader submit`` writes it; ``release_feedback`` names a student's feedback file by it,
+    so it must reach ``autograded/``. Anything else a student puts there is ignored.
+    """
+    try:
+        text = read_submitted(folder / "submission_secret.txt", 1024).decode("ascii").strip()
+    except (OSError, SubmittedFileError, UnicodeDecodeError):
+        return None
+    return text if _SECRET.fullmatch(text) else None
+
+
 def find_submissions(plan: Plan, student: str | None = None) -> list[Submission]:
     """Return the submissions under ``submitted/``, one per student, sorted by student."""
     coursedir = _coursedir(plan.config, plan.assignment)
@@ -482,8 +500,9 @@ def _write_with_nbgrader(plan: Plan, prepared: Prepared, config_update: dict) ->
 
     nbgrader copies every file of the submission folder into ``autograded/`` and reads its
     ``timestamp.txt``. It is given a private copy of the folder instead, holding only the
-    notebook bytes that were graded and the validated timestamp, so nothing else a student
-    puts there reaches the autograded folder, the gradebook or this process.
+    notebook bytes that were graded, the validated timestamp and submission secret (which
+    ``release_feedback`` needs), so nothing else a student puts there reaches the autograded
+    folder, the gradebook or this process.
     """
     sub = prepared.submission
     with tempfile.TemporaryDirectory(prefix="nn-grade-") as staging:
@@ -492,6 +511,8 @@ def _write_with_nbgrader(plan: Plan, prepared: Prepared, config_update: dict) ->
         (folder / f"{plan.notebook}.ipynb").write_bytes(prepared.data)
         if sub.timestamp is not None:
             (folder / "timestamp.txt").write_text(sub.timestamp)
+        if (secret := read_secret(sub.path.parent)) is not None:
+            (folder / "submission_secret.txt").write_text(secret)
         config = copy.deepcopy(plan.config)
         config.CourseDirectory.assignment_id = plan.assignment
         config.CourseDirectory.student_id = sub.student

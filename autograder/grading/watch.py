@@ -69,7 +69,6 @@ from autograder.kernel.protocol import Status
 
 #: Student ids the watcher accepts (what JupyterHub and nbgrader use in practice).
 STUDENT_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}")
-_SECRET = re.compile(r"[0-9a-f]{1,256}")
 _HOUR = datetime.timedelta(hours=1)
 
 
@@ -430,11 +429,7 @@ class Watcher:
                 f"{name} is not a notebook of {self.assignment}: none of its graded cells is there"
             )
         self._check_time(entry, folder, name)
-        secret = ""
-        with contextlib.suppress(OSError, grade.SubmittedFileError, UnicodeDecodeError):
-            text = grade.read_submitted(folder / "submission_secret.txt", 1024).decode("ascii")
-            secret = text if _SECRET.fullmatch(text) else ""
-        self._write_submitted(entry, data, secret)
+        self._write_submitted(entry, data, grade.read_secret(folder) or "")
         return ""
 
     def _check_time(self, entry: Entry, folder: Path, name: str) -> None:
@@ -487,24 +482,6 @@ class Watcher:
             os.replace(new, dest)
 
     # -- 4. grade and release --------------------------------------------------------------
-
-    def _copy_secret(self, student: str) -> None:
-        """Put the submission's nbgrader secret beside its autograded notebook.
-
-        The grading core copies only the notebook and its timestamp into ``autograded/``;
-        ``generate_feedback`` copies the secret on into ``feedback/``, where
-        ``release_feedback`` names the released page after it and ``fetch_feedback`` finds
-        it by the copy in the student's own cache. The Formgrader's feedback buttons then
-        work too.
-        """
-        source = self._submitted_folder(student) / "submission_secret.txt"
-        try:
-            text = grade.read_submitted(source, 1024).decode("ascii")
-        except (OSError, grade.SubmittedFileError, UnicodeDecodeError):
-            return
-        if _SECRET.fullmatch(text):
-            folder = grade._autograded_folder(self.plan, student)
-            state.write_atomically(folder / "submission_secret.txt", text)
 
     def release_feedback(self, entry: Entry) -> None:
         """Generate ``entry``'s student's feedback and release it through the exchange."""
@@ -563,7 +540,6 @@ class Watcher:
             note = self._notes.pop(entry.student, "")
             entry.reason = "; ".join(r for r in (note, outcome.reason) if r)
             try:
-                self._copy_secret(entry.student)
                 self.release_feedback(entry)
             except Exception as err:  # the grade stands; say why feedback is missing
                 entry.reason = f"feedback not released: {type(err).__name__}: {err}"[:300]

@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import pwd
-import re
 import shlex
 import shutil
 import signal
@@ -30,18 +29,16 @@ from autograder.hub.config import HubSettings, root_dir, user_environment
 from autograder.hub.layout import HubLayout
 from autograder.hub.prepare import free_port
 
+from support import readme
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 README = REPO_ROOT / "README.md"
 SECTION = "### A class on JupyterHub"
 
 
-def readme_hub_blocks(path: Path = README) -> list[str]:
+def readme_hub_blocks() -> list[str]:
     """Return the shell blocks of the README's section on the class hub, in order."""
-    text = path.read_text(encoding="utf-8")
-    start = text.index(SECTION)
-    end = text.find("\n### ", start + 1)
-    section = text[start : end if end > 0 else None]
-    return re.findall(r"```sh\n(.*?)```", section, flags=re.DOTALL)
+    return readme.blocks(SECTION, fence="sh")
 
 
 def can_run_hub() -> str | None:

@@ -25,7 +25,7 @@ import nbformat
 import pytest
 
 from submissions import make_submissions
-from support import courses
+from support import courses, readme
 from support.courses import ASSIGNMENT, REPO_ROOT, SOURCE
 
 CANARY = "canary_7f3a9e_hidden_source"
@@ -42,15 +42,6 @@ def _plant_canary(source: Path) -> None:
             )
             assert CANARY in cell.source
     nbformat.write(nb, source)
-
-
-def readme_command_blocks(path: Path = REPO_ROOT / "README.md") -> list[str]:
-    """Return the bash blocks of the README's instructors' section, in order."""
-    text = path.read_text(encoding="utf-8")
-    start = text.index("## For instructors")
-    end = text.find("\n## ", start + 1)
-    section = text[start : end if end > 0 else None]
-    return re.findall(r"```bash\n(.*?)```", section, flags=re.DOTALL)
 
 
 #: Comments that mark a line as a service (started and left running, as on its own machine).
@@ -91,7 +82,7 @@ def course(tmp_path_factory):
     env = {**os.environ, "PATH": path}
     for name in ("NBGRADER_EXECUTION", "VIRTUAL_ENV"):
         env.pop(name, None)
-    blocks = readme_command_blocks()
+    blocks = readme.blocks("## For instructors: grading the assignment")
     assert len(blocks) == 3, "the README's instructors' section should have three blocks"
     runs = []
     for block in blocks:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shlex
 import signal
 import subprocess
@@ -16,15 +15,13 @@ import urllib.request
 import pytest
 
 from conftest import REPO_ROOT
+from support import readme
 
 pytestmark = pytest.mark.slow
 
 
 def _student_command() -> str:
-    text = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
-    section = text[text.index("## For students") :]
-    section = section[: section.index("\n## ", 1)]
-    blocks = re.findall(r"```bash\n(.*?)```", section, flags=re.DOTALL)
+    blocks = readme.blocks("## For students")
     assert len(blocks) == 1, "the students' section should show one command block"
     return blocks[0].strip()
 

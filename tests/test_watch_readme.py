@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import csv
 import datetime
-import importlib.util
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -26,6 +24,9 @@ import watch_support as ws
 
 from autograder.grading import watch
 
+from submissions import make_submissions
+from support import readme
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ASSIGNMENT = "C2_W2_Assignment"
 SOURCE = REPO_ROOT / "assignment" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
@@ -34,20 +35,9 @@ SECTION = "### Grading on submission: `nn-autograde watch`"
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 
 
-def section_blocks(path: Path = REPO_ROOT / "README.md") -> list[str]:
+def section_blocks() -> list[str]:
     """Return the shell blocks of the README's "Grading on submission" section, in order."""
-    text = path.read_text(encoding="utf-8")
-    start = text.index(SECTION)
-    end = text.find("\n### ", start + 1)
-    return re.findall(r"```sh\n(.*?)```", text[start:end], flags=re.DOTALL)
-
-
-def _samples():
-    path = REPO_ROOT / "tests" / "submissions" / "make_submissions.py"
-    spec = importlib.util.spec_from_file_location("make_submissions_for_watch", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return readme.blocks(SECTION, fence="sh")
 
 
 def _script(block: str) -> str:
@@ -60,7 +50,7 @@ def ran(tmp_path_factory):
     root = tmp_path_factory.mktemp("readme")
     course = ws.make_course(root, assignment=ASSIGNMENT, source=SOURCE)
     (root / ".venv").symlink_to(Path(sys.prefix))
-    samples = _samples()
+    samples = make_submissions
     released = ws.released(course, ASSIGNMENT)
     right = samples.make_submission(released, samples.SUBMISSIONS["passes_all"])
     naive = samples.make_submission(released, samples.SUBMISSIONS["naive_softmax"])
@@ -110,7 +100,7 @@ def test_readme_section_has_the_two_blocks_the_test_runs():
 def test_watcher_grades_the_right_and_the_wrong_sample(ran):
     entries = {e.student: e for e in watch.read_queue(ran["course"], ASSIGNMENT)}
     assert (entries["ada"].state, entries["ada"].score) == ("done", 16.0)
-    expected = sum(_samples().expected_scores()["naive_softmax"].values())
+    expected = sum(make_submissions.expected_scores()["naive_softmax"].values())
     assert (entries["ben"].state, entries["ben"].score) == ("done", expected)
     assert "ada: ok, 16/16" in ran["watching"]
 

@@ -6,17 +6,15 @@ line pointing ``c.Exchange.root`` at a temporary exchange, as a hub's course roo
 Students submit and fetch feedback with nbgrader's own exchange classes, each from their own
 folder and nbgrader cache (all as one Unix user here).
 
-The mini assignment costs a kernel start and NumPy per grading: one public test
-(``softmax_original_cases``) and two hidden ones, one holding a canary string that feedback
-must not show before the deadline.
+The assignment is the adversarial tests' mini assignment (``tests/adversarial/course.py``): a
+kernel start and NumPy per grading, one public test (``softmax_original_cases``) and two
+hidden ones, one holding a canary string that feedback must not show before the deadline.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
@@ -25,83 +23,23 @@ from nbgrader.coursedir import CourseDirectory
 from nbgrader.exchange.default import ExchangeFetchFeedback, ExchangeSubmit
 from traitlets.config import Config
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from adversarial import course as mini
+from support import courses
+
+REPO_ROOT = courses.REPO_ROOT
 COURSE_ID = "nn-training-c2w2"
-MINI = "Mini"
-HIDDEN_CANARY = "CANARY-WATCH-HIDDEN-91d2"
+MINI = mini.ASSIGNMENT
+HIDDEN_CANARY = mini.HIDDEN_CANARY
 #: The question of a hidden test: shown in full feedback only.
 HIDDEN_QUESTION = "Does my_softmax stay finite on large inputs?"
 PUBLIC_QUESTION = "Does my_softmax reproduce the lab's two examples?"
 
-CORRECT = "def my_softmax(z):\n    ez = np.exp(z - np.max(z))\n    return ez / ez.sum()\n"
-NAIVE = "def my_softmax(z):\n    ez = np.exp(z)\n    return ez / ez.sum()\n"
+CORRECT = mini.CORRECT_SOFTMAX
+NAIVE = mini.NAIVE_SOFTMAX
 #: Points of the mini assignment: public 1, hidden 2 + 1; a naive softmax fails the 2.
-FULL_SCORE, NAIVE_SCORE = 4.0, 2.0
+FULL_SCORE, NAIVE_SCORE = mini.FULL_SCORE, mini.NAIVE_SCORE
 
-
-def _meta(grade_id: str, *, points: float = 0, solution: bool = False) -> dict:
-    meta = {
-        "grade": not solution,
-        "grade_id": grade_id,
-        "locked": not solution,
-        "schema_version": 3,
-        "solution": solution,
-    }
-    if not solution:
-        meta["points"] = points
-    return {"nbgrader": meta}
-
-
-def mini_source() -> nbformat.NotebookNode:
-    """Return the mini assignment's source notebook (solution and hidden tests included)."""
-    new = nbformat.v4
-    nb = new.new_notebook(
-        cells=[
-            new.new_markdown_cell("# Mini\n\nWrite `my_softmax`."),
-            new.new_code_cell("import numpy as np\n\nfrom autograder import kernel"),
-            new.new_code_cell(
-                "### BEGIN SOLUTION\n" + CORRECT + "### END SOLUTION\n",
-                metadata=_meta("my_softmax", solution=True),
-            ),
-            new.new_code_cell(
-                f'"""{PUBLIC_QUESTION}"""\nkernel.check_softmax_original_cases(my_softmax)',
-                metadata=_meta("softmax_original_cases", points=1),
-            ),
-            new.new_code_cell(
-                f'"""{HIDDEN_QUESTION}"""\n### BEGIN HIDDEN TESTS\n# {HIDDEN_CANARY}\n'
-                "kernel.check_softmax_large_inputs(my_softmax)\n### END HIDDEN TESTS",
-                metadata=_meta("softmax_large_inputs", points=2),
-            ),
-            new.new_code_cell(
-                '"""Does my_softmax handle a vector with one entry?"""\n'
-                "### BEGIN HIDDEN TESTS\nkernel.check_softmax_length_one(my_softmax)\n"
-                "### END HIDDEN TESTS",
-                metadata=_meta("softmax_length_one", points=1),
-            ),
-        ]
-    )
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    return nb
-
-
-def nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
-    """Run an nbgrader command in ``course``; raise with its log if it fails."""
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    done = subprocess.run(
-        [sys.executable, "-m", "nbgrader", *args],
-        cwd=course,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"nbgrader {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
-    return done
+nbgrader = courses.nbgrader
 
 
 def make_course(
@@ -112,20 +50,14 @@ def make_course(
     extra_config: str = "",
 ) -> Path:
     """Create a course with an exchange under ``root``, release ``assignment``; return its root."""
-    course = root / "autograder" / "course"
-    course.mkdir(parents=True)
-    folder = root / "assignment" / assignment
-    folder.mkdir(parents=True)
     if isinstance(source, Path):
-        shutil.copyfile(source, folder / f"{assignment}.ipynb")
-    else:
-        nbformat.write(source or mini_source(), folder / f"{assignment}.ipynb")
+        source = nbformat.read(source, as_version=4)
+    course = courses.new_course(root, {assignment: source or mini.source_notebook()})
     exchange = root / "exchange"
     exchange.mkdir()
-    config = (REPO_ROOT / "autograder" / "course" / "nbgrader_config.py").read_text()
-    config += f"\nc.Exchange.root = {str(exchange)!r}\n{extra_config}\n"
-    (course / "nbgrader_config.py").write_text(config)
-    nbgrader(course, "generate_assignment", assignment, "--force")
+    with (course / "nbgrader_config.py").open("a") as config:
+        config.write(f"\nc.Exchange.root = {str(exchange)!r}\n{extra_config}\n")
+    courses.release(course, assignment)
     nbgrader(course, "release_assignment", assignment, "--force")
     return course
 

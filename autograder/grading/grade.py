@@ -185,7 +185,8 @@ def load_config(course_root: Path) -> Config:
     return config
 
 
-def _coursedir(plan_config: Config, assignment: str, student: str = "*") -> CourseDirectory:
+def course_directory(plan_config: Config, assignment: str, student: str = "*") -> CourseDirectory:
+    """Return nbgrader's view of the course for ``assignment`` (and ``student``; * is all)."""
     config = copy.deepcopy(plan_config)
     config.CourseDirectory.assignment_id = assignment
     config.CourseDirectory.student_id = student
@@ -207,7 +208,7 @@ def make_plan(*, course_root: Path, assignment: str, overrides: Config | None = 
     config = load_config(course_root)
     if overrides is not None:
         config.merge(overrides)
-    coursedir = _coursedir(config, assignment)
+    coursedir = course_directory(config, assignment)
     db_url = coursedir.db_url
     with Gradebook(db_url) as gb:
         try:
@@ -301,7 +302,7 @@ def read_secret(folder: Path) -> str | None:
 
 def find_submissions(plan: Plan, student: str | None = None) -> list[Submission]:
     """Return the submissions under ``submitted/``, one per student, sorted by student."""
-    coursedir = _coursedir(plan.config, plan.assignment)
+    coursedir = course_directory(plan.config, plan.assignment)
     root = Path(coursedir.submitted_directory)
     if not root.is_absolute():
         root = plan.course_root / root
@@ -324,7 +325,7 @@ def find_submissions(plan: Plan, student: str | None = None) -> list[Submission]
 
 
 def _autograded_folder(plan: Plan, student: str) -> Path:
-    coursedir = _coursedir(plan.config, plan.assignment, student)
+    coursedir = course_directory(plan.config, plan.assignment, student)
     path = Path(coursedir.format_path(coursedir.autograded_directory, student, plan.assignment))
     return path if path.is_absolute() else plan.course_root / path
 
@@ -335,7 +336,7 @@ def read_state(plan: Plan, student: str) -> state.Record | None:
 
 
 def _resources(plan: Plan, student: str) -> dict:
-    coursedir = _coursedir(plan.config, plan.assignment, student)
+    coursedir = course_directory(plan.config, plan.assignment, student)
     return {
         "unique_key": plan.notebook,
         "nbgrader": {
@@ -349,7 +350,9 @@ def _resources(plan: Plan, student: str) -> dict:
 
 def sanitize(plan: Plan, student: str, nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """Apply the course's nbgrader sanitising preprocessors (graded cells restored)."""
-    converter = Autograde(coursedir=_coursedir(plan.config, plan.assignment), config=plan.config)
+    converter = Autograde(
+        coursedir=course_directory(plan.config, plan.assignment), config=plan.config
+    )
     resources = _resources(plan, student)
     for cls in converter.sanitize_preprocessors:
         preprocessor = cls(config=plan.config)
@@ -533,7 +536,7 @@ def _write_with_nbgrader(plan: Plan, prepared: Prepared, config_update: dict) ->
 
 def _zero_missing_and_comment(plan: Plan, student: str, status: str, reason: str) -> None:
     """Score graded tests nbgrader left unscored as zero, and record the reason code."""
-    coursedir = _coursedir(plan.config, plan.assignment, student)
+    coursedir = course_directory(plan.config, plan.assignment, student)
     with Gradebook(coursedir.db_url) as gb:
         try:
             submission = gb.find_submission_notebook(plan.notebook, plan.assignment, student)
@@ -557,7 +560,7 @@ def gradebook_scores(plan: Plan, students) -> dict[str, tuple[float, dict[str, f
     One gradebook session for all of them: opening one costs nbgrader half a second.
     """
     found = {}
-    coursedir = _coursedir(plan.config, plan.assignment)
+    coursedir = course_directory(plan.config, plan.assignment)
     with warnings.catch_warnings(), Gradebook(coursedir.db_url) as gb:
         warnings.simplefilter("ignore", SAWarning)
         for student in students:

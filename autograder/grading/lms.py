@@ -58,7 +58,7 @@ class LmsExport(Configurable):
 
 def class_scores(plan: grade.Plan) -> list[dict]:
     """Return one dict per gradebook student: id, names, email and total (None: no submission)."""
-    coursedir = grade._coursedir(plan.config, plan.assignment)
+    coursedir = grade.course_directory(plan.config, plan.assignment)
     rows = []
     with warnings.catch_warnings(), Gradebook(coursedir.db_url) as gb:
         warnings.simplefilter("ignore", SAWarning)

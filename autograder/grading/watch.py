@@ -226,7 +226,7 @@ class Watcher:
         self.sandboxed = sandboxed
         self.clock = clock
         self._log = log
-        self.coursedir = grade._coursedir(self.config, assignment)
+        self.coursedir = grade.course_directory(self.config, assignment)
         if not self.coursedir.course_id:
             raise WatchError(
                 "no course id: set c.CourseDirectory.course_id in nbgrader_config.py "

@@ -26,7 +26,13 @@ MAY_IMPORT = {
     "autograder.kernel": {"autograder.kernel"},
     "autograder.notebooks": set(),
     "autograder.runner": {"autograder.notebooks", "autograder.runner"},
-    "autograder.grading": {"autograder.kernel", "autograder.grading", "autograder.notebooks"},
+    # lab_utils.data: the grader builds the processed digits once and stages a copy per sandbox.
+    "autograder.grading": {
+        "autograder.kernel",
+        "autograder.grading",
+        "autograder.notebooks",
+        "lab_utils.data",
+    },
     "autograder.feedback": {"autograder.kernel", "autograder.grading", "autograder.feedback"},
     "autograder.hub": {"autograder.hub"},
     "lab_utils": {"lab_utils"},

@@ -145,3 +145,26 @@ def test_load_digits_works_when_the_cache_cannot_be_written(tmp_path, monkeypatc
     finally:
         data._mnist_20x20.cache_clear()
     assert X.shape == (5000, 400)
+
+
+def test_ensure_digits_cache_builds_a_missing_or_damaged_file_and_keeps_a_good_one(
+    fresh_digits_cache, monkeypatch
+):
+    file = data.ensure_digits_cache()
+    assert file == data.digits_cache_file() and data._read_cache(file) is not None
+    file.write_bytes(b"damaged")
+    assert data._read_cache(data.ensure_digits_cache()) is not None
+    good = file.read_bytes()
+
+    def no_rebuild():
+        raise AssertionError("a good cache file must not be rebuilt")
+
+    monkeypatch.setattr(data, "_build_mnist_20x20", no_rebuild)
+    assert data.ensure_digits_cache() == file and file.read_bytes() == good
+
+
+def test_ensure_digits_cache_returns_none_when_it_cannot_be_written(tmp_path, monkeypatch):
+    blocker = tmp_path / "a file, not a folder"
+    blocker.write_text("")
+    monkeypatch.setenv("NN_COURSE_CACHE", str(blocker / "cache"))
+    assert data.ensure_digits_cache() is None

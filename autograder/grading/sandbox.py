@@ -2,8 +2,9 @@
 
 The grading process (trusted) talks to the kernel (untrusted) over ZeroMQ. Inside the
 sandbox the kernel sees a read-only system and Python environment, the ``lab_utils``
-package, a copy of the few in-kernel ``autograder`` modules (probes, no reference data),
-and one writable folder; it has no network, its own PID namespace, no capabilities, and
+package, a copy of the few in-kernel ``autograder`` modules (probes, no reference data), a
+copy of the processed digits (so that no kernel spends 2 s building them), and one writable
+folder; it has no network, its own PID namespace, no capabilities, and
 resource limits set with ``prlimit``. Because the kernel lives in another network
 namespace, TCP loopback does not reach it: the connection uses ZeroMQ's ``ipc``
 transport, whose Unix sockets sit in the bound runtime folder and so cross namespaces.
@@ -144,7 +145,8 @@ class Workspace:
     """The throwaway folders of one submission's kernel.
 
     ``root`` holds ``work`` (the kernel's current folder and HOME: in a sandbox a fresh tmpfs
-    at the same path), ``pkg`` (the read-only in-kernel ``autograder`` modules), ``run``
+    at the same path), ``pkg`` (the read-only in-kernel ``autograder`` modules and ``cache``,
+    the staged course data), ``run``
     (connection file and sockets) and ``model_file``, the host file that a sandboxed kernel
     sees as ``work/model.keras``.
     """
@@ -167,6 +169,11 @@ class Workspace:
     @property
     def model_file(self) -> Path:
         return self.root / MODEL_FILE
+
+    @property
+    def cache(self) -> Path:
+        """Return the kernel's read-only course-data cache (``$NN_COURSE_CACHE``), inside ``pkg``."""
+        return self.pkg / "cache"
 
     def host_bytes(self) -> int:
         """Return the bytes the kernel has written to host folders (sockets, saved model)."""
@@ -202,6 +209,20 @@ def make_workspace(model: bytes = b"") -> Workspace:
     return space
 
 
+def stage_digits(space: Workspace) -> None:
+    """Copy the grader's processed digits into ``space.cache``, so the kernel need not build them.
+
+    A copy, not a link: even an unsandboxed kernel can change only its own. When the grader's
+    cache cannot be written, nothing is staged and the kernel builds the digits itself.
+    """
+    from lab_utils import data
+
+    cached = data.ensure_digits_cache()
+    if cached is not None:
+        space.cache.mkdir(exist_ok=True)
+        shutil.copyfile(cached, space.cache / cached.name)
+
+
 def kernel_environment(space: Workspace, limits: Limits, *, sandboxed: bool) -> dict[str, str]:
     """Return the environment of the kernel: nothing inherited but what Python needs."""
     env = {
@@ -220,6 +241,8 @@ def kernel_environment(space: Workspace, limits: Limits, *, sandboxed: bool) -> 
         "TMPDIR": str(space.work),
         # nbgrader sets this while autograding; notebooks may test it.
         "NBGRADER_EXECUTION": "autograde",
+        # Course data the grader staged (the processed digits), read-only in a sandbox.
+        "NN_COURSE_CACHE": str(space.cache),
         # The model checks save the student's model here, for the grader to describe itself.
         MODEL_FILE_ENV: str(space.work / MODEL_FILE if sandboxed else space.model_file),
     }

@@ -307,7 +307,7 @@ class ReluFitWidget(_FitArtists):
         self.update()
 
     def show_solution(self, _button=None) -> None:
-        """Move the sliders to the solution."""
+        """Move the sliders to the ReLU network's solution."""
         self.set_parameters(**SOLUTION)
 
 
@@ -320,7 +320,8 @@ def relu_fit_widget(
     """Build the "fit the target with three units" exercise and return its state object.
 
     Sliders set ``w1, b1, w2, b2`` in [-4, 4]; unit 0 is fixed at ``w0 = -2, b0 = 2``.
-    Pass ``activation=linear`` to try the same network without ReLU.
+    Pass ``activation=linear`` to try the same network without ReLU; its button then tries
+    the ReLU answer, which does not fit.
     Introduced in C2_W2_Relu.
     """
     import ipywidgets as widgets
@@ -347,7 +348,9 @@ def relu_fit_widget(
     b = np.array([UNIT0_B, start["b1"], start["b2"]])
     fig = plt.figure(figsize=(9, 4.5))
     artists = _draw_fit(fig, w, b, activation, num_points)
-    button = widgets.Button(description="Show solution", icon="check")
+    # Without ReLU there is no solution: the button then tries the ReLU answer on these units.
+    label = "Show solution" if activation is relu else "Try the ReLU answer"
+    button = widgets.Button(description=label, icon="check")
     status = widgets.HTML()
     controls = widgets.VBox(
         [

@@ -164,6 +164,14 @@ def test_show_solution_button_sets_sliders_and_output_matches_target():
     assert "matches the target exactly" in w.status.value
 
 
+def test_linear_widget_button_tries_the_relu_answer_and_says_it_does_not_fit():
+    w = activations.relu_fit_widget(activation=activations.linear)
+    assert w.solution_button.description == "Try the ReLU answer"
+    w.solution_button.click()
+    assert {name: s.value for name, s in w.sliders.items()} == activations.SOLUTION
+    assert "Largest gap" in w.status.value and "matches" not in w.status.value
+
+
 def test_relu_widget_with_linear_activation_keeps_output_straight():
     w = activations.relu_fit_widget(activation=activations.linear)
     w.set_parameters(w1=3.0, b1=-1.0, w2=-0.7, b2=2.2)

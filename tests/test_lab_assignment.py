@@ -32,6 +32,8 @@ def test_assignment_data_citation_matches_the_loaded_sample(executed_notebook):
         assert fact in prose
     text = notebook_text(nb)
     assert "The shape of X is: (5000, 400)" in text  # 5,000 images of 20 x 20 = 400 pixels
+    # "section 4.5 sets 1,000 of them aside to test on"
+    assert "training set: 4000 images, test set: 1000 images" in text
     assert "The first element of y is: 0" in text and "The last element of y is:  9" in text
 
 

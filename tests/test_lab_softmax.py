@@ -124,3 +124,23 @@ def test_softmax_lab_softmax_output_model_is_exact_only_inside_keras(text):
 def test_softmax_lab_try_it_check_runs(text):
     assert "softmax(z_try) = [0.25 0.25 0.25 0.25]" in text
     assert "Not yet" in text
+
+
+_LOG_HEADER = re.compile(r"^[IWEF]\d{4} [\d:.]+\s+\d+ \S+:\d+\] ")
+
+
+@pytest.mark.slow
+def test_softmax_lab_explains_every_line_tensorflow_prints_at_start_up(executed_notebook):
+    nb = executed_notebook(LAB)
+    (setup,) = [c for c in nb.cells if c.cell_type == "code" and "import tensorflow" in c.source]
+    note = nb.cells[nb.cells.index(setup) + 1].source
+    messages = [
+        _LOG_HEADER.sub("", line)
+        for out in setup.outputs
+        if out.get("name") == "stderr"
+        for line in out["text"].splitlines()
+        if line.strip()
+    ]
+    for message in messages:
+        assert " ".join(message.split()[:4]) in note, f"the note does not explain {message!r}"
+    assert all(messages.count(m) <= 2 for m in messages)  # "each may appear twice"

@@ -72,3 +72,23 @@ def test_lab_shows_no_stray_return_values_or_error_looking_noise(path, executed_
     assert stray == []
     noise = "".join(stderr)
     assert "E0000" not in noise and "WARNING:tensorflow" not in noise
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", LABS, ids=_ids(LABS))
+def test_lab_keeps_computed_answers_folded_under_run_all(path, executed_notebook):
+    """Does the cell after "Check your understanding" fold its answers, unless it is a try-it?"""
+    nb = executed_notebook(path)
+    heading = [
+        i
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "markdown" and c.source.startswith("## Check your understanding")
+    ]
+    assert len(heading) == 1, "every lab ends with one Check your understanding section"
+    cell = next(c for c in nb.cells[heading[0] + 1 :] if c.cell_type == "code")
+    if re.search(r"#\s*(change me|try )", cell.source):
+        return  # the student's own attempt, checked by the cell: nothing to hide
+    streams = [o for o in cell.outputs if o.get("output_type") == "stream"]
+    html = [o["data"]["text/html"] for o in cell.outputs if "text/html" in o.get("data", {})]
+    assert streams == [], "print nothing here: show the answers with answers.folded(...)"
+    assert len(html) == 1 and html[0].startswith("<details><summary>")

@@ -70,6 +70,13 @@ def test_adam_lab_first_step_normalises_each_gradient(executed_notebook):
     assert first["w1"] == (10.0, 0.3, 0.03)
     gd_flips = int(re.search(r"w0's gradient changed sign (\d+) times", text).group(1))
     assert gd_flips == 29  # at every step
+    # "the effective learning rate for w1 keeps growing (from 0.0300 to 0.0855 in 30 steps)"
+    w1 = re.search(
+        r"w1: gradient changed sign\s+0 times, effective lr went from (\S+) to (\S+)\n", text
+    )
+    prose = "\n".join(c.source for c in executed_notebook(LAB).cells if c.cell_type == "markdown")
+    assert float(w1.group(2)) > float(w1.group(1))
+    assert f"(from {w1.group(1)} to {w1.group(2)} in 30 steps)" in prose
 
 
 @pytest.mark.slow

@@ -211,12 +211,21 @@ def test_feedback_shows_hidden_tests_as_a_total_until_the_deadline_then_in_full(
     assert "Hidden tests:" not in after and ws.HIDDEN_CANARY not in after
 
 
-def test_late_submission_gets_nbgraders_late_penalty(template, tmp_path):
+def _past_due_course_with_zero_penalty(template, tmp_path):
+    """Copy the course with a due date an hour ago and nbgrader's "zero" late penalty.
+
+    Returns the course folder and the due date.
+    """
     course = ws.copy_course(template, tmp_path / "class")
     config = course / "nbgrader_config.py"
     config.write_text(config.read_text() + '\nc.LateSubmissionPlugin.penalty_method = "zero"\n')
     past = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1)
     ws.set_due_date(course, past.strftime("%Y-%m-%d %H:%M:%S UTC"))
+    return course, past
+
+
+def test_late_submission_gets_nbgraders_late_penalty(template, tmp_path):
+    course, _ = _past_due_course_with_zero_penalty(template, tmp_path)
     ws.submit(course, "alice", ws.answered(course))
 
     (entry,) = _run(course)
@@ -407,11 +416,7 @@ def test_readme_names_the_assignments_public_tests_as_deadline_py_defines_them()
 
 
 def test_a_backdated_submission_time_is_replaced_by_when_its_files_were_written(template, tmp_path):
-    course = ws.copy_course(template, tmp_path / "class")
-    config = course / "nbgrader_config.py"
-    config.write_text(config.read_text() + '\nc.LateSubmissionPlugin.penalty_method = "zero"\n')
-    past = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1)
-    ws.set_due_date(course, past.strftime("%Y-%m-%d %H:%M:%S UTC"))
+    course, past = _past_due_course_with_zero_penalty(template, tmp_path)
     folder = ws.submit(course, "alice", ws.answered(course))
     # The exchange lets a student name their folder, and write its timestamp.txt, as they like.
     claimed = "2026-01-01 00:00:00.000000 UTC"

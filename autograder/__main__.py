@@ -1,4 +1,4 @@
-"""Grade the class: nn-autograde (python -m autograder) grade, watch, queue, export-lms, hub.
+"""Grade the class: nn-autograde (python -m autograder) grade, cluster-tls, watch, queue, export-lms, hub.
 
 A thin layer: it parses arguments and forwards them to keyword-only functions (such as
 :func:`autograder.grading.grade.grade_assignment`), which own every default.
@@ -29,7 +29,7 @@ _TRUST_HELP = (
 
 
 def _grade(args: argparse.Namespace) -> int:
-    from autograder.grading import grade, report
+    from autograder.grading import cluster, grade, report
     from autograder.kernel.protocol import Status
 
     # nbgrader runs `alembic` from PATH: find the one installed beside this interpreter.
@@ -55,11 +55,20 @@ def _grade(args: argparse.Namespace) -> int:
             progress_json=args.progress_json,
             show_progress=not args.no_progress,
         )
-    except (sandbox.SandboxUnavailable, grade.GradingSetupError) as err:
+    except (sandbox.SandboxUnavailable, grade.GradingSetupError, cluster.ClusterError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(report.format_table(rows), file=sys.stderr if args.progress_json == "-" else sys.stdout)
     return 1 if any(row.status == Status.GRADING_ERROR for row in rows) else 0
+
+
+def _cluster_tls(args: argparse.Namespace) -> int:
+    from autograder.grading import cluster
+
+    config = cluster.write_tls_config(args.folder)
+    print(f"wrote {config.parent}/key.pem (secret), cert.pem and {config.name}")
+    print(f"export DASK_CONFIG={config.parent}")
+    return 0
 
 
 def _watch_flags(args: argparse.Namespace) -> Config:
@@ -186,7 +195,10 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("assignment", help="assignment name, e.g. C2_W2_Assignment")
     grade.add_argument("--course-root", default=".", help="nbgrader course root (default: .)")
     grade.add_argument("--workers", type=int, default=None, help="parallel jobs (default: cores)")
-    grade.add_argument("--scheduler", help="address of a running dask scheduler, tcp://HOST:PORT")
+    grade.add_argument(
+        "--scheduler",
+        help="TLS address of a running dask scheduler, tls://HOST:PORT (see cluster-tls)",
+    )
     grade.add_argument("--force", action="store_true", help="regrade unchanged submissions too")
     grade.add_argument("--student", help="grade only this student")
     grade.add_argument(
@@ -213,6 +225,13 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--progress-json", help="write JSON-lines progress to FILE (- for stdout)")
     grade.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     grade.set_defaults(func=_grade)
+    tls = commands.add_parser(
+        "cluster-tls",
+        help="write a key, its certificate and a Dask configuration that puts a grading "
+        "cluster behind TLS (then: export DASK_CONFIG=FOLDER)",
+    )
+    tls.add_argument("folder", help="folder to write them to (created, mode 0700)")
+    tls.set_defaults(func=_cluster_tls)
     _add_watch_commands(commands)
     from autograder.hub.__main__ import add_command as add_hub_command
 

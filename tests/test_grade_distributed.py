@@ -1,7 +1,8 @@
 """Distributed grading on Dask: a worker killed mid-batch, and a real scheduler with workers.
 
 Does every submission get graded exactly once when a worker dies mid-job? Does
-`--scheduler tcp://...` send the same jobs to `dask scheduler` / `dask worker` processes?
+`--scheduler tls://...` send the same jobs to `dask scheduler` / `dask worker` processes that
+run with the credentials `nn-autograde cluster-tls` wrote, and refuse everyone else?
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import time
 from pathlib import Path
 
 import pytest
+from distributed import Client
+from distributed.security import Security
 
 from autograder.grading import grade, sandbox
 
@@ -50,7 +53,7 @@ def _submissions_per_student(course_root: Path) -> dict[str, int]:
 
 def test_killing_a_worker_mid_batch_grades_every_submission_exactly_once(tmp_path):
     import dask
-    from distributed import Client, LocalCluster
+    from distributed import LocalCluster
 
     course_root = _course_with_slow_submissions(tmp_path, count=6, seconds=4)
     students = [f"student{k:02d}" for k in range(6)]
@@ -59,7 +62,11 @@ def test_killing_a_worker_mid_batch_grades_every_submission_exactly_once(tmp_pat
     with (
         dask.config.set({"distributed.scheduler.allowed-failures": 3}),
         LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            security=Security.temporary(),
         ) as cluster,
         Client(cluster) as client,
     ):
@@ -77,7 +84,7 @@ def test_killing_a_worker_mid_batch_grades_every_submission_exactly_once(tmp_pat
         rows = grade.grade_assignment(
             assignment=course.ASSIGNMENT,
             course_root=course_root,
-            scheduler=cluster.scheduler_address,
+            scheduler=client,
             workers=2,
             limits=LIMITS,
             show_progress=False,
@@ -95,8 +102,39 @@ def _dask(*args: str) -> list[str]:
     return [str(Path(sys.executable).parent / "dask"), *args]
 
 
-def test_real_scheduler_and_two_workers_on_loopback_grade_the_class(tmp_path):
+def _classmate_can_run_code_on(address: str, marker: Path) -> bool:
+    """Try, as a student with no key, to run code on the scheduler at ``address``."""
+    port = address.rsplit(":", 1)[1]
+    attempts = [
+        (f"tcp://127.0.0.1:{port}", {"security": Security(require_encryption=False)}),
+        (f"tls://127.0.0.1:{port}", {"security": Security.temporary()}),
+    ]
+    for target, kwargs in attempts:
+        try:
+            with Client(target, timeout=5, **kwargs) as attacker:
+                attacker.run_on_scheduler(Path(marker).touch)
+        except Exception:  # refused, in whichever way
+            continue
+    return marker.exists()
+
+
+def test_real_scheduler_and_two_workers_behind_tls_grade_the_class_and_refuse_others(
+    tmp_path, monkeypatch
+):
+    import dask
+
     course_root = _course_with_slow_submissions(tmp_path, count=4, seconds=2)
+    tls = tmp_path / "tls"
+    done = subprocess.run(
+        [sys.executable, "-m", "autograder", "cluster-tls", str(tls)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert f"export DASK_CONFIG={tls}" in done.stdout
+    # `export DASK_CONFIG=tls`: for the dask processes, and for this one (imported already).
+    monkeypatch.setenv("DASK_CONFIG", str(tls))
+    dask.config.refresh(paths=[*dask.config.paths, str(tls)])
     scheduler_file = tmp_path / "scheduler.json"
     logs = (tmp_path / "dask.log").open("w")
     processes = [
@@ -107,6 +145,8 @@ def test_real_scheduler_and_two_workers_on_loopback_grade_the_class(tmp_path):
                 "127.0.0.1",
                 "--port",
                 "0",
+                "--protocol",
+                "tls",
                 "--no-dashboard",
                 "--scheduler-file",
                 str(scheduler_file),
@@ -120,7 +160,7 @@ def test_real_scheduler_and_two_workers_on_loopback_grade_the_class(tmp_path):
         while not scheduler_file.exists() and time.monotonic() < deadline:
             time.sleep(0.2)
         address = json.loads(scheduler_file.read_text())["address"]
-        assert address.startswith("tcp://127.0.0.1:")
+        assert address.startswith("tls://127.0.0.1:")
         for _ in range(2):
             processes.append(
                 subprocess.Popen(
@@ -138,10 +178,9 @@ def test_real_scheduler_and_two_workers_on_loopback_grade_the_class(tmp_path):
                     stderr=logs,
                 )
             )
-        from distributed import Client
-
         with Client(address, timeout="60s") as client:
             client.wait_for_workers(2, timeout=60)
+        assert not _classmate_can_run_code_on(address, tmp_path / "owned")
         rows = grade.grade_assignment(
             assignment=course.ASSIGNMENT,
             course_root=course_root,
@@ -155,5 +194,7 @@ def test_real_scheduler_and_two_workers_on_loopback_grade_the_class(tmp_path):
         for process in processes:
             process.wait(timeout=30)
         logs.close()
+        monkeypatch.delenv("DASK_CONFIG")
+        dask.config.refresh()
     assert [(r.score, r.status) for r in rows] == [(course.FULL_SCORE, "ok")] * 4
     assert len({r.worker for r in rows}) == 2, [r.worker for r in rows]

@@ -1,5 +1,13 @@
 """Run grading jobs on Dask: a local cluster by default, or a running ``dask scheduler``.
 
+Every part of the cluster speaks TLS with mutual authentication, never plain TCP: whoever can
+talk to a Dask scheduler, nanny or worker can run any function there, and on a class hub every
+student has a shell on the machine, from which loopback ports are one ``/proc/net/tcp`` away.
+The local cluster gets a key and self-signed certificate made for it in memory
+(``Security.temporary()``), held by no file, so only this process and the workers it starts can
+connect. A running scheduler must be a ``tls://`` address, with the credentials Dask's own
+configuration names (:func:`write_tls_config` writes them, ``nn-autograde cluster-tls``).
+
 Each job is :func:`autograder.grading.execute.run_job` for one submission. A job never raises for
 what the student's code does (its kernel is a sandboxed subprocess of the worker), so an
 exception here means the worker itself was lost: Dask then runs the job on another worker
@@ -10,34 +18,118 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import tempfile
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 
 import dask
+import yaml
 from distributed import Client, LocalCluster, as_completed
+from distributed.security import Security
 
 from autograder.grading import execute
 
 #: Times a job may be on a worker that dies before Dask gives up on it.
 ALLOWED_FAILURES = 3
 
+#: The Dask configuration file :func:`write_tls_config` writes (``DASK_CONFIG`` names its folder).
+TLS_CONFIG = "dask.yaml"
+#: The parts of a Dask cluster that each present the key.
+ROLES = ("scheduler", "worker", "client")
+
+
+class ClusterError(RuntimeError):
+    """Raise when a scheduler cannot be used safely (it is not behind TLS)."""
+
+
+def check_scheduler(address: str) -> None:
+    """Raise :class:`ClusterError` unless ``address`` is a TLS address (``tls://HOST:PORT``)."""
+    if not address.startswith("tls://"):
+        raise ClusterError(
+            f"refusing the unencrypted scheduler {address}: anyone who can reach its port can "
+            "run code as you. Start the scheduler and workers with TLS and give its tls:// "
+            "address: `nn-autograde cluster-tls DIR` writes a key, a certificate and a Dask "
+            "configuration that `export DASK_CONFIG=DIR` hands to the scheduler, the workers "
+            "and this command (README, Scale-out with Dask)"
+        )
+
+
+def write_tls_config(folder: str | Path) -> Path:
+    """Write a key, its self-signed certificate and a Dask configuration using them to ``folder``.
+
+    Every part of a grading cluster (scheduler, workers, the grading command) that runs with
+    ``DASK_CONFIG=<folder>`` then requires TLS, accepts only peers holding this key and keeps
+    its scratch space in ``<folder>/scratch``; copy the folder to each worker machine as a
+    secret. Returns the configuration file.
+    """
+    folder = Path(folder).resolve()
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(folder, 0o700)
+    made = Security.temporary()
+    for name, text, mode in (
+        ("key.pem", made.tls_client_key, 0o600),
+        ("cert.pem", made.tls_client_cert, 0o644),
+    ):
+        fd = os.open(folder / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode)
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            os.fchmod(handle.fileno(), mode)
+            handle.write(text)
+    pair = {"cert": str(folder / "cert.pem"), "key": str(folder / "key.pem")}
+    settings = {
+        "require-encryption": True,
+        "default-scheme": "tls",
+        "tls": {"ca-file": pair["cert"], **{role: dict(pair) for role in ROLES}},
+    }
+    # Scratch space (first on each Dask server's sys.path) in this private folder, not /tmp.
+    scratch = folder / "scratch"
+    scratch.mkdir(mode=0o700, exist_ok=True)
+    config = folder / TLS_CONFIG
+    config.write_text(
+        "# Written by nn-autograde cluster-tls: every part of the grading cluster speaks TLS and\n"
+        "# accepts only peers holding key.pem. Copy this folder to the same path on each machine.\n"
+        + yaml.safe_dump(
+            {"temporary-directory": str(scratch), "distributed": {"comm": settings}},
+            sort_keys=False,
+        ),
+        encoding="utf-8",
+    )
+    return config
+
 
 @contextlib.contextmanager
 def open_client(*, workers: int, scheduler: str | None = None) -> Iterator[Client]:
     """Yield a Dask client: to ``scheduler`` if given, else to a local cluster of processes.
 
-    The local cluster has ``workers`` single-threaded worker processes, one job each at a time.
+    The local cluster has ``workers`` single-threaded worker processes, one job each at a time,
+    all behind TLS with a key made for this cluster alone, their scratch space in a private
+    temporary folder. ``scheduler`` must be a ``tls://`` address; the credentials come from
+    Dask's configuration (``DASK_CONFIG``).
     """
-    with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+    with (
+        contextlib.ExitStack() as stack,
+        dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}),
+    ):
         if scheduler:
-            with Client(scheduler, timeout="30s") as client:
+            check_scheduler(scheduler)
+            with Client(scheduler, timeout="30s", security=Security()) as client:
                 yield client
             return
+        # Every Dask server puts its scratch folder first on sys.path: never dask's default
+        # in the shared /tmp, where a classmate could create it first and plant modules.
+        scratch = stack.enter_context(
+            tempfile.TemporaryDirectory(prefix="nn-dask-", ignore_cleanup_errors=True)
+        )
+        stack.enter_context(dask.config.set({"temporary-directory": scratch}))
         with (
             LocalCluster(
                 n_workers=workers,
+                local_directory=scratch,
                 threads_per_worker=1,
                 processes=True,
+                host="127.0.0.1",
+                security=Security.temporary(),
                 dashboard_address=None,
                 silence_logs=logging.ERROR,
             ) as cluster,
@@ -52,28 +144,31 @@ def run_jobs(
     on_done: Callable,
     on_lost: Callable,
     workers: int,
-    scheduler: str | None = None,
-    client: Client | None = None,
+    scheduler: str | Client | None = None,
     window: int | None = None,
 ) -> None:
     """Run each item's ``.job`` on Dask; call ``on_done(item, result)`` in this process.
+
+    ``scheduler`` is a connected client (the watcher keeps one for its whole run), the address
+    of a running scheduler, or None for a local cluster started for this call.
 
     Results are handled one at a time in the calling process (the single writer).
     ``on_lost(item, error)`` is called for jobs Dask gave up on. At most ``window`` jobs
     (default four per worker) are queued at once, so a large class does not flood the
     scheduler's memory with notebooks.
     """
-    if client is None:
+    if not isinstance(scheduler, Client):
         with open_client(workers=workers, scheduler=scheduler) as own:
             run_jobs(
                 prepared,
                 on_done=on_done,
                 on_lost=on_lost,
                 workers=workers,
-                client=own,
+                scheduler=own,
                 window=window,
             )
         return
+    client = scheduler
     window = window or 4 * max(workers, len(client.scheduler_info().get("workers", {})), 1)
     items = iter(prepared)
     pending: dict = {}

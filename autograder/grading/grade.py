@@ -25,6 +25,7 @@ import tempfile
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import nbformat
 from nbconvert.preprocessors import ExecutePreprocessor
@@ -39,6 +40,9 @@ from traitlets.config import Config, Configurable, PyFileConfigLoader
 
 from autograder.grading import execute, judge, report, sandbox, state
 from autograder.kernel.protocol import Status, Verdict
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 #: Largest submitted notebook the grader reads.
 MAX_NOTEBOOK_BYTES = 64 * 1024**2
@@ -736,7 +740,7 @@ def run_submissions(
     skip_after_last_graded: bool,
     verify_model_file: bool,
     workers: int,
-    scheduler: str | None,
+    scheduler: str | Client | None,
 ) -> None:
     """Prepare each submission, run its job on the cluster and record it in ``batch``."""
     from autograder.grading import cluster
@@ -778,7 +782,7 @@ def grade_assignment(
     assignment: str,
     course_root: str | Path = ".",
     workers: int | None = None,
-    scheduler: str | None = None,
+    scheduler: str | Client | None = None,
     force: bool = False,
     student: str | None = None,
     sandboxed: bool = True,
@@ -799,7 +803,8 @@ def grade_assignment(
 
     Args:
         workers: parallel jobs for the local Dask cluster (default: number of cores).
-        scheduler: address of a running ``dask scheduler`` (``tcp://host:port``) instead.
+        scheduler: instead of a local cluster, a running ``dask scheduler``'s TLS address
+            (``tls://host:port``) or a connected Dask client (the watcher's).
         force: grade submissions whose file has not changed since their last grading.
         student: grade only this student.
         sandboxed: run kernels in bubblewrap; False runs student code unconfined.
@@ -817,6 +822,10 @@ def grade_assignment(
             "bubblewrap (bwrap) is not installed, so student code cannot be sandboxed: "
             "install it (apt-get install bubblewrap) or pass --no-sandbox to grade unconfined"
         )
+    if isinstance(scheduler, str):
+        from autograder.grading import cluster
+
+        cluster.check_scheduler(scheduler)
     workers = workers or os.cpu_count() or 1
     plan = make_plan(course_root=course_root, assignment=assignment, overrides=config)
     limits = limits or GradingLimits(config=plan.config).limits(workers=workers)

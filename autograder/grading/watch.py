@@ -120,8 +120,9 @@ class Watch(Configurable):
     workers = Int(0, help="Submissions graded in parallel (0: number of cores).").tag(config=True)
     scheduler = Unicode(
         "",
-        help="Address of a running dask scheduler (tcp://HOST:PORT) to grade on; empty: a "
-        "local cluster of `workers` processes, started once per watcher run.",
+        help="TLS address of a running dask scheduler (tls://HOST:PORT; its credentials from "
+        "Dask's configuration, README: Scale-out with Dask) to grade on; empty: a local "
+        "cluster of `workers` processes behind TLS, started once per watcher run.",
     ).tag(config=True)
     known_students_only = Bool(
         False,
@@ -581,11 +582,13 @@ class Watcher:
                 self.log(f"{student}: grading_error ({reason}); tried again")
             self.save()
 
-    def _scheduler(self, workers: int) -> str:
-        """Return the address of the watcher's Dask cluster, started on first use.
+    def _scheduler(self, workers: int):
+        """Return the watcher's Dask client, its local cluster started on first use.
 
         One cluster serves every batch of a watcher's run: starting one costs seconds, a
-        large part of a single submission's latency. ``c.Watch.scheduler`` uses a running one.
+        large part of a single submission's latency. Its parts speak TLS with a key only this
+        process holds, so no classmate can use its ports (:mod:`autograder.grading.cluster`).
+        ``c.Watch.scheduler`` uses a running one (a ``tls://`` address).
         """
         if self.settings.scheduler:
             return self.settings.scheduler
@@ -593,7 +596,7 @@ class Watcher:
             from autograder.grading import cluster
 
             self._client = self._stack.enter_context(cluster.open_client(workers=workers))
-        return self._client.scheduler.address
+        return self._client
 
     # -- 5. the deadline -------------------------------------------------------------------
 

@@ -2,7 +2,8 @@
 
 A small course (tests/adversarial/course.py) whose notebook has what the real assignment has
 around its checks: math, TensorFlow's start-up lines on stderr under the imports, an ipympl
-figure and a slider widget. It is graded both ways the README gives, stock
+figure and a slider widget. One student also writes a script, event handlers and CSS into a
+Markdown cell and displays HTML and JavaScript. It is graded both ways the README gives, stock
 `nbgrader autograde` and `python -m autograder grade`, then `nbgrader generate_feedback`
 runs from the course root. The browser test (tests/browser/test_feedback_browser.py) opens
 the same pages.
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from test_feedback_hostile_html import assert_nothing_of_the_student_runs
 
 from autograder.grading import sandbox
 
@@ -58,6 +60,16 @@ SETUP = (
 )
 FIGURE = "fig, ax = plt.subplots(figsize=(4, 2.5))\nax.plot([0, 1, 2], [0, 1, 4]);"
 SLIDERS = "widgets.VBox([widgets.FloatSlider(value=1.0, description='z0')])"
+HOSTILE_MARKDOWN = (
+    "<script>window.PWNED_markdown = 1</script>\n\n"
+    '<img src="x" onerror="PWNED_onerror()">\n\n'
+    "<style>/* PWNED_css */ #nn-summary { display: none }</style>"
+)
+HOSTILE_OUTPUTS = (
+    "from IPython.display import HTML, Javascript, display\n"
+    "display(HTML('<script>PWNED_html()</script><img src=x onerror=PWNED_html_onerror()>'))\n"
+    "display(Javascript('PWNED_javascript()'))"
+)
 NOISE = ("WARNING: All log messages", "I0000", "E0000", "Could not find cuda drivers")
 WIDGET_REPRS = ("VBox(children", "Canvas(toolbar")
 
@@ -99,6 +111,9 @@ def build_graded_course(root: Path, grader: str) -> Path:
     naive = course.submission(course_root, softmax=course.NAIVE_SOFTMAX)
     course.submit(course_root, "naive_softmax", naive)
     course.submit(course_root, "unanswered", course.released(course_root))
+    hostile = course.submission(course_root, before_tests=[HOSTILE_OUTPUTS])
+    hostile.cells.insert(1, nbformat.v4.new_markdown_cell(HOSTILE_MARKDOWN))
+    course.submit(course_root, "hostile_html", hostile)
     if grader == "grading_command":
         grading_command(course_root)
     else:
@@ -169,3 +184,10 @@ def test_feedback_shows_no_hidden_test(graded):
         assert course.HIDDEN_CANARY not in page
         assert "kernel.check_softmax_large_inputs" not in page
         assert "application/vnd.nn-course.facts+json" not in page
+
+
+def test_student_script_and_css_do_not_reach_the_feedback(graded):
+    page = feedback_page(graded, "hostile_html").read_text(encoding="utf-8")
+    assert "PWNED_markdown" in page  # shown as text
+    assert_nothing_of_the_student_runs(page)
+    assert "Mini: 4 / 4 points" in _summary_text(page)

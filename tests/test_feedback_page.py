@@ -199,7 +199,7 @@ def _summary(page: str) -> str:
 def test_course_config_uses_the_feedback_exporter_and_template():
     config = course_config()
     assert config.GenerateFeedback.exporter_class is feedback.FeedbackExporter
-    assert config.HTMLExporter.template_name == feedback.TEMPLATE_NAME
+    assert config.FeedbackExporter.template_name == feedback.TEMPLATE_NAME
 
 
 def test_summary_names_each_check_by_question_and_grade_id_grouped_by_exercise(page):

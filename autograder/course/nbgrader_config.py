@@ -22,7 +22,7 @@ from nbgrader.preprocessors import (
 )
 
 from autograder import feedback
-from autograder.feedback import FeedbackExporter
+from autograder.feedback import FeedbackExporter, sanitize
 from autograder.feedback.preprocessors import (
     HideLibraryNoise,
     SanitizeFeedback,
@@ -80,8 +80,15 @@ c.GenerateFeedback.preprocessors = [
     CSSHTMLHeaderPreprocessor,
 ]
 c.GenerateFeedback.exporter_class = FeedbackExporter
-c.HTMLExporter.template_name = feedback.TEMPLATE_NAME
-c.HTMLExporter.extra_template_basedirs = feedback.template_basedirs()
+# FeedbackExporter's section, not HTMLExporter's: the Formgrader renders submissions with a
+# plain HTMLExporter and nbgrader's formgrade template, which the feedback's would replace.
+c.FeedbackExporter.template_name = feedback.TEMPLATE_NAME
+c.FeedbackExporter.extra_template_basedirs = feedback.template_basedirs()
+# Everything in a submission is the student's. Every HTMLExporter (the Formgrader's, which
+# the instructor opens inside JupyterLab, and the feedback's) drops JavaScript outputs and
+# cleans Markdown cells and HTML outputs, so no script, handler or style of theirs runs.
+c.HTMLExporter.sanitize_html = True
+c.HTMLExporter.filters = sanitize.HTML_FILTERS
 
 # Grading on submission (`nn-autograde watch`, README "Grading on submission"). Before the
 # assignment's due date (`nbgrader db assignment add ... --duedate=...`), feedback shows the
@@ -96,7 +103,7 @@ c.GenerateFeedback.preprocessors.insert(
 # c.Watch.max_graded_per_hour = 4  # per student; over it a submission waits, never dropped
 # c.Watch.poll_interval = 10.0  # seconds between looks at the exchange's inbound folder
 # c.Watch.known_students_only = False  # True: only students in the gradebook are graded
-# c.Watch.check_owner = False  # True: inbound folders must belong to the student's Unix user
+# c.Watch.check_owner = True  # folders must be the student's Unix user's (False: one-user exchange)
 # c.Watch.max_clock_skew = 300.0  # seconds a claimed submission time may precede its files
 # Late submissions: nbgrader's penalty plug-in, applied by AssignLatePenalties above, e.g.
 # c.LateSubmissionPlugin.penalty_method = "zero"  # default "none": late work keeps its score

@@ -12,6 +12,9 @@ Formulas are typeset when the page is written, not when it is opened: Markdown m
 ``text/latex`` outputs are converted to MathML with ``latex2mathml``, which browsers draw
 natively, so the page needs no script and no network (students open feedback offline, and
 nbgrader's default loads MathJax from a CDN).
+
+Everything the student wrote is sanitized (:mod:`autograder.feedback.sanitize`): no script,
+event handler or style of theirs reaches the page, nor the Formgrader's view of the submission.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from latex2mathml.converter import convert as latex_to_mathml
 from nbconvert.exporters import HTMLExporter
 from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
 from traitlets import default
+
+from autograder.feedback import sanitize
 
 TEMPLATE_NAME = "nn_feedback"
 
@@ -81,11 +86,22 @@ class MathMLRenderer(IPythonRenderer):
 
 
 class FeedbackExporter(HTMLExporter):
-    """nbconvert's HTML exporter with math pre-rendered as MathML (Markdown and LaTeX outputs)."""
+    """nbconvert's HTML exporter with math pre-rendered as MathML, and student HTML sanitized.
+
+    Math in Markdown and LaTeX outputs becomes MathML. What the student wrote (Markdown
+    cells, HTML, SVG and Markdown outputs) passes through :func:`sanitize.clean_html`, and
+    JavaScript outputs are dropped (``sanitize_html``), so no script or style of theirs is on
+    the page (:mod:`autograder.feedback.sanitize`).
+    """
 
     def default_filters(self):
         yield from super().default_filters()
+        yield from sanitize.HTML_FILTERS.items()
         yield ("latex_output_to_mathml", latex_output_to_mathml)
+
+    @default("sanitize_html")
+    def _sanitize_html_default(self):
+        return True
 
     @default("template_data_paths")
     def _template_data_paths_default(self):
@@ -95,6 +111,7 @@ class FeedbackExporter(HTMLExporter):
 
     @pass_context
     def markdown2html(self, context, source):
+        """Render Markdown with math as MathML (the ``markdown2html`` filter cleans the result)."""
         cell = context.get("cell", {})
         path = context.get("resources", {}).get("metadata", {}).get("path", "")
         renderer = MathMLRenderer(

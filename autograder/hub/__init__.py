@@ -3,6 +3,7 @@
 ``python -m autograder.hub`` starts it (see ``autograder/hub/__main__.py`` and the README,
 "A class on JupyterHub"). The modules: ``roster`` reads the class file, ``layout`` names every
 path in the state folder, ``accounts`` creates the Unix accounts and checks what they can
-reach, ``auth`` is the per-user password authenticator, ``config`` turns the settings into
-JupyterHub's configuration.
+reach (and locks the repository's folders that hold answers), ``students_env`` builds the
+students' environment (the package from a wheel), ``auth`` is the per-user password
+authenticator, ``config`` turns the settings into JupyterHub's configuration.
 """

@@ -68,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
             ip=args.ip,
             port=args.port,
             extra_config=args.config,
+            say=lambda line: print(line, flush=True),
         )
     except (RosterError, AccountError, HubSetupError) as err:
         print(f"error: {err}", file=sys.stderr)
@@ -76,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"class hub for {settings.course_id} on {settings.url}\n"
         f"  instructor {settings.instructor}: JupyterLab in {layout.course_root} (nbgrader course root)\n"
-        f"  students {', '.join(settings.students)}: JupyterLab in {layout.homes}/<student>\n"
+        f"  students {', '.join(settings.students)}: JupyterLab in {layout.homes}/<student>,"
+        f" environment {layout.students_env}\n"
         f"  exchange {layout.exchange}\n"
         f"  passwords {layout.passwords} (root only)",
         flush=True,

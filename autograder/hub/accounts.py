@@ -94,3 +94,44 @@ def unreachable(path: Path, account: Account, *, bits: int = 4) -> str | None:
     if not _allows(st, account, bits):
         return f"{path} ({stat.filemode(st.st_mode)}) is not readable by {account.name}"
     return None
+
+
+def lock_to_group(path: Path, group: int) -> str | None:
+    """Make ``path`` reachable by its owner and ``group`` only; say what changed, or None.
+
+    Not recursive: a folder without permissions for others keeps everything in it out of their
+    reach. The owner keeps their permissions (whoever maintains the repository still edits
+    it); the group gets read (and, for a folder, traverse) permission, others nothing. A link is
+    refused, not followed: its target may lie anywhere.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as err:
+        if os.path.islink(path):
+            raise AccountError(f"{path} is a link: lock its target yourself (chmod o-rwx)") from err
+        raise
+    try:
+        st = os.fstat(fd)
+        read = 0o050 if stat.S_ISDIR(st.st_mode) else 0o040
+        mode = stat.S_IMODE(st.st_mode) & 0o7700 | read
+        if st.st_gid == group and stat.S_IMODE(st.st_mode) == mode:
+            return None
+        os.fchown(fd, -1, group)
+        os.fchmod(fd, mode)
+        after = os.fstat(fd)
+    finally:
+        os.close(fd)
+    return f"{_owners(st)} {stat.filemode(st.st_mode)} -> {_owners(after)} {stat.filemode(after.st_mode)}"
+
+
+def _owners(st: os.stat_result) -> str:
+    """Return ``user:group`` of a file's status, by name where the names exist."""
+    try:
+        user = pwd.getpwuid(st.st_uid).pw_name
+    except KeyError:
+        user = str(st.st_uid)
+    try:
+        group = grp.getgrgid(st.st_gid).gr_name
+    except KeyError:
+        group = str(st.st_gid)
+    return f"{user}:{group}"

@@ -47,7 +47,10 @@ class HubSettings:
     course_id: str
     instructor: str
     students: tuple[str, ...]
+    #: The repository's environment (the package editable): the hub's and the instructor's.
     venv_bin: str
+    #: The students' environment (the package from a wheel): see ``students_env``.
+    students_bin: str
     proxy_command: str
 
     @property
@@ -72,11 +75,19 @@ class HubSettings:
         return cls(**data)
 
 
+def bin_of(settings: HubSettings, name: str) -> str:
+    """Return the ``bin`` folder of the environment a class member runs: the instructor the
+    repository's, a student the students' (which holds no solutions)."""
+    if settings.roster.role(name) == "instructor":
+        return settings.venv_bin
+    return settings.students_bin
+
+
 def user_environment(settings: HubSettings, name: str) -> dict[str, str]:
     """Return the environment a class member's JupyterLab (and its terminals) gets."""
     return {
-        # The course's nbgrader, nn-autograde and alembic come first.
-        "PATH": f"{settings.venv_bin}:/usr/local/bin:/usr/bin:/bin",
+        # Their environment's Python, jupyter and nbgrader (the instructor's nn-autograde) first.
+        "PATH": f"{bin_of(settings, name)}:/usr/local/bin:/usr/bin:/bin",
         "JUPYTER_CONFIG_PATH": str(settings.layout.jupyter_config(settings.roster.role(name))),
         # Dotfiles (Jupyter's runtime files, nbgrader's cache of submissions) stay in the
         # state folder, not in the account's home, which outlives the hub.
@@ -119,10 +130,12 @@ class ClassSpawner(LocalProcessSpawner):
 
 
 def _prepare_spawn(settings: HubSettings, spawner) -> None:
-    """Give each server its role's folder and environment (JupyterHub's pre-spawn hook)."""
+    """Give each server its role's folder, environment and interpreter (JupyterHub's pre-spawn
+    hook): the server's Python is its kernels' too."""
     name = spawner.user.name
     root = str(root_dir(settings, name))
     spawner.notebook_dir = root
+    spawner.cmd = [f"{bin_of(settings, name)}/jupyterhub-singleuser"]
     # Also on the command line: nbgrader's server extensions read the root folder when they
     # load, before JupyterHub's extension has applied JUPYTERHUB_ROOT_DIR.
     spawner.args = [*spawner.args, f"--ServerApp.root_dir={root}"]
@@ -152,7 +165,8 @@ def configure(c, settings_file: str | Path) -> HubSettings:
     c.Authenticator.allowed_users = set(settings.roster.users)
 
     c.JupyterHub.spawner_class = ClassSpawner
-    c.Spawner.cmd = [f"{settings.venv_bin}/jupyterhub-singleuser"]
+    # The pre-spawn hook sets each member's; anybody else would get the students'.
+    c.Spawner.cmd = [f"{settings.students_bin}/jupyterhub-singleuser"]
     c.Spawner.default_url = "/lab"
     c.Spawner.start_timeout = START_TIMEOUT_S
     c.Spawner.http_timeout = START_TIMEOUT_S

@@ -15,6 +15,13 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 COURSE_CONFIG = REPO_ROOT / "autograder" / "course" / "nbgrader_config.py"
 #: nbgrader's source folder: assignment/<assignment>/<notebook>.ipynb.
 SOURCE_DIRECTORY = REPO_ROOT / "assignment"
+#: What in the repository holds answers or hidden tests: the source notebook with its
+#: solutions, the tests with the sample answers, the history, the course's generated folders
+#: and the reference values. Each start locks them to the instructor's group.
+SECRETS = tuple(
+    REPO_ROOT / name
+    for name in ("assignment", "tests", ".git", "autograder/course", "autograder/reference")
+)
 #: Default state folder, git-ignored.
 DEFAULT_STATE = REPO_ROOT / "hub-state"
 #: The proxy, installed from the npm registry by .ci/setup (npm ci --prefix .venv/node).
@@ -36,6 +43,11 @@ class HubLayout:
     def course_root(self) -> Path:
         """The instructor's nbgrader course root (gradebook, release/, submitted/, ...)."""
         return self.state / "course"
+
+    @property
+    def students_env(self) -> Path:
+        """The students' virtual environment: the course's package from a wheel."""
+        return self.state / "students-env"
 
     @property
     def homes(self) -> Path:

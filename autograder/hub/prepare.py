@@ -1,8 +1,9 @@
-"""Prepare one start of the class hub: accounts, the state folder, the configuration files.
+"""Prepare one start of the class hub: accounts, the state folder, the students' environment,
+the repository's locked folders, the configuration files.
 
 Everything here is idempotent: a restart with the same state folder keeps the hub's database,
-the passwords, the exchange and the instructor's course, and rewrites only the generated
-configuration (ports may change).
+the passwords, the exchange, the instructor's course and (when its wheel is unchanged) the
+students' environment, and rewrites only the generated configuration (ports may change).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import os
 import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from autograder.hub import accounts
@@ -24,10 +26,17 @@ from autograder.hub.layout import (
     COURSE_CONFIG,
     PROXY_COMMAND,
     REPO_ROOT,
+    SECRETS,
     SOURCE_DIRECTORY,
     HubLayout,
 )
 from autograder.hub.roster import RosterError, load_roster
+from autograder.hub.students_env import (
+    StudentsEnv,
+    StudentsEnvError,
+    ensure_students_env,
+    shared_site_packages,
+)
 
 
 class HubSetupError(RuntimeError):
@@ -65,25 +74,68 @@ def _write(path: Path, text: str, mode: int = 0o644, owner: accounts.Account | N
         os.chown(path, owner.uid, owner.gid)
 
 
-def _check_reach(account: accounts.Account, layout: HubLayout) -> None:
-    """Fail unless ``account`` can run the course's Python and reach the state folder."""
-    needs = [
-        (Path(sys.prefix) / "bin" / "python", 5),
-        (Path(sys.prefix) / "bin" / "jupyterhub-singleuser", 5),
-        (REPO_ROOT / "autograder" / "__init__.py", 4),
-        (REPO_ROOT / "lab_utils" / "__init__.py", 4),
-        (layout.state, 1),
-    ]
+def _lock_secrets(instructor: accounts.Account, say: Callable[[str], None]) -> None:
+    """Lock the repository's folders that hold answers to the instructor's group."""
+    for path in SECRETS:
+        if not os.path.lexists(path):
+            continue
+        try:
+            changed = accounts.lock_to_group(path, instructor.gid)
+        except OSError as err:
+            raise HubSetupError(
+                f"cannot lock {path} to the instructor's group: {err}; students could read it"
+            ) from err
+        if changed:
+            say(f"class hub: locked {path.relative_to(REPO_ROOT)}/ to the instructor: {changed}")
+
+
+def _check_reach(
+    instructor: accounts.Account, student: accounts.Account, layout: HubLayout, env: StudentsEnv
+) -> None:
+    """Fail unless each role runs its environment and reaches the state folder, and a student
+    reaches none of the repository's locked folders."""
+    shared = Path(sys.prefix)
+    needs = {
+        # The instructor runs the repository's environment, its package editable.
+        instructor: [
+            (shared / "bin" / "python", 5),
+            (shared / "bin" / "jupyterhub-singleuser", 5),
+            (REPO_ROOT / "autograder" / "__init__.py", 4),
+            (REPO_ROOT / "lab_utils" / "__init__.py", 4),
+            (SOURCE_DIRECTORY, 5),
+            (COURSE_CONFIG, 4),
+            (layout.state, 1),
+        ],
+        # A student runs the students' environment, which reaches .venv's public packages.
+        student: [
+            (env.python, 5),
+            (env.bin / "jupyterhub-singleuser", 5),
+            *((path, 5) for path in shared_site_packages()),
+            (layout.state, 1),
+        ],
+    }
     problems = [
-        reason for path, bits in needs if (reason := accounts.unreachable(path, account, bits=bits))
+        reason
+        for account, paths in needs.items()
+        for path, bits in paths
+        if (reason := accounts.unreachable(path, account, bits=bits))
     ]
     if problems:
         raise HubSetupError(
-            "the class's accounts run the course's virtual environment, which they cannot reach:\n  "
+            "the class's accounts cannot reach the environments they run:\n  "
             + "\n  ".join(problems)
             + "\nmake each folder named traversable by others (chmod o+x FOLDER; bash .ci/setup does"
             " this for the interpreter's folders when run as root), or create .venv from a Python"
             " installed outside any private folder"
+        )
+    readable = [
+        str(path)
+        for path in SECRETS
+        if os.path.lexists(path) and accounts.unreachable(path, student, bits=4) is None
+    ]
+    if readable:
+        raise HubSetupError(
+            f"{student.name} can still read {', '.join(readable)}: lock them (chmod o-rwx)"
         )
 
 
@@ -94,8 +146,14 @@ def prepare_hub(
     ip: str = "127.0.0.1",
     port: int = 8000,
     extra_config: Path | None = None,
+    say: Callable[[str], None] = lambda line: None,
 ) -> HubSettings:
-    """Create the accounts and the state folder for ``class_file``; return the hub's settings."""
+    """Create the accounts, the state folder and the students' environment for ``class_file``,
+    lock the repository's answers to the instructor; return the hub's settings.
+
+    ``say`` is given a line for each thing changed outside the state folder and for the
+    students' environment.
+    """
     if os.geteuid() != 0:
         raise HubSetupError(
             "the class hub must start as root: it runs each member of the class as their own"
@@ -127,8 +185,12 @@ def prepare_hub(
     _folder(layout.homes, 0o755)
     for name, account in members.items():
         _folder(layout.home(name), 0o700, account)
-    for account in (instructor, members[roster.students[0]]):
-        _check_reach(account, layout)
+    try:
+        env = ensure_students_env(layout.students_env, say)
+    except StudentsEnvError as err:
+        raise HubSetupError(str(err)) from err
+    _lock_secrets(instructor, say)
+    _check_reach(instructor, members[roster.students[0]], layout, env)
 
     settings = HubSettings(
         state=str(layout.state),
@@ -140,6 +202,7 @@ def prepare_hub(
         instructor=roster.instructor,
         students=roster.students,
         venv_bin=str(Path(sys.prefix) / "bin"),
+        students_bin=str(env.bin),
         proxy_command=str(PROXY_COMMAND),
     )
     _write(

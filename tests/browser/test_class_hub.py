@@ -17,6 +17,7 @@ import asyncio
 import concurrent.futures
 import csv
 import os
+import shlex
 import signal
 import subprocess
 import tempfile
@@ -284,6 +285,15 @@ def test_a_class_submits_and_reads_its_feedback_on_the_hub(hub, browser):
     watcher_log = hub.state.with_name(hub.state.name + "-watch.log")
     watcher = hub.start_as(instructor, blocks[2], watcher_log)
     try:
+        # A student's terminal runs the students' environment (the package from a wheel), and the
+        # source notebook, with the solutions and the hidden tests, is out of its reach.
+        source = SOURCE_DIRECTORY / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+        status, shown = students[solver].terminal(
+            f"command -v python nbgrader; cat {shlex.quote(str(source))}"
+        )
+        assert status != 0 and f"{source}: Permission denied" in shown, shown
+        assert f"{hub.settings.students_bin}/nbgrader" in shown, shown
+        assert "BEGIN SOLUTION" not in shown, "a student read the solutions"
         # Neither sees the instructor's tools: not in the menu, not on the server.
         response = students[solver].page.request.get(f"{hub.url}/user/{solver}/formgrader")
         assert response.status == 404, response.status
@@ -429,6 +439,7 @@ def test_a_deployments_own_config_is_loaded_after_the_hubs(tmp_path):
         instructor=roster.instructor,
         students=roster.students,
         venv_bin="/venv/bin",
+        students_bin=str(tmp_path / "students-env" / "bin"),
         proxy_command="/venv/node/node_modules/.bin/configurable-http-proxy",
     )
     settings.write(tmp_path / "hub-settings.json")

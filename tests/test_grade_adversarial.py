@@ -27,8 +27,15 @@ pytestmark = [
 ]
 
 VICTIM_CANARY = "CANARY-VICTIM-SUBMISSION-81d2"
+# A mini course kernel (NumPy, one thread) has 13 threads, its sandbox's included: 64 leaves
+# the bounded fork bomb (256 processes) far past the limit, as the default (256) would not.
 LIMITS = sandbox.Limits(
-    cell_timeout=15, total_timeout=90, memory=2 * 1024**3, threads=1, disk=256 * 1024**2
+    cell_timeout=15,
+    total_timeout=90,
+    memory=2 * 1024**3,
+    threads=1,
+    disk=256 * 1024**2,
+    processes=64,
 )
 
 
@@ -173,10 +180,31 @@ def test_attack_earns_no_more_than_an_honest_submission_with_the_same_answer(gra
 
 
 def test_tests_that_finished_before_a_timeout_or_crash_keep_their_credit(graded):
-    for name in ("infinite_loop", "kernel_killed_after_first_test", "fork_bomb"):
+    for name in (
+        "infinite_loop",
+        "kernel_killed_after_first_test",
+        "fork_bomb",
+        "thread_bomb",
+        "fill_host_folder",
+        "fill_host_subfolder",
+    ):
         row = graded["rows"][name]
         assert row.tests["softmax_original_cases"] == 1.0, row
         assert row.tests["softmax_large_inputs"] == 0.0, row
+
+
+@pytest.mark.parametrize(
+    ("name", "limit"),
+    [
+        ("fork_bomb", "processes and threads"),
+        ("thread_bomb", "processes and threads"),
+        ("fill_host_folder", "bytes"),
+        ("fill_host_subfolder", "bytes"),
+    ],
+)
+def test_a_kernel_stopped_at_a_limit_is_recorded_with_the_limit_it_passed(graded, name, limit):
+    row = graded["rows"][name]
+    assert "was stopped: the kernel" in row.reason and limit in row.reason, row
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+import subprocess
 from pathlib import Path
 
 import nbformat
@@ -92,8 +94,12 @@ def test_a_flood_of_output_stops_the_kernel_and_keeps_earlier_cells():
     assert "never" not in _text(run)[2]
 
 
+#: An idle kernel and its sandbox have 13 threads (measured, ipykernel 7.4): room for 11 more.
+_FEW_PROCESSES = sandbox.Limits(cell_timeout=60, total_timeout=120, threads=1, processes=24)
+
+
 def test_too_many_processes_stop_the_kernel_and_keep_earlier_cells():
-    limits = sandbox.Limits(cell_timeout=60, total_timeout=120, threads=1, processes=8)
+    limits = _FEW_PROCESSES
     run = _run(
         "print('first')",
         # A bounded stand-in for a fork bomb: twenty children that would sleep for a minute.
@@ -104,17 +110,129 @@ def test_too_many_processes_stop_the_kernel_and_keep_earlier_cells():
     )
     assert run.status == Status.PROCESS_LIMIT, run.reason
     assert run.completed == [0] and run.seconds < 50
-    assert "more than 8 processes" in run.reason and "never" not in _text(run)[2]
+    assert "more than 24 processes and threads" in run.reason and "never" not in _text(run)[2]
 
 
 def test_a_kernel_under_the_process_limit_runs_its_subprocesses():
-    limits = sandbox.Limits(cell_timeout=60, total_timeout=120, threads=1, processes=8)
+    limits = _FEW_PROCESSES
     run = _run(
         "import subprocess\nprint('KIDS', [subprocess.run(['true']).returncode for _ in range(20)])",
         limits=limits,
     )
     assert run.status == Status.OK, run.reason
     assert "KIDS [0, 0" in _text(run)[0]
+
+
+def test_bytes_in_a_subfolder_of_the_socket_folder_stop_the_kernel():
+    run = _run(
+        "print('first')",
+        # The socket folder is a host folder: ~100 MiB two folders down, past HOST_BYTES.
+        "import os, time\nsub = os.path.join(os.environ['JUPYTER_RUNTIME_DIR'], 'a', 'b')\n"
+        "os.makedirs(sub)\nfor k in range(25):\n"
+        "    with open(os.path.join(sub, f'fill{k}'), 'wb') as f:\n"
+        "        f.write(b'x' * 4_000_000)\n"
+        "print('WROTE')\ntime.sleep(20)",
+        "print('never')",
+    )
+    assert run.status == Status.DISK_LIMIT, run.reason
+    assert run.completed == [0] and run.seconds < 15
+    assert f"more than {sandbox.HOST_BYTES} bytes" in run.reason
+
+
+def test_threads_count_against_the_process_limit():
+    run = _run(
+        "print('first')",
+        # Small stacks, so that the address-space limit does not stop the threads first.
+        "import threading, time\nthreading.stack_size(256 * 1024)\nfor _ in range(1500):\n"
+        "    threading.Thread(target=time.sleep, args=(20,), daemon=True).start()\n"
+        "print('STARTED', threading.active_count())\ntime.sleep(20)",
+        "print('never')",
+    )
+    assert run.status == Status.PROCESS_LIMIT, run.reason
+    assert run.completed == [0] and run.seconds < 15
+    assert "processes and threads" in run.reason and "never" not in _text(run)[2]
+
+
+def test_host_bytes_count_subfolders_whole_and_links_without_following_them():
+    space = sandbox.make_workspace()
+    try:
+        deep = space.run.joinpath(*[f"d{k}" for k in range(sandbox.HOST_DEPTH)])
+        deep.mkdir(parents=True)
+        (deep / "fill").write_bytes(b"x" * 1_000_000)
+        (space.run / "usr").symlink_to("/usr")  # followed, it would count gigabytes
+        (deep / "loop").symlink_to(space.run)
+        assert 1_000_000 < space.host_bytes() < 1_200_000
+    finally:
+        space.cleanup()
+
+
+@pytest.mark.parametrize("shape", ["too_many_entries", "too_deep"])
+def test_a_socket_folder_too_big_to_count_counts_as_over_any_limit(shape):
+    space = sandbox.make_workspace()
+    try:
+        if shape == "too_many_entries":
+            for k in range(sandbox.HOST_ENTRIES + 1):
+                (space.run / f"empty{k}").touch()
+        else:
+            space.run.joinpath(*["d"] * (sandbox.HOST_DEPTH + 1)).mkdir(parents=True)
+        assert space.host_bytes() is None
+        watch = _watch_sleeper(space)
+        assert watch.disk_exceeded and not watch.exceeded
+    finally:
+        space.cleanup()
+
+
+def _watch_sleeper(space: sandbox.Workspace) -> sandbox.ProcessWatch:
+    """Watch a process that sleeps, with ``space`` as its workspace; return once it ended."""
+    sleeper = subprocess.Popen(["sleep", "30"])
+    watch = sandbox.ProcessWatch(sleeper.pid, 64, space=space, interval=0.05)
+    watch.start()
+    try:
+        sleeper.wait(timeout=10)
+    finally:
+        sleeper.kill()
+        watch.stop()
+    return watch
+
+
+#: Writes up to ``size`` bytes in 8 MB files at ``path``, then prints what stopped it.
+_FILL = (
+    "import os\n"
+    "def fill(path, size):\n"
+    "    written = 0\n"
+    "    try:\n"
+    "        os.makedirs(os.path.dirname(path), exist_ok=True)\n"
+    "        while written < size:\n"
+    "            with open(f'{path}{written}', 'wb') as f:\n"
+    "                f.write(b'x' * 8_000_000)\n"
+    "            written += 8_000_000\n"
+    "        return 'FILLED', 0, written\n"
+    "    except OSError as err:\n"
+    "        return 'STOPPED', err.errno, written\n"
+)
+
+
+def _fill_results(text: str) -> dict[str, tuple[str, int, int]]:
+    found = re.findall(r"RESULT (\S+) (\w+) (\d+) (\d+)", text)
+    return {path: (how, int(errno), int(n)) for path, how, errno, n in found}
+
+
+def test_the_sandbox_root_is_read_only_but_tmp_shm_and_the_working_folder_are_writable():
+    limits = sandbox.Limits(cell_timeout=60, total_timeout=120, threads=1, disk=64 * 1024**2)
+    run = _run(
+        _FILL + "for path in ['/big', '/root/x', '/var/x', '/home/x', '/etc/x', '/opt/x']:\n"
+        "    print('RESULT', path, *fill(path, 100_000_000))\n"
+        "for path in ['/tmp/x', '/dev/shm/x', './x', os.path.expanduser('~/y')]:\n"
+        "    print('RESULT', path, *fill(path, 4_000_000))",
+        limits=limits,
+    )
+    results = _fill_results(_text(run)[0])
+    assert run.status == Status.OK, run.reason
+    read_only = ("/big", "/root/x", "/var/x", "/home/x", "/etc/x", "/opt/x")
+    for path in read_only:
+        assert results[path] == ("STOPPED", 30, 0), (path, results)  # EROFS, no byte written
+    writable = {path: how for path, (how, _, _) in results.items() if path not in read_only}
+    assert len(writable) == 4 and set(writable.values()) == {"FILLED"}, results
 
 
 _DIGITS_HASH = (

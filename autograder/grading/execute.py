@@ -169,12 +169,13 @@ def _why_dead(
         )
     if watch is not None and watch.exceeded:
         return Status.PROCESS_LIMIT, (
-            f"{where} was stopped: the kernel had more than {limits.processes} processes"
+            f"{where} was stopped: the kernel had more than {limits.processes} processes and "
+            "threads (counted together)"
         )
     if watch is not None and watch.disk_exceeded:
         return Status.DISK_LIMIT, (
-            f"{where} was stopped: the kernel wrote more than {watch.host_limit} bytes outside "
-            "its working folder"
+            f"{where} was stopped: the kernel wrote more than {watch.host_limit} bytes (or "
+            f"{sandbox.HOST_ENTRIES} files and folders) outside its working folder"
         )
     return Status.KERNEL_DIED, "the kernel died" + (
         "" if index is None else f" while running {where}"

@@ -14,19 +14,23 @@ TensorFlow and training the assignment's model maps about 3 GiB, so the default 
 
 Disk is capped as a whole, not only per file (``RLIMIT_FSIZE``): everything the kernel can
 write lives in tmpfs mounts of fixed size (``/tmp``, which holds its working folder, and
-``/dev/shm``; ``/dev`` itself is read-only), which together take :attr:`Limits.disk` bytes of
-memory at most. The only host folders it can write are its socket folder and the one file a
-model is saved to (a bind mount: it cannot be replaced by a link, a folder or a FIFO);
-:class:`ProcessWatch` measures both, counts the sandbox's processes, and kills a sandbox that
-passes either limit.
+``/dev/shm``), which together take :attr:`Limits.disk` bytes of memory at most. The rest of the
+sandbox is read-only, its root included: bubblewrap's root is an unsized tmpfs, bounded only by
+the host's memory, so it is remounted read-only once every mount is in place. The only host
+folders the kernel can write are its socket folder (where it may also make folders) and the
+one file a model is saved to (a bind mount: it cannot be replaced by a link, a folder or a
+FIFO); :class:`ProcessWatch` measures both trees whole, counts the sandbox's processes and
+their threads, and kills a sandbox that passes either limit.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import os
 import shutil
+import stat
 import sys
 import tempfile
 import threading
@@ -42,6 +46,13 @@ from autograder.kernel.protocol import MODEL_FILE, MODEL_FILE_ENV
 #: Bytes the kernel may leave in host folders (its sockets and the saved model) before it is
 #: stopped; the assignment's saved model takes about 150 kB.
 HOST_BYTES = 48 * 1024**2
+
+#: Files and folders the kernel may keep in its socket folder, and how deep its folders may
+#: go, before it counts as over :data:`HOST_BYTES`: the kernel needs only a connection file and
+#: five sockets there, and the bound keeps each count of the tree short (and its open folders
+#: few) whatever the kernel makes.
+HOST_ENTRIES = 1000
+HOST_DEPTH = 8
 
 #: The in-kernel room, copied whole into every sandbox: all the kernel imports of ours.
 #: Never the grading side, the reference data or the gradebook.
@@ -83,8 +94,9 @@ class Limits:
         threads: threads per kernel for OpenMP and TensorFlow (0: leave the libraries' default).
         output_size: bytes of output (text, images, reports) all cells of one submission may
             send before its kernel is stopped.
-        processes: most processes (not threads) the kernel may have alive at once, itself
-            and the sandbox's own included; more stop the kernel (:class:`ProcessWatch`).
+        processes: most processes and threads, counted together (a process with 10 threads
+            counts 10), the kernel may have alive at once, itself and the sandbox's own
+            included; more stop the kernel (:class:`ProcessWatch`).
         disk: bytes of files the kernel may keep at once, in ``/tmp`` (its working folder
             included) and ``/dev/shm`` together (sized tmpfs mounts, so memory of the host).
     """
@@ -97,7 +109,11 @@ class Limits:
     startup_timeout: float = 60.0
     threads: int = 0
     output_size: int = 10 * _MIB
-    processes: int = 64
+    # Running the assignment's notebook (TensorFlow 2.21, training included), a kernel and its
+    # sandbox peaked at 32, 36, 48 and 96 threads with ``threads`` 1, 2, 8 and 32 (about
+    # 32 + 2 x threads), and 35 with 0 on 2 cores: 256 leaves room up to about 100 threads per
+    # kernel and still stops a thread or fork bomb at a few hundred.
+    processes: int = 256
     disk: int = 1 * _GIB
 
     def __post_init__(self):
@@ -175,19 +191,98 @@ class Workspace:
         """Return the kernel's read-only course-data cache (``$NN_COURSE_CACHE``), inside ``pkg``."""
         return self.pkg / "cache"
 
-    def host_bytes(self) -> int:
-        """Return the bytes the kernel has written to host folders (sockets, saved model)."""
+    def host_bytes(self) -> int | None:
+        """Return the bytes the kernel has put in host folders (socket folder, saved model).
+
+        The socket folder counts whole, subfolders included, links not followed. Returns None
+        when it holds more than :data:`HOST_ENTRIES` entries or folders deeper than
+        :data:`HOST_DEPTH`: too many to count, which counts as over any limit.
+        """
         total = 0
-        for path in (self.model_file, *self.run.iterdir()):
-            with contextlib.suppress(OSError):
-                total += path.lstat().st_size
-        return total
+        with contextlib.suppress(FileNotFoundError):
+            total += _stored_bytes(self.model_file.lstat())
+        tree = _tree_bytes(self.run, max_entries=HOST_ENTRIES, max_depth=HOST_DEPTH)
+        return None if tree is None else total + tree
 
     def cleanup(self) -> None:
         """Close the kernel log and delete every file of the workspace."""
         for log in self.logs:
             log.close()
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _stored_bytes(info: os.stat_result) -> int:
+    """Return what a file takes: its size, or its blocks when more (folders, small files)."""
+    return max(info.st_size, info.st_blocks * 512)
+
+
+_OPEN_FOLDER = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+#: What opening a folder just listed raises when it was removed or replaced by a file or link.
+_GONE = (FileNotFoundError, NotADirectoryError)
+
+
+def _open_listing(name: str | Path, dir_fd: int | None = None) -> tuple[int, os.ScandirIterator]:
+    """Open the folder ``name`` (relative to ``dir_fd``) without following a link; list it."""
+    fd = os.open(name, _OPEN_FOLDER, dir_fd=dir_fd)
+    try:
+        return fd, os.scandir(fd)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _tree_bytes(folder: Path, *, max_entries: int, max_depth: int) -> int | None:
+    """Return the bytes of everything under ``folder``, or None past either bound.
+
+    Each folder is opened once, with ``O_NOFOLLOW``, relative to its parent: a link is counted,
+    never followed, and no path grows long. An entry that vanishes, or stops being a folder,
+    while it is counted is skipped (the next count sees what replaced it); a tree that cannot
+    be read for any other reason counts as None, over the limit.
+    """
+    try:
+        stack = [_open_listing(folder)]
+    except FileNotFoundError:
+        return 0
+    except OSError:
+        return None
+    total, entries = 0, 0
+    try:
+        while stack:
+            fd, listing = stack[-1]
+            entry = next(listing, None)
+            if entry is None:
+                stack.pop()
+                listing.close()
+                os.close(fd)
+                continue
+            entries += 1
+            if entries > max_entries:
+                return None
+            try:
+                info = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            total += _stored_bytes(info)
+            if stat.S_ISDIR(info.st_mode):
+                # Only the folders being read are open: at most max_depth + 1 (two descriptors
+                # each, scandir's own copy included).
+                if len(stack) > max_depth:
+                    return None
+                try:
+                    stack.append(_open_listing(entry.name, fd))
+                except _GONE:
+                    continue
+                except OSError as err:
+                    if err.errno != errno.ELOOP:  # ELOOP: replaced by a link
+                        raise
+        return total
+    except OSError:
+        return None
+    finally:
+        for fd, listing in stack:
+            listing.close()
+            os.close(fd)
 
 
 def make_workspace(model: bytes = b"") -> Workspace:
@@ -317,6 +412,8 @@ def bwrap_prefix(space: Workspace, limits: Limits) -> list[str]:
         "--bind", str(space.run), str(space.run),
         "--bind", str(space.model_file), str(space.work / MODEL_FILE),
         "--ro-bind", str(space.pkg), str(space.pkg),
+        # Last: every mount point above is made; from here nothing outside a mount is writable.
+        "--remount-ro", "/",
         "--chdir", str(space.work),
         "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
         "--unshare-cgroup-try", "--hostname", "grading",
@@ -385,14 +482,15 @@ def kernel_sandbox(space: Workspace, limits: Limits, *, sandboxed: bool) -> Kern
 
 
 class ProcessWatch:
-    """Kill a kernel, and everything it started, past ``limit`` processes or its host bytes.
+    """Kill a kernel, and everything it started, past ``limit`` threads or its host bytes.
 
-    A thread counts the processes under ``pid`` (the sandbox, or the kernel without one), and
-    the bytes the kernel left in the host folders of ``space`` (:meth:`Workspace.host_bytes`),
-    every ``interval`` seconds, so a fork bomb or a disk filler is stopped within about that
-    time. The kernel's death then ends the running cell. ``RLIMIT_NPROC`` cannot do this
-    job: it counts every thread of the grading user, across all kernels, and does not apply
-    to root.
+    A thread counts the threads of ``pid`` (the sandbox, or the kernel without one) and of
+    every process under it (a process is at least one thread, so processes count too), and the
+    bytes the kernel left in the host folders of ``space`` (:meth:`Workspace.host_bytes`),
+    every ``interval`` seconds, so a fork bomb, a thread bomb or a disk filler is stopped
+    within about that time. The kernel's death then ends the running cell. ``RLIMIT_NPROC``
+    cannot do this job: it counts every thread of the grading user, across all kernels, and
+    does not apply to root.
     """
 
     def __init__(
@@ -429,9 +527,10 @@ class ProcessWatch:
             root = psutil.Process(self._pid)
             while not self._stop.wait(self._interval):
                 found = root.children(recursive=True)
-                self.exceeded = len(found) >= self.limit
-                self.disk_exceeded = (
-                    self._space is not None and self._space.host_bytes() > self.host_limit
+                self.exceeded = _threads(root, found) > self.limit
+                used = None if self._space is None else self._space.host_bytes()
+                self.disk_exceeded = self._space is not None and (
+                    used is None or used > self.host_limit
                 )
                 if self.exceeded or self.disk_exceeded:
                     # The sandbox first: its PID namespace ends with it, taking every child.
@@ -441,3 +540,14 @@ class ProcessWatch:
                     return
         except psutil.Error:  # the kernel has ended
             return
+
+
+def _threads(root: psutil.Process, children: list[psutil.Process]) -> int:
+    """Return the threads of ``root`` and ``children``, one for a process it cannot read."""
+    total = 0
+    for process in (root, *children):
+        try:
+            total += process.num_threads()
+        except psutil.Error:  # ended, a zombie, or hidden: still (at least) a process
+            total += 1
+    return total

@@ -300,6 +300,32 @@ ATTACKS = {
         max_score=1.0,
         status="disk_limit",
     ),
+    # The same, two folders down, where a count of the folder's own entries does not look.
+    "fill_host_subfolder": Attack(
+        after_first_test=(
+            "import os, time\n"
+            "sub = os.path.join(os.environ['JUPYTER_RUNTIME_DIR'], 'a', 'b')\n"
+            "os.makedirs(sub)\n"
+            "for k in range(25):\n"
+            "    with open(os.path.join(sub, f'fill{k}'), 'wb') as f:\n"
+            "        f.write(b'x' * 4_000_000)\n"
+            "time.sleep(30)",
+        ),
+        max_score=1.0,
+        status="disk_limit",
+    ),
+    # Threads, not processes: 1,500 of them (small stacks, so the memory limit does not stop them).
+    "thread_bomb": Attack(
+        after_first_test=(
+            "import threading, time\n"
+            "threading.stack_size(256 * 1024)\n"
+            "for _ in range(1500):\n"
+            "    threading.Thread(target=time.sleep, args=(30,), daemon=True).start()\n"
+            "time.sleep(30)",
+        ),
+        max_score=1.0,
+        status="process_limit",
+    ),
     # The old place of the grading state, forged with this notebook's own hash: ignored.
     "planted_state_full_marks": Attack(
         files=(

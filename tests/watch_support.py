@@ -4,7 +4,8 @@ The course is laid out as in the repository (``<root>/autograder/course`` with t
 ``<root>/assignment/<assignment>/``) with the repository's ``nbgrader_config.py`` plus one
 line pointing ``c.Exchange.root`` at a temporary exchange, as a hub's course root does.
 Students submit and fetch feedback with nbgrader's own exchange classes, each from their own
-folder and nbgrader cache (all as one Unix user here).
+folder and nbgrader cache (all as one Unix user here, so the course sets
+``c.Watch.check_owner = False``).
 
 The assignment is the adversarial tests' mini assignment (``tests/adversarial/course.py``): a
 kernel start and NumPy per grading, one public test (``softmax_original_cases``) and two
@@ -56,7 +57,11 @@ def make_course(
     exchange = root / "exchange"
     exchange.mkdir()
     with (course / "nbgrader_config.py").open("a") as config:
-        config.write(f"\nc.Exchange.root = {str(exchange)!r}\n{extra_config}\n")
+        config.write(
+            f"\nc.Exchange.root = {str(exchange)!r}\n"
+            "# The test exchange is one Unix user's: every student submits as that user.\n"
+            f"c.Watch.check_owner = False\n{extra_config}\n"
+        )
     courses.release(course, assignment)
     nbgrader(course, "release_assignment", assignment, "--force")
     return course

@@ -243,29 +243,48 @@ def make_plan(*, course_root: Path, assignment: str, overrides: Config | None = 
     )
 
 
-def read_submitted(path: Path, limit: int) -> bytes:
+def read_submitted(path: Path | str, limit: int, *, dir_fd: int | None = None) -> bytes:
     """Return the bytes of the submitted file ``path``, read without following links.
 
-    Raises :class:`SubmittedFileError` for a link, a folder, a FIFO or a file over ``limit``
-    bytes, and FileNotFoundError when there is no file.
+    With ``dir_fd``, ``path`` is a name in the folder open as that descriptor (see
+    :func:`read_submitted_at`). Raises :class:`SubmittedFileError` for a link, a folder, a FIFO
+    or a file over ``limit`` bytes, and FileNotFoundError when there is no file.
     """
+    return read_submitted_at(path, limit, dir_fd=dir_fd)[0]
+
+
+def read_submitted_at(
+    path: Path | str, limit: int, *, dir_fd: int | None = None
+) -> tuple[bytes, os.stat_result]:
+    """Return the bytes of the submitted file ``path`` and its ``fstat``, from one descriptor.
+
+    ``path`` is opened once (relative to ``dir_fd`` when given: the folder a caller checked),
+    without following a link and without blocking on a FIFO; the file's type, size and change
+    time are those of that descriptor, so nothing swapped in by path afterwards is read.
+    Raises as :func:`read_submitted`.
+    """
+    name = Path(path).name
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        fd = os.open(path, flags, dir_fd=dir_fd)
     except OSError as err:
         if isinstance(err, FileNotFoundError):
             raise
-        raise SubmittedFileError(f"{path.name} cannot be read: {err.strerror}") from err
-    info = os.fstat(fd)
-    if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+        raise SubmittedFileError(f"{name} cannot be read: {err.strerror}") from err
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):  # os.fdopen refuses a folder: check before it
+            raise SubmittedFileError(f"{name} is not a regular file")
+        if info.st_size > limit:
+            raise TooLarge(f"{name} is larger than {limit} bytes")
+    except BaseException:
         os.close(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise SubmittedFileError(f"{path.name} is not a regular file")
-        raise TooLarge(f"{path.name} is larger than {limit} bytes")
+        raise
     with os.fdopen(fd, "rb") as handle:
         data = handle.read(limit + 1)
     if len(data) > limit:
-        raise TooLarge(f"{path.name} is larger than {limit} bytes")
-    return data
+        raise TooLarge(f"{name} is larger than {limit} bytes")
+    return data, info
 
 
 def read_timestamp(folder: Path) -> tuple[str | None, str]:
@@ -291,15 +310,26 @@ def read_timestamp(folder: Path) -> tuple[str | None, str]:
 _SECRET = re.compile(r"[0-9a-f]{1,256}")
 
 
-def read_secret(folder: Path) -> str | None:
+def read_secret(
+    folder: Path | None = None, *, dir_fd: int | None = None, strict: bool = False
+) -> str | None:
     """Return the submission's ``submission_secret.txt`` if it is hex digits, else None.
 
     ``nbgrader submit`` writes it; ``release_feedback`` names a student's feedback file by it,
-    so it must reach ``autograded/``. Anything else a student puts there is ignored.
+    so it must reach ``autograded/``. Anything else a student puts there is ignored. With
+    ``dir_fd`` the file is read from the folder open as that descriptor (``folder`` unused).
+    ``strict`` raises :class:`SubmittedFileError` for a link, a FIFO, a folder or a large
+    file in its place, which ``nbgrader submit`` never writes, instead of ignoring it.
     """
+    name = "submission_secret.txt"
     try:
-        text = read_submitted(folder / "submission_secret.txt", 1024).decode("ascii").strip()
-    except (OSError, SubmittedFileError, UnicodeDecodeError):
+        data = read_submitted(name if dir_fd is not None else folder / name, 1024, dir_fd=dir_fd)
+        text = data.decode("ascii").strip()
+    except SubmittedFileError:
+        if strict:
+            raise
+        return None
+    except (OSError, UnicodeDecodeError):
         return None
     return text if _SECRET.fullmatch(text) else None
 

@@ -4,20 +4,34 @@
 
 1. **Scan** the exchange's ``<Exchange.root>/<course_id>/inbound`` for folders named
    ``<student>+<assignment>+<timestamp>[+<random>]`` (what ``nbgrader submit`` writes) and
-   add each new one to the queue as *waiting*, with the time it was first seen.
+   add each new one to the queue, with the time it was first seen. Every student can write
+   there, under any name, so each new folder is checked *before* it can supersede, queue or
+   rate-limit anything: a student id the grader accepts, a valid claimed time no more than
+   ``Watch.max_clock_skew`` after the watcher's clock, a real folder (opened without
+   following a link, its device and inode recorded), with ``Watch.check_owner`` (the
+   default) owned by the Unix user named like the student, and with
+   ``Watch.known_students_only`` a student in the gradebook (read once per scan). One that
+   passes is *waiting*; one that fails is *failed* at once, with its reason.
 2. **Choose**, per student, the latest waiting submission (``nbgrader collect --update``
    semantics: the latest by the timestamp in its name; older waiting ones become
    *superseded*, and one no newer than the student's last graded one too). A student who
    has had ``Watch.max_graded_per_hour`` submissions graded in the last hour waits until
-   the oldest of them is an hour old: waiting, never dropped.
-3. **Collect** each chosen submission into ``submitted/<student>/<assignment>/``: only the
-   notebook (read without following links, at most ``grade.MAX_NOTEBOOK_BYTES``), its
-   timestamp (from the folder name, as nbgrader's collect orders them) and nbgrader's
-   ``submission_secret.txt`` (hex only), written to a new folder that then replaces the old
-   one. Anything else in the folder is never read. A submission that is not a notebook, is
-   too large, is a notebook of another assignment, or comes from a student id the grader
-   does not accept is *failed* with its reason and not collected: the student's previous
-   submission stays graded.
+   the oldest of them is an hour old: waiting, never dropped. The queue is grouped by
+   student once, so the work grows with the number of folders, not with its square.
+3. **Collect** each chosen submission into ``submitted/<student>/<assignment>/``. The
+   inbound folder is opened once without following a link and must still be the folder
+   scanned (same device and inode, same owner); the notebook and ``submission_secret.txt``
+   are then opened *in that open folder* (``dir_fd``), without following links or blocking
+   on a FIFO, checked (regular files, at most ``grade.MAX_NOTEBOOK_BYTES``) and read through
+   their descriptors; change times come from those descriptors too. Nothing is opened by
+   path a second time, so a folder swapped for a link to a classmate's folder or to the
+   solutions after its check is never read. Collected are only the notebook, its timestamp
+   (from the folder name, as nbgrader's collect orders them) and the secret (hex only; a
+   link or other non-regular file in its place fails the submission), written to a new
+   folder that then replaces the old one. Anything else in the folder is never read. A
+   submission that is not a notebook, is too large, is a notebook of another assignment, or
+   whose files vanish or change while they are read is *failed* with its reason and not
+   collected: the student's previous submission stays graded, and the watcher goes on.
 4. **Grade** every collected submission at once with the grading core
    (:func:`autograder.grading.grade.grade_assignment`: sandboxed kernels on Dask, verdicts
    outside the kernel, nbgrader's gradebook and ``autograded/``), and as each finishes,
@@ -27,8 +41,9 @@
    tests' total, see :mod:`autograder.grading.deadline`) is generated and released again in full.
 
 The queue lives in ``grader/watch/<assignment>/queue.jsonl`` under the course root (the
-grading command's private folder), one JSON object per submission, rewritten atomically at
-every change: it is both the watcher's state and what ``nn-autograde queue`` shows. A
+grading command's private folder), one JSON object per submission, rewritten atomically
+once per step of a cycle and once per finished grading: it is both the watcher's state and
+what ``nn-autograde queue`` shows. A
 submission is *grading* only between collection and its result; a watcher that is killed
 and restarted puts those back to *waiting* and grades them again. The gradebook holds one
 submission per student, replaced by each grading, and the rate limit counts only *done*
@@ -55,7 +70,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
-from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.api import Gradebook
 from nbgrader.auth import Authenticator
 from nbgrader.converters import GenerateFeedback
 from nbgrader.coursedir import CourseDirectory
@@ -86,6 +101,10 @@ class WatchError(RuntimeError):
     """Raise when the watcher cannot run (no exchange, another watcher running)."""
 
 
+class _Refused(Exception):
+    """Raise when a submission cannot be graded; the message says why, for the student."""
+
+
 @dataclasses.dataclass
 class Entry:
     """One submission in the queue (one line of ``queue.jsonl``); times are ISO UTC."""
@@ -104,6 +123,8 @@ class Entry:
     reason: str = ""
     feedback: str = ""  # scope of the released feedback: "public", "full" or "" (none)
     attempts: int = 0  # gradings that ended in a machine fault (grading_error)
+    device: int | None = None  # the inbound folder scanned: collect opens only that one
+    inode: int | None = None
 
 
 class Watch(Configurable):
@@ -112,7 +133,9 @@ class Watch(Configurable):
     max_graded_per_hour = Int(
         4,
         help="Submissions of one student graded per hour (0: no limit). Over it a submission "
-        "waits until the oldest grading of the last hour is an hour old; it is never dropped.",
+        "waits until the oldest grading of the last hour is an hour old; it is never dropped. "
+        "The limit counts per student id: without check_owner anyone who can write the "
+        "exchange can invent ids and evade it (known_students_only bounds them to the roster).",
     ).tag(config=True)
     poll_interval = Float(
         10.0, help="Seconds between two looks at the exchange's inbound folder."
@@ -130,17 +153,24 @@ class Watch(Configurable):
         "submissions of others fail with a reason.",
     ).tag(config=True)
     check_owner = Bool(
-        False,
+        True,
         help="Fail a submission whose inbound folder is not owned by the Unix user named "
-        "like the student (for hubs where each student is a Unix user of that name).",
+        "like the student, when it is first seen (nbgrader's exchange is shared by every user "
+        "of the machine, and each can write a folder under any student's name). Turn it off "
+        "only where one Unix user submits for all students (a test exchange): then anyone who "
+        "can write the exchange can submit as any student or invent student ids, which the "
+        "hourly limit counts apart and the gradebook records (known_students_only refuses "
+        "ids not on the roster).",
     ).tag(config=True)
     max_clock_skew = Float(
         300.0,
         help="Seconds a submission's claimed time (its folder name, written on the student's "
         "side) may be earlier than when its inbound folder and notebook last changed (the "
         "file system's change time, which no student can set back); an earlier claim is "
-        "replaced by that time. 0: trust the claim, as nbgrader does (e.g. after restoring "
-        "the exchange from a copy, which resets those times).",
+        "replaced by that time. A claim more than this after the watcher's clock fails the "
+        "submission (it would supersede later ones). 0: trust an earlier claim, as nbgrader "
+        "does (e.g. after restoring the exchange from a copy, which resets those times); a "
+        "claim later than the watcher's clock still fails.",
     ).tag(config=True)
     max_attempts = Int(
         3,
@@ -281,98 +311,163 @@ class Watcher:
     # -- 1. scan ---------------------------------------------------------------------------
 
     def scan(self) -> int:
-        """Add new inbound submissions of the assignment to the queue; return how many."""
+        """Add new inbound submissions of the assignment to the queue; return how many.
+
+        Each is checked here (see the module docstring), so one that fails never supersedes,
+        queues or rate-limits anything: it is *failed* at once, with its reason.
+        """
         known = {e.id for e in self.entries}
         try:
-            names = sorted(os.listdir(self.inbound))
+            inbound = os.open(self.inbound, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         except FileNotFoundError as err:
             raise WatchError(
                 f"the exchange has no inbound folder {self.inbound}: set c.Exchange.root and "
                 "c.CourseDirectory.course_id in nbgrader_config.py and release the assignment"
             ) from err
-        now = _iso(self.clock())
+        now = self.clock()
+        roster: set[str] | None = None
         added = 0
-        for name in names:
-            if name in known:
-                continue
-            parts = split_inbound_name(name, self.assignment)
-            if parts is None:
-                continue  # another assignment's submission
-            student, stamp = parts
-            entry = Entry(
-                id=name, student=student, timestamp=None, state=QueueState.WAITING, seen_at=now
-            )
-            problem = self._check_name(student, stamp, entry)
-            if problem:
-                entry.state, entry.reason, entry.finished_at = QueueState.FAILED, problem, now
-                self.log(f"{_describe(name)}: not graded: {problem}")
-            else:
-                self.log(f"{student}: new submission ({entry.timestamp})")
-            self.entries.append(entry)
-            added += 1
+        try:
+            for name in sorted(os.listdir(inbound)):
+                if name in known:
+                    continue
+                parts = split_inbound_name(name, self.assignment)
+                if parts is None:
+                    continue  # another assignment's submission
+                student, stamp = parts
+                entry = Entry(
+                    id=name,
+                    student=student,
+                    timestamp=None,
+                    state=QueueState.WAITING,
+                    seen_at=_iso(now),
+                )
+                try:
+                    self._check_new(entry, stamp, inbound, now)
+                    if self.settings.known_students_only:
+                        roster = self._roster() if roster is None else roster
+                        if student not in roster:
+                            raise _Refused(
+                                f"{student} is not a student of this course (known_students_only)"
+                            )
+                except _Refused as problem:
+                    entry.state, entry.reason, entry.finished_at = (
+                        QueueState.FAILED,
+                        str(problem),
+                        _iso(now),
+                    )
+                    self.log(f"{_describe(name)}: not graded: {problem}")
+                else:
+                    self.log(f"{student}: new submission ({entry.timestamp})")
+                self.entries.append(entry)
+                added += 1
+        finally:
+            os.close(inbound)
         if added:
             self.save()
         return added
 
-    def _check_name(self, student: str, stamp: str, entry: Entry) -> str:
-        """Set ``entry.timestamp``; return why the submission cannot be graded, or ""."""
-        if not STUDENT_ID.fullmatch(student):
-            return (
-                f"the student id {_describe(student)} is not accepted (letters, digits and "
+    def _check_new(self, entry: Entry, stamp: str, inbound: int, now: datetime.datetime) -> None:
+        """Check a new submission's name, claimed time and folder; set its timestamp and inode.
+
+        Raises _Refused with the reason it cannot be graded.
+        """
+        if not STUDENT_ID.fullmatch(entry.student):
+            raise _Refused(
+                f"the student id {_describe(entry.student)} is not accepted (letters, digits and "
                 "_ . @ - only, at most 64)"
             )
         try:
-            entry.timestamp = _iso(deadline.as_utc(parse_utc(stamp)))
-        except Exception:  # any unparsable name is the submission's problem
-            return "its folder name holds no valid submission time"
-        if self.settings.known_students_only:
-            with Gradebook(self.coursedir.db_url) as gb:
+            claimed = deadline.as_utc(parse_utc(stamp))
+        except Exception as err:  # any unparsable name is the submission's problem
+            raise _Refused("its folder name holds no valid submission time") from err
+        skew = datetime.timedelta(seconds=max(self.settings.max_clock_skew, 0))
+        if claimed > now + skew:
+            raise _Refused(
+                f"its submission time {claimed:%Y-%m-%d %H:%M:%S} UTC is in the future "
+                f"(the grader's clock said {now:%Y-%m-%d %H:%M:%S} UTC)"
+            )
+        entry.timestamp = _iso(claimed)
+        fd, info = self._open_folder(entry, inbound)
+        os.close(fd)
+        entry.device, entry.inode = info.st_dev, info.st_ino
+
+    def _roster(self) -> set[str]:
+        """Return the ids of the students in the gradebook."""
+        with Gradebook(self.coursedir.db_url) as gb:
+            return {student.id for student in gb.students}
+
+    def _open_folder(self, entry: Entry, inbound: int | None = None) -> tuple[int, os.stat_result]:
+        """Open ``entry``'s inbound folder once, without following a link; check whose it is.
+
+        Returns the folder's descriptor (the caller closes it) and its ``fstat``. Raises
+        _Refused when it is not a folder, is not the folder scanned (once its inode is
+        recorded), or with ``check_owner`` is not owned by the user named like the student.
+        """
+        flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+        path = entry.id if inbound is not None else self.inbound / entry.id
+        try:
+            fd = os.open(path, flags, dir_fd=inbound)
+        except OSError as err:
+            raise _Refused(f"its inbound entry is not a folder ({err.strerror})") from err
+        try:
+            info = os.fstat(fd)
+            scanned = (entry.device, entry.inode)
+            if entry.inode is not None and (info.st_dev, info.st_ino) != scanned:
+                raise _Refused("its inbound folder was replaced after it was first seen")
+            if self.settings.check_owner:
                 try:
-                    gb.find_student(student)
-                except MissingEntry:
-                    return f"{student} is not a student of this course (known_students_only)"
-        return ""
+                    owner = pwd.getpwuid(info.st_uid).pw_name
+                except KeyError:
+                    owner = f"uid {info.st_uid}"
+                if owner != entry.student:
+                    raise _Refused(
+                        f"it claims to be {entry.student}'s but the folder belongs to {owner}"
+                    )
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd, info
 
     # -- 2. choose -------------------------------------------------------------------------
-
-    def _graded_in_last_hour(self, student: str, now: datetime.datetime) -> list[datetime.datetime]:
-        return sorted(
-            _time(e.started_at)
-            for e in self.entries
-            if e.student == student
-            and e.state == QueueState.DONE
-            and e.started_at
-            and now - _time(e.started_at) < _HOUR
-        )
 
     def choose(self) -> list[Entry]:
         """Return the submissions to grade now, one per student (see the module docstring)."""
         now = self.clock()
+        waiting: dict[str, list[Entry]] = {}
+        last_graded: dict[str, datetime.datetime] = {}
+        recent: dict[str, list[datetime.datetime]] = {}  # gradings started in the last hour
+        for e in self.entries:
+            if e.state == QueueState.WAITING:
+                waiting.setdefault(e.student, []).append(e)
+            elif e.state == QueueState.DONE:
+                if e.timestamp:
+                    # It was made before its grading started: that bounds a claim in the
+                    # future that a watcher before the check at scan graded.
+                    stamp = _time(e.timestamp)
+                    if e.started_at:
+                        stamp = min(stamp, _time(e.started_at))
+                    last_graded[e.student] = max(last_graded.get(e.student, stamp), stamp)
+                if e.started_at and now - _time(e.started_at) < _HOUR:
+                    recent.setdefault(e.student, []).append(_time(e.started_at))
         chosen = []
-        for student in sorted({e.student for e in self.entries if e.state == QueueState.WAITING}):
-            waiting = [
-                e for e in self.entries if e.student == student and e.state == QueueState.WAITING
-            ]
-            waiting.sort(key=lambda e: e.timestamp or "")
-            latest = waiting[-1]
-            graded = [
-                e.timestamp
-                for e in self.entries
-                if e.student == student and e.state == QueueState.DONE and e.timestamp
-            ]
-            for entry in waiting[:-1]:
+        limit = self.settings.max_graded_per_hour
+        for student in sorted(waiting):
+            pending = sorted(waiting[student], key=lambda e: e.timestamp or "")
+            latest = pending[-1]
+            for entry in pending[:-1]:
                 self._finish(entry, QueueState.SUPERSEDED, "a later submission replaced it")
-            if graded and _time(latest.timestamp) <= max(_time(t) for t in graded):
+            graded = last_graded.get(student)
+            if graded is not None and _time(latest.timestamp) <= graded:
                 self._finish(latest, QueueState.SUPERSEDED, "not newer than the graded submission")
                 continue
-            limit = self.settings.max_graded_per_hour
-            recent = self._graded_in_last_hour(student, now)
-            if limit and len(recent) >= limit:
-                until = _iso(recent[-limit] + _HOUR)
+            started = sorted(recent.get(student, []))
+            if limit and len(started) >= limit:
+                until = _iso(started[-limit] + _HOUR)
                 if latest.not_before != until:
                     latest.not_before = until
                     self.log(
-                        f"{student}: {len(recent)} graded in the last hour (limit {limit}); "
+                        f"{student}: {len(started)} graded in the last hour (limit {limit}); "
                         f"waits until {until}"
                     )
                 continue
@@ -394,51 +489,65 @@ class Watcher:
         return path if path.is_absolute() else self.course_root / path
 
     def collect(self, entry: Entry) -> str:
-        """Copy the submission into ``submitted/``; return why it cannot be graded, or ""."""
-        folder = self.inbound / entry.id
+        """Copy the submission into ``submitted/``; return why it cannot be graded, or "".
+
+        Everything is read through descriptors of the one folder opened (see the module
+        docstring); a file that vanishes or changes meanwhile fails this submission only.
+        """
         try:
-            fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+            fd, _ = self._open_folder(entry)
+        except _Refused as problem:
+            return str(problem)
+        try:
+            data, secret, written = self._read_submission(fd)
+            written = max(written, os.fstat(fd).st_ctime)
+        except _Refused as problem:
+            return str(problem)
         except OSError as err:
-            return f"its inbound entry is not a folder ({err.strerror})"
-        try:
-            owner_uid = os.fstat(fd).st_uid
+            return f"its files changed while they were collected ({err.strerror or err})"
         finally:
             os.close(fd)
-        if self.settings.check_owner:
-            try:
-                owner = pwd.getpwuid(owner_uid).pw_name
-            except KeyError:
-                owner = f"uid {owner_uid}"
-            if owner != entry.student:
-                return f"it claims to be {entry.student}'s but the folder belongs to {owner}"
+        self._check_time(entry, written)
+        self._write_submitted(entry, data, secret)
+        return ""
+
+    def _read_submission(self, fd: int) -> tuple[bytes, str, float]:
+        """Return the notebook, the secret ("" if none) and the notebook's change time.
+
+        ``fd`` is the submission's open folder. Raises _Refused with the reason it cannot be
+        graded.
+        """
         name = f"{self.plan.notebook}.ipynb"
         try:
-            data = grade.read_submitted(folder / name, grade.MAX_NOTEBOOK_BYTES)
-        except FileNotFoundError:
-            return f"it holds no {name} ({self._listing(folder)})"
-        except grade.TooLarge:
-            return f"{name} is larger than {grade.MAX_NOTEBOOK_BYTES // 1024**2} MiB"
-        except (OSError, grade.SubmittedFileError) as err:
-            return f"{name} cannot be read: {err}"
+            data, info = grade.read_submitted_at(name, grade.MAX_NOTEBOOK_BYTES, dir_fd=fd)
+        except FileNotFoundError as err:
+            raise _Refused(f"it holds no {name} ({self._listing(fd)})") from err
+        except grade.TooLarge as err:
+            raise _Refused(
+                f"{name} is larger than {grade.MAX_NOTEBOOK_BYTES // 1024**2} MiB"
+            ) from err
+        except grade.SubmittedFileError as err:
+            raise _Refused(f"{name} cannot be read: {err}") from err
         try:
             nb = nbformat.reads(data.decode("utf-8"), as_version=4)
             ids = {c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in nb.cells}
-        except Exception:  # anything unreadable is the submission's problem
-            return f"{name} is not a Jupyter notebook"
+        except Exception as err:  # anything unreadable is the submission's problem
+            raise _Refused(f"{name} is not a Jupyter notebook") from err
         if not ids & set(self.plan.points):
-            return (
+            raise _Refused(
                 f"{name} is not a notebook of {self.assignment}: none of its graded cells is there"
             )
-        self._check_time(entry, folder, name)
-        self._write_submitted(entry, data, grade.read_secret(folder) or "")
-        return ""
+        try:
+            secret = grade.read_secret(dir_fd=fd, strict=True) or ""
+        except grade.SubmittedFileError as err:
+            raise _Refused(f"{err} (nbgrader submit writes a small regular file)") from err
+        return data, secret, info.st_ctime
 
-    def _check_time(self, entry: Entry, folder: Path, name: str) -> None:
-        """Replace a claimed submission time earlier than the files' change time."""
+    def _check_time(self, entry: Entry, written: float) -> None:
+        """Replace a claimed submission time earlier than ``written``, the files' change time."""
         skew = self.settings.max_clock_skew
         if skew <= 0:
             return
-        written = max(os.lstat(folder).st_ctime, os.lstat(folder / name).st_ctime)
         claimed = _time(entry.timestamp)
         if claimed.timestamp() >= written - skew:
             return
@@ -450,9 +559,10 @@ class Watcher:
         self.log(f"{entry.student}: {self._notes[entry.student]}")
 
     @staticmethod
-    def _listing(folder: Path) -> str:
+    def _listing(fd: int) -> str:
+        """Describe what the open folder ``fd`` holds (at most five names, escaped)."""
         try:
-            names = sorted(os.listdir(folder))
+            names = sorted(os.listdir(fd))
         except OSError:
             return "its folder cannot be listed"
         shown = ", ".join(_describe(n) for n in names[:5])
@@ -518,14 +628,15 @@ class Watcher:
         now = _iso(self.clock())
         for entry in chosen:
             entry.state, entry.started_at, entry.not_before = QueueState.GRADING, now, None
-            self.save()
+        self.save()
+        for entry in chosen:
             problem = self.collect(entry)
             if problem:
                 self._finish(entry, QueueState.FAILED, problem)
             else:
                 grading[entry.student] = entry
                 self.log(f"{entry.student}: collected; grading")
-            self.save()
+        self.save()
         if not grading:
             return
 
@@ -580,7 +691,7 @@ class Watcher:
             else:
                 entry.state, entry.started_at, entry.reason = QueueState.WAITING, None, reason
                 self.log(f"{student}: grading_error ({reason}); tried again")
-            self.save()
+        self.save()
 
     def _scheduler(self, workers: int):
         """Return the watcher's Dask client, its local cluster started on first use.

@@ -1,0 +1,377 @@
+"""Can a student with a shell on the hub make the watcher grade someone else's notebook as
+theirs, or block or slow down a classmate's grading? (issue 19, findings 2 and 3)
+
+Each test stages one attack on a mini course with an nbgrader exchange. Races are made
+deterministic: a hook in ``os.open`` swaps or unlinks files at the moment the watcher opens
+the notebook, so a watcher that opened anything by path a second time would read what the
+attacker put there. Most tests drive the watcher's steps (``scan``, ``choose``, ``collect``)
+directly and grade nothing; one grades end to end. Another account is played by uid 65534
+(``chown``, so those tests need root) with ``pwd.getpwuid`` naming the accounts.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import pwd
+import types
+from pathlib import Path
+
+import nbformat
+import pytest
+import watch_support as ws
+from nbgrader.api import Gradebook
+from traitlets.config import Config
+
+from autograder.grading import watch
+
+pytestmark = pytest.mark.timeout(600)
+
+NOTEBOOK = f"{ws.MINI}.ipynb"
+SECRET = "submission_secret.txt"
+#: The account that plays mallory where a folder must belong to another account.
+OTHER_UID = 65534
+
+needs_root = pytest.mark.skipif(
+    os.geteuid() != 0, reason="giving a folder to another account needs root"
+)
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    """Return a released mini course with an exchange (copied for each test)."""
+    return ws.make_course(tmp_path_factory.mktemp("template"))
+
+
+@pytest.fixture
+def course(template, tmp_path):
+    """Return a fresh copy of the mini course."""
+    return ws.copy_course(template, tmp_path / "class")
+
+
+@pytest.fixture
+def accounts(monkeypatch):
+    """Name this test's user "alice" and uid 65534 "mallory", as a hub's accounts would be."""
+    names = {os.getuid(): "alice", OTHER_UID: "mallory"}
+    real = pwd.getpwuid
+
+    def getpwuid(uid):
+        if uid in names:
+            return types.SimpleNamespace(pw_name=names[uid], pw_uid=uid)
+        return real(uid)
+
+    monkeypatch.setattr(pwd, "getpwuid", getpwuid)
+
+
+def _watcher(course: Path, config: Config | None = None, **kwargs) -> watch.Watcher:
+    return watch.Watcher(
+        assignment=ws.MINI, course_root=course, config=config, log=lambda _: None, **kwargs
+    )
+
+
+def _config(**settings) -> Config:
+    config = Config()
+    for name, value in settings.items():
+        setattr(config.Watch, name, value)
+    return config
+
+
+def _stamp(when: datetime.datetime) -> str:
+    return when.strftime("%Y-%m-%d %H:%M:%S.%f UTC")
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def _entry(watcher: watch.Watcher, folder: Path) -> watch.Entry:
+    (entry,) = [e for e in watcher.entries if e.id == folder.name]
+    return entry
+
+
+def _collected(course: Path, student: str) -> Path:
+    return course / "submitted" / student / ws.MINI
+
+
+def _give_away(folder: Path) -> None:
+    """Make ``folder`` and its files belong to mallory's account (uid 65534)."""
+    for path in [folder, *folder.iterdir()]:
+        os.chown(path, OTHER_UID, OTHER_UID, follow_symlinks=False)
+
+
+def _opened_in(path, dir_fd) -> str:
+    """Return the path a watcher's ``os.open(path, dir_fd=dir_fd)`` names, at call time."""
+    if dir_fd is None:
+        return os.path.abspath(os.fspath(path))
+    return os.path.join(os.readlink(f"/proc/self/fd/{dir_fd}"), os.fspath(path))
+
+
+def _on_open(monkeypatch, target: Path, *, before=None, after=None) -> list[str]:
+    """Run ``before``/``after`` once, around the first ``os.open`` of ``target``.
+
+    Returns a list that holds the opened path once the hook has run.
+    """
+    real = os.open
+    ran: list[str] = []
+
+    def hooked(path, flags, mode=0o777, *, dir_fd=None):
+        if ran or _opened_in(path, dir_fd) != str(target):
+            return real(path, flags, mode, dir_fd=dir_fd)
+        ran.append(os.fspath(path))
+        if before:
+            before()
+        fd = real(path, flags, mode, dir_fd=dir_fd)
+        if after:
+            after()
+        return fd
+
+    monkeypatch.setattr(os, "open", hooked)
+    return ran
+
+
+# -- a. the folder swapped for a link after it was checked ---------------------------------
+
+
+@pytest.mark.parametrize("target", ["classmate", "solutions"])
+def test_a_folder_swapped_for_a_link_after_its_check_is_collected_from_the_folder_checked(
+    course, monkeypatch, target
+):
+    alice = ws.submit(course, "alice", ws.answered(course, ws.CORRECT))
+    mallory = ws.submit(course, "mallory", ws.answered(course, ws.NAIVE))
+    own_notebook, own_secret = (mallory / NOTEBOOK).read_bytes(), (mallory / SECRET).read_text()
+    elsewhere = {"classmate": alice, "solutions": course.parent.parent / "assignment" / ws.MINI}
+    watcher = _watcher(course)
+    watcher.scan()
+
+    def swap():
+        mallory.rename(mallory.with_name("moved-away"))
+        mallory.symlink_to(elsewhere[target], target_is_directory=True)
+
+    ran = _on_open(monkeypatch, mallory / NOTEBOOK, before=swap)
+    problem = watcher.collect(_entry(watcher, mallory))
+
+    assert ran and mallory.is_symlink(), "the attack did not run"
+    collected = _collected(course, "mallory")
+    if problem:
+        assert not collected.exists()
+    else:  # graded on her own notebook, feedback to her own secret
+        assert (collected / NOTEBOOK).read_bytes() == own_notebook
+        assert (collected / SECRET).read_text() == own_secret
+
+
+def test_a_student_who_swaps_in_the_solutions_is_graded_on_her_own_notebook(course, monkeypatch):
+    mallory = ws.submit(course, "mallory", ws.answered(course, ws.NAIVE))
+    solutions = course.parent.parent / "assignment" / ws.MINI
+
+    def swap():
+        mallory.rename(mallory.with_name("moved-away"))
+        mallory.symlink_to(solutions, target_is_directory=True)
+
+    ran = _on_open(monkeypatch, mallory / NOTEBOOK, before=swap)
+    (entry,) = watch.watch(assignment=ws.MINI, course_root=course, once=True, log=lambda _: None)
+
+    assert ran, "the attack did not run"
+    assert (entry.state, entry.score) in {("done", ws.NAIVE_SCORE), ("failed", None)}, entry
+    if entry.state == "done":  # her own work, her own feedback
+        assert entry.feedback == "full", entry.reason
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        scores = [s.score for s in gb.find_assignment(ws.MINI).submissions]
+    assert ws.FULL_SCORE not in scores
+
+
+@pytest.mark.parametrize("account", ["another", "the same"])
+def test_a_folder_replaced_between_scan_and_collect_is_not_collected(course, accounts, account):
+    if account == "another" and os.geteuid() != 0:
+        pytest.skip("giving a folder to another account needs root")
+    alice = ws.submit(course, "alice", ws.answered(course, ws.CORRECT))
+    watcher = _watcher(course, _config(check_owner=True))
+    watcher.scan()
+    entry = _entry(watcher, alice)
+    assert entry.state == "waiting"
+    # The exchange's inbound folder is writable by every student: a folder can be renamed.
+    alice.rename(alice.with_name("moved-away"))
+    alice.mkdir()
+    nbformat.write(ws.answered(course, ws.NAIVE), alice / NOTEBOOK)
+    if account == "another":
+        _give_away(alice)
+
+    problem = watcher.collect(entry)
+
+    assert problem and not _collected(course, "alice").exists()
+
+
+# -- b. links inside the folder ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("linked", [NOTEBOOK, SECRET])
+def test_a_linked_notebook_or_submission_secret_in_the_folder_is_refused(course, linked):
+    alice = ws.submit(course, "alice", ws.answered(course, ws.CORRECT))
+    mallory = ws.submit(course, "mallory", ws.answered(course, ws.NAIVE))
+    (mallory / linked).unlink()
+    (mallory / linked).symlink_to(alice / linked)
+    watcher = _watcher(course)
+    watcher.scan()
+
+    problem = watcher.collect(_entry(watcher, mallory))
+
+    assert linked in problem
+    assert not _collected(course, "mallory").exists()
+
+
+# -- c, d. claimed times and owners are checked before anything is superseded --------------
+
+
+@needs_root
+@pytest.mark.parametrize("ahead", ["a minute", "to 2099"])
+def test_a_later_dated_folder_by_another_account_under_a_classmates_name_fails_at_scan(
+    course, accounts, ahead
+):
+    first = ws.submit(course, "alice", ws.answered(course, ws.NAIVE))
+    claimed = {
+        "a minute": _stamp(_now() + datetime.timedelta(minutes=1)),  # within max_clock_skew
+        "to 2099": "2099-01-01 00:00:00.000000 UTC",
+    }[ahead]
+    fake = ws.inbound_folder(course, f"alice+{ws.MINI}+{claimed}+x")
+    nbformat.write(ws.answered(course, ws.CORRECT), fake / NOTEBOOK)
+    _give_away(fake)
+    watcher = _watcher(course, _config(check_owner=True))
+
+    watcher.scan()
+
+    assert _entry(watcher, fake).state == "failed"
+    reason = _entry(watcher, fake).reason
+    assert "belongs to mallory" in reason or (ahead == "to 2099" and "in the future" in reason)
+    assert watcher.choose() == [_entry(watcher, first)]
+    _entry(watcher, first).state = watch.QueueState.DONE  # as if graded
+    second = ws.submit(course, "alice", ws.answered(course, ws.CORRECT))
+    watcher.scan()
+    assert watcher.choose() == [_entry(watcher, second)]
+
+
+def test_a_claimed_time_far_in_the_future_is_refused_at_scan(course):
+    now = _now()
+    later = now + datetime.timedelta(seconds=60)  # within max_clock_skew: a clock a bit fast
+    far = ws.inbound_folder(course, f"mallory+{ws.MINI}+2099-01-01 00:00:00.000000 UTC+x")
+    near = ws.inbound_folder(course, f"bob+{ws.MINI}+{_stamp(later)}+x")
+    watcher = _watcher(course, clock=lambda: now)
+
+    watcher.scan()
+
+    assert _entry(watcher, far).state == "failed"
+    assert "in the future" in _entry(watcher, far).reason
+    assert _entry(watcher, near).state == "waiting"
+    assert watcher.choose() == [_entry(watcher, near)]
+
+
+def test_a_future_time_graded_by_an_earlier_watcher_does_not_block_later_submissions(course):
+    watcher = _watcher(course)
+    graded_at = _now() - datetime.timedelta(hours=2)
+    watcher.entries.append(  # what a watcher without the check at scan left in the queue
+        watch.Entry(
+            id=f"alice+{ws.MINI}+2099-01-01 00:00:00.000000 UTC+x",
+            student="alice",
+            timestamp="2099-01-01T00:00:00+00:00",
+            state=watch.QueueState.DONE,
+            seen_at=graded_at.isoformat(),
+            started_at=graded_at.isoformat(),
+        )
+    )
+    folder = ws.submit(course, "alice", ws.answered(course))
+
+    watcher.scan()
+
+    assert watcher.choose() == [_entry(watcher, folder)]
+
+
+# -- e. files that vanish while they are collected ------------------------------------------
+
+
+def test_a_notebook_unlinked_as_it_is_read_ends_only_that_submission_also_after_a_restart(
+    course, monkeypatch
+):
+    folder = ws.submit(course, "mallory", ws.answered(course, ws.NAIVE))
+    notebook = (folder / NOTEBOOK).read_bytes()
+    watcher = _watcher(course)
+    watcher.scan()
+    (entry,) = watcher.choose()
+    entry.state = watch.QueueState.GRADING  # as grade_chosen does before collecting
+    watcher.save()
+
+    ran = _on_open(monkeypatch, folder / NOTEBOOK, after=(folder / NOTEBOOK).unlink)
+    problem = watcher.collect(entry)
+
+    assert ran and not (folder / NOTEBOOK).exists(), "the attack did not run"
+    collected = _collected(course, "mallory") / NOTEBOOK
+    assert bool(problem) != collected.exists()  # failed, or collected from the bytes read
+    if not problem:
+        assert collected.read_bytes() == notebook
+
+    # A watcher killed then restarts; she puts the notebook back and unlinks it again.
+    (folder / NOTEBOOK).write_bytes(notebook)
+    ran = _on_open(monkeypatch, folder / NOTEBOOK, after=(folder / NOTEBOOK).unlink)
+    restarted = _watcher(course)
+    restarted.recover()
+    (entry,) = restarted.choose()
+    restarted.collect(entry)
+    assert ran
+
+
+# -- f. cost linear in the number of inbound folders ----------------------------------------
+
+
+class _CountingList(list):
+    """A list that counts the items its iterations visit."""
+
+    visits = 0
+
+    def __iter__(self):
+        for item in super().__iter__():
+            self.visits += 1
+            yield item
+
+
+def _queue_work(course: Path, folders: int, monkeypatch) -> tuple[int, int]:
+    """Return (entries visited, queue writes) of one cycle over ``folders`` made-up students."""
+    stamp = _stamp(_now() - datetime.timedelta(minutes=1))
+    for k in range(folders):
+        ws.inbound_folder(course, f"fake{k:05d}+{ws.MINI}+{stamp}")
+    writes = []
+    real = watch.write_queue
+    monkeypatch.setattr(watch, "write_queue", lambda *a: writes.append(real(*a)))
+    watcher = _watcher(course)
+    watcher.entries = _CountingList(watcher.entries)
+    watcher.scan()
+    chosen = watcher.choose()
+    watcher.grade_chosen(chosen, workers=1)  # each fails: no notebook, so nothing is graded
+    assert len(watcher.entries) == folders and len(chosen) == folders
+    assert all(e.state == "failed" for e in watcher.entries)
+    return watcher.entries.visits, len(writes)
+
+
+def test_queue_work_grows_linearly_with_made_up_students(template, tmp_path, monkeypatch):
+    small = _queue_work(ws.copy_course(template, tmp_path / "small"), 100, monkeypatch)
+    large = _queue_work(ws.copy_course(template, tmp_path / "large"), 1000, monkeypatch)
+
+    visits, writes = large
+    assert visits <= 15 * small[0], (small, large)  # 10x the folders; quadratic would be 100x
+    assert writes <= 5 and small[1] <= 5, (small, large)  # once per phase, not per entry
+
+
+def test_known_students_are_read_from_the_gradebook_once_per_scan(course, monkeypatch):
+    stamp = _stamp(_now())
+    for k in range(20):
+        ws.inbound_folder(course, f"fake{k:02d}+{ws.MINI}+{stamp}")
+    opened = []
+    real = watch.Gradebook
+
+    def counting(*args, **kwargs):
+        opened.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(watch, "Gradebook", counting)
+    watcher = _watcher(course, _config(known_students_only=True))
+
+    watcher.scan()
+
+    assert all("not a student of this course" in e.reason for e in watcher.entries)
+    assert len(opened) <= 1

@@ -156,7 +156,7 @@ def _add_watch_commands(commands) -> None:
             run.add_argument(
                 option,
                 dest=name,
-                action="store_true",
+                action=argparse.BooleanOptionalAction,
                 default=None,
                 help=f"{trait.help.rstrip('.')} ({default})",
             )

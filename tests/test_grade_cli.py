@@ -118,3 +118,16 @@ def test_the_course_configuration_file_sets_the_grading_limits(tmp_path):
     flags.GradingLimits.cell_timeout = 7.0
     plan = grade.make_plan(course_root=course_root, assignment=course.ASSIGNMENT, overrides=flags)
     assert grade.GradingLimits(config=plan.config).limits(workers=1).cell_timeout == 7.0
+
+
+def test_watch_switches_turn_a_setting_on_or_off_and_leave_it_alone_when_absent(monkeypatch):
+    from autograder.grading import watch
+
+    seen = {}
+    monkeypatch.setattr(watch, "watch", lambda **kwargs: seen.update(kwargs))
+    assert cli.main(["watch", "A", "--once", "--no-check-owner", "--known-students-only"]) == 0
+    assert dict(seen["config"].Watch) == {"check_owner": False, "known_students_only": True}
+    cli.main(["watch", "A", "--once", "--check-owner"])
+    assert dict(seen["config"].Watch) == {"check_owner": True}
+    cli.main(["watch", "A", "--once"])
+    assert dict(seen["config"].Watch) == {}

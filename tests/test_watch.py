@@ -146,7 +146,11 @@ def _late_name(student: str) -> str:
     return f"{student}+{ws.MINI}+{stamp}"
 
 
-def test_malformed_submissions_are_recorded_with_a_reason_and_the_queue_goes_on(course):
+def test_malformed_submissions_are_recorded_with_a_reason_and_the_queue_goes_on(
+    course, monkeypatch
+):
+    # Each folder is as its maker left it: no wait for files still being written.
+    monkeypatch.setattr(watch, "SETTLE_S", 0.0)
     source = course.parent.parent / "assignment" / ws.MINI / f"{ws.MINI}.ipynb"
     notebook = f"{ws.MINI}.ipynb"
     ws.inbound_folder(course, _late_name("carol") + "+r1").joinpath(notebook).write_text("hi")
@@ -428,3 +432,11 @@ def test_a_backdated_submission_time_is_replaced_by_when_its_files_were_written(
     assert "earlier than its files" in entry.reason
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
         assert gb.find_submission(ws.MINI, "alice").late_submission_penalty == ws.FULL_SCORE
+
+
+def test_a_plain_tcp_scheduler_is_refused_before_the_watcher_starts(course):
+    insecure = Config()
+    insecure.Watch.scheduler = "tcp://127.0.0.1:8786"
+    with pytest.raises(watch.WatchError, match="refusing the unencrypted scheduler"):
+        watch.Watcher(assignment=ws.MINI, course_root=course, config=insecure)
+    assert watch.read_queue(course, ws.MINI) == []

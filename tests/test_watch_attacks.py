@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime
 import os
 import pwd
+import time
 import types
 from pathlib import Path
 
@@ -335,6 +336,7 @@ def _queue_work(course: Path, folders: int, monkeypatch) -> tuple[int, int]:
     stamp = _stamp(_now() - datetime.timedelta(minutes=1))
     for k in range(folders):
         ws.inbound_folder(course, f"fake{k:05d}+{ws.MINI}+{stamp}")
+    monkeypatch.setattr(watch, "SETTLE_S", 0.0)  # the empty folders are finished as they are
     writes = []
     real = watch.write_queue
     monkeypatch.setattr(watch, "write_queue", lambda *a: writes.append(real(*a)))
@@ -375,3 +377,37 @@ def test_known_students_are_read_from_the_gradebook_once_per_scan(course, monkey
 
     assert all("not a student of this course" in e.reason for e in watcher.entries)
     assert len(opened) <= 1
+
+
+def test_a_submission_still_being_written_waits_and_is_collected_once_whole(course, monkeypatch):
+    """nbgrader submit makes the inbound folder, then copies the notebook: a look in between."""
+    monkeypatch.setattr(watch, "SETTLE_S", 0.5)
+    folder = ws.inbound_folder(course, f"bob+{ws.MINI}+{_stamp(_now())}+x")
+    watcher = _watcher(course)
+    watcher.scan()
+    entry = _entry(watcher, folder)
+
+    assert watcher.grade_chosen(watcher.choose(), workers=1) == 0
+    assert entry.state == "waiting" and not _collected(course, "bob").exists()
+    half = nbformat.writes(ws.answered(course))[:200]
+    (folder / f"{ws.MINI}.ipynb").write_text(half)
+    assert watcher.grade_chosen(watcher.choose(), workers=1) == 0
+    assert entry.state == "waiting"
+
+    nbformat.write(ws.answered(course), folder / f"{ws.MINI}.ipynb")
+    assert watcher.collect(entry) == ""
+    assert (_collected(course, "bob") / f"{ws.MINI}.ipynb").is_file()
+
+
+def test_a_notebook_missing_from_a_folder_left_alone_fails_with_a_reason(course, monkeypatch):
+    monkeypatch.setattr(watch, "SETTLE_S", 0.5)
+    folder = ws.inbound_folder(course, f"bob+{ws.MINI}+{_stamp(_now())}+x")
+    (folder / "notes.txt").write_text("forgot the notebook")
+    watcher = _watcher(course)
+    watcher.scan()
+    time.sleep(0.6)
+
+    assert watcher.grade_chosen(watcher.choose(), workers=1) == 1
+    entry = _entry(watcher, folder)
+    assert entry.state == "failed" and f"holds no {ws.MINI}.ipynb" in entry.reason
+    assert "notes.txt" in entry.reason

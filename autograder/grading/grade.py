@@ -154,7 +154,8 @@ class GradingLimits(Configurable):
         help="Files a kernel may keep in /tmp (its working folder) and /dev/shm, in GiB.",
     ).tag(config=True)
     max_processes = Int(
-        sandbox.Limits.processes, help="Processes per kernel, the sandbox's own included."
+        sandbox.Limits.processes,
+        help="Processes and threads per kernel, counted together, the sandbox's own included.",
     ).tag(config=True)
     output_mib = Float(
         sandbox.Limits.output_size / _MIB, help="Bytes a kernel may send, in MiB."

@@ -31,7 +31,10 @@
    folder that then replaces the old one. Anything else in the folder is never read. A
    submission that is not a notebook, is too large, is a notebook of another assignment, or
    whose files vanish or change while they are read is *failed* with its reason and not
-   collected: the student's previous submission stays graded, and the watcher goes on.
+   collected: the student's previous submission stays graded, and the watcher goes on. A
+   folder whose notebook is missing or not whole while something in it changed within
+   :data:`SETTLE_S` seconds is still being written (``nbgrader submit`` makes the folder,
+   then copies into it): it stays waiting for the next cycle.
 4. **Grade** every collected submission at once with the grading core
    (:func:`autograder.grading.grade.grade_assignment`: sandboxed kernels on Dask, verdicts
    outside the kernel, nbgrader's gradebook and ``autograded/``), and as each finishes,
@@ -43,8 +46,7 @@
 The queue lives in ``grader/watch/<assignment>/queue.jsonl`` under the course root (the
 grading command's private folder), one JSON object per submission, rewritten atomically
 once per step of a cycle and once per finished grading: it is both the watcher's state and
-what ``nn-autograde queue`` shows. A
-submission is *grading* only between collection and its result; a watcher that is killed
+what ``nn-autograde queue`` shows. A submission is *grading* only between collection and its result; a watcher that is killed
 and restarted puts those back to *waiting* and grades them again. The gradebook holds one
 submission per student, replaced by each grading, and the rate limit counts only *done*
 entries, so nothing is lost or counted twice. A lock file keeps a second watcher of the
@@ -85,6 +87,9 @@ from autograder.kernel.protocol import Status
 #: Student ids the watcher accepts (what JupyterHub and nbgrader use in practice).
 STUDENT_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}")
 _HOUR = datetime.timedelta(hours=1)
+#: Seconds a submission's folder must have stood unchanged before a missing or unreadable
+#: notebook fails it: ``nbgrader submit`` makes the folder first, then copies the files in.
+SETTLE_S = 5.0
 
 
 class QueueState(enum.StrEnum):
@@ -102,7 +107,19 @@ class WatchError(RuntimeError):
 
 
 class _Refused(Exception):
-    """Raise when a submission cannot be graded; the message says why, for the student."""
+    """Raise when a submission cannot be graded; the message says why, for the student.
+
+    ``incomplete``: its notebook is missing or not whole, which a submission still being
+    written also looks like.
+    """
+
+    def __init__(self, reason: str, *, incomplete: bool = False) -> None:
+        super().__init__(reason)
+        self.incomplete = incomplete
+
+
+class _StillWriting(Exception):
+    """Raise when a submission's folder changed within SETTLE_S and its notebook is not whole."""
 
 
 @dataclasses.dataclass
@@ -254,6 +271,13 @@ class Watcher:
         )
         self.config = self.plan.config
         self.settings = Watch(config=self.config)
+        if self.settings.scheduler:
+            from autograder.grading import cluster
+
+            try:
+                cluster.check_scheduler(self.settings.scheduler)
+            except cluster.ClusterError as err:
+                raise WatchError(str(err)) from err
         self.sandboxed = sandboxed
         self.clock = clock
         self._log = log
@@ -502,6 +526,8 @@ class Watcher:
             data, secret, written = self._read_submission(fd)
             written = max(written, os.fstat(fd).st_ctime)
         except _Refused as problem:
+            if problem.incomplete and self._changed_lately(fd):
+                raise _StillWriting from problem
             return str(problem)
         except OSError as err:
             return f"its files changed while they were collected ({err.strerror or err})"
@@ -521,7 +547,7 @@ class Watcher:
         try:
             data, info = grade.read_submitted_at(name, grade.MAX_NOTEBOOK_BYTES, dir_fd=fd)
         except FileNotFoundError as err:
-            raise _Refused(f"it holds no {name} ({self._listing(fd)})") from err
+            raise _Refused(f"it holds no {name} ({self._listing(fd)})", incomplete=True) from err
         except grade.TooLarge as err:
             raise _Refused(
                 f"{name} is larger than {grade.MAX_NOTEBOOK_BYTES // 1024**2} MiB"
@@ -532,7 +558,7 @@ class Watcher:
             nb = nbformat.reads(data.decode("utf-8"), as_version=4)
             ids = {c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in nb.cells}
         except Exception as err:  # anything unreadable is the submission's problem
-            raise _Refused(f"{name} is not a Jupyter notebook") from err
+            raise _Refused(f"{name} is not a Jupyter notebook", incomplete=True) from err
         if not ids & set(self.plan.points):
             raise _Refused(
                 f"{name} is not a notebook of {self.assignment}: none of its graded cells is there"
@@ -542,6 +568,16 @@ class Watcher:
         except grade.SubmittedFileError as err:
             raise _Refused(f"{err} (nbgrader submit writes a small regular file)") from err
         return data, secret, info.st_ctime
+
+    @staticmethod
+    def _changed_lately(fd: int) -> bool:
+        """Return True when the open folder ``fd`` or a file in it changed within SETTLE_S."""
+        newest = os.fstat(fd).st_ctime
+        with contextlib.suppress(OSError):
+            for name in os.listdir(fd):
+                with contextlib.suppress(OSError):
+                    newest = max(newest, os.stat(name, dir_fd=fd, follow_symlinks=False).st_ctime)
+        return time.time() - newest < SETTLE_S
 
     def _check_time(self, entry: Entry, written: float) -> None:
         """Replace a claimed submission time earlier than ``written``, the files' change time."""
@@ -622,15 +658,26 @@ class Watcher:
         release.start()
         entry.feedback = str(scope)
 
-    def grade_chosen(self, chosen: list[Entry], *, workers: int) -> None:
-        """Collect, grade and release feedback for ``chosen``; update the queue as each ends."""
+    def grade_chosen(self, chosen: list[Entry], *, workers: int) -> int:
+        """Collect, grade and release feedback for ``chosen``; update the queue as each ends.
+
+        Returns how many were taken up (graded or failed); one whose files are still being
+        written waits for the next cycle.
+        """
         grading: dict[str, Entry] = {}
         now = _iso(self.clock())
         for entry in chosen:
             entry.state, entry.started_at, entry.not_before = QueueState.GRADING, now, None
         self.save()
+        postponed = 0
         for entry in chosen:
-            problem = self.collect(entry)
+            try:
+                problem = self.collect(entry)
+            except _StillWriting:
+                entry.state, entry.started_at = QueueState.WAITING, None
+                self.log(f"{entry.student}: its files are still being written; collected later")
+                postponed += 1
+                continue
             if problem:
                 self._finish(entry, QueueState.FAILED, problem)
             else:
@@ -638,7 +685,7 @@ class Watcher:
                 self.log(f"{entry.student}: collected; grading")
         self.save()
         if not grading:
-            return
+            return len(chosen) - postponed
 
         def done(outcome: grade.Outcome) -> None:
             entry = grading.get(outcome.student)
@@ -692,6 +739,7 @@ class Watcher:
                 entry.state, entry.started_at, entry.reason = QueueState.WAITING, None, reason
                 self.log(f"{student}: grading_error ({reason}); tried again")
         self.save()
+        return len(chosen) - postponed
 
     def _scheduler(self, workers: int):
         """Return the watcher's Dask client, its local cluster started on first use.
@@ -735,13 +783,11 @@ class Watcher:
     # -- the loop --------------------------------------------------------------------------
 
     def cycle(self, *, workers: int) -> int:
-        """Scan, choose, grade and release once; return how many submissions were graded."""
+        """Scan, choose, grade and release once; return how many submissions were taken up."""
         self.scan()
         self.refresh_feedback_after_deadline()
         chosen = self.choose()
-        if chosen:
-            self.grade_chosen(chosen, workers=workers)
-        return len(chosen)
+        return self.grade_chosen(chosen, workers=workers) if chosen else 0
 
     def run(self, *, once: bool = False, poll: float | None = None) -> list[Entry]:
         """Watch until interrupted, or with ``once`` until nothing is left to grade now."""

@@ -14,9 +14,13 @@ screenshot of each step is kept in tests/browser/screenshots/hub/.
 from __future__ import annotations
 
 import asyncio
+import base64
 import concurrent.futures
+import contextlib
 import csv
+import json
 import os
+import pwd
 import shlex
 import signal
 import subprocess
@@ -25,8 +29,10 @@ import time
 from pathlib import Path
 
 import nbformat
+import psutil
 import pytest
 from hub_harness import ClassHub, can_run_hub, readme_hub_blocks
+from nbgrader.api import Gradebook
 from traitlets.config.loader import PyFileConfigLoader
 
 from autograder.hub.accounts import Account, unreachable
@@ -227,12 +233,14 @@ class Member:
         self.context.close()
 
 
-def answer(hub: ClassHub, student: str, sample: str) -> Path:
-    """Write the sample's answers into the student's fetched notebook, as the student owns it."""
+def answer(hub: ClassHub, student: str, sample: str, *, markdown: str = "") -> Path:
+    """Write the sample's answers (and a Markdown cell) into the student's fetched notebook."""
     path = hub.layout.home(student) / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
     owner = path.stat()
     fetched = nbformat.read(path, as_version=4)
     answered = make_submissions.make_submission(fetched, make_submissions.SUBMISSIONS[sample])
+    if markdown:
+        answered.cells.append(nbformat.v4.new_markdown_cell(markdown))
     nbformat.write(answered, path)
     os.chown(path, owner.st_uid, owner.st_gid)
     return path
@@ -248,6 +256,85 @@ def stop_watcher(watcher: subprocess.Popen, log: Path) -> str:
             os.killpg(watcher.pid, signal.SIGKILL)
             watcher.wait(timeout=10)
     return log.read_text(encoding="utf-8", errors="replace")
+
+
+#: A Markdown cell the naive student adds: script and handler the instructor's Formgrader must
+#: not run when it shows the submission.
+HOSTILE_MARKDOWN = (
+    "Nothing to see here.\n\n<script>window.nnPwned = 'script';</script>\n"
+    "<img src=x onerror=\"window.nnPwned = 'img'\">"
+)
+
+#: What a student runs from their terminal against every loopback port that listens (issue 19,
+#: finding 1): call the handler that runs a function on a Dask scheduler ("run_function") or
+#: worker and nanny ("run"), all ports at once. Prints each port tried, and OWNED for any that
+#: ran it (it does against a plain-TCP cluster: tested by hand, scheduler, worker and nanny).
+PORT_PROBE = """
+import asyncio, os
+from distributed.core import rpc
+from distributed.protocol.pickle import dumps
+
+ports = set()
+with open("/proc/net/tcp") as table:
+    for line in list(table)[1:]:
+        local, state = line.split()[1], line.split()[3]
+        if state == "0A" and local.startswith("0100007F:"):
+            ports.add(int(local.split(":")[1], 16))
+print("tried", *sorted(ports), flush=True)
+
+async def attack(port):
+    # Run os.getpid on whatever Dask server listens at port: scheduler, worker or nanny.
+    async with rpc(f"tcp://127.0.0.1:{port}", timeout=3) as remote:
+        for handler in ("run_function", "run"):
+            try:
+                reply = await asyncio.wait_for(getattr(remote, handler)(function=dumps(os.getpid)), 5)
+            except Exception:
+                continue
+            if isinstance(reply, int) or (isinstance(reply, dict) and reply.get("status") == "OK"):
+                return port
+
+async def main():
+    tries = [asyncio.wait_for(attack(p), 10) for p in sorted(ports)]
+    for port in await asyncio.gather(*tries, return_exceptions=True):
+        if isinstance(port, int):
+            print("OWNED", port)
+    print("probe done")
+
+asyncio.run(main())
+"""
+
+
+def typed_python(script: str) -> str:
+    """Return a one-line shell command that runs ``script`` with the terminal's python."""
+    encoded = base64.b64encode(script.encode()).decode()
+    return f"echo {encoded} | base64 -d > probe.py && python probe.py; rm -f probe.py"
+
+
+def listening_ports(user: str) -> set[int]:
+    """Return the loopback TCP ports on which ``user``'s processes listen."""
+    uid = pwd.getpwnam(user).pw_uid
+    ports = set()
+    for conn in psutil.net_connections(kind="tcp4"):
+        if conn.status != psutil.CONN_LISTEN or not conn.pid or conn.laddr.ip != "127.0.0.1":
+            continue
+        with contextlib.suppress(psutil.Error):
+            if psutil.Process(conn.pid).uids().real == uid:
+                ports.add(conn.laddr.port)
+    return ports
+
+
+def queue_entries(hub: ClassHub, ids: set[str], timeout_s: float = 120) -> dict[str, dict]:
+    """Wait until the watcher's queue holds the inbound folders ``ids`` as ended; return them."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        shown = hub.run_as(hub.settings.instructor, f"nn-autograde queue {ASSIGNMENT} --json")
+        entries = {e["id"]: e for e in map(json.loads, shown.stdout.splitlines())}
+        found = {i: entries[i] for i in ids if i in entries}
+        if len(found) == len(ids) and all(e["state"] != "waiting" for e in found.values()):
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the watcher did not take up {ids}: {shown.stdout}")
+        time.sleep(2)
 
 
 @end_to_end
@@ -309,7 +396,7 @@ def test_a_class_submits_and_reads_its_feedback_on_the_hub(hub, browser):
 
         # The students answer: one with the stable softmax, one with the naive one.
         answer(hub, solver, SOLVED)
-        answer(hub, wrong, WRONG)
+        answer(hub, wrong, WRONG, markdown=HOSTILE_MARKDOWN)
         for member in students.values():
             member.validate()
         results = {name: member.validation_result() for name, member in students.items()}
@@ -331,6 +418,36 @@ def test_a_class_submits_and_reads_its_feedback_on_the_hub(hub, browser):
             member.shot(f"06_{name}_feedback")
             assert f"{expected_score(sample):g} / {max_score:g} points" in title, title
         lap("feedback read")
+
+        # The naive student attacks from their terminal. Finding 1: every loopback port that
+        # listens, the watcher's Dask cluster among them, as a Dask client: none runs their code.
+        grader_ports = listening_ports(instructor)
+        status, probed = students[wrong].terminal(typed_python(PORT_PROBE), timeout_s=180)
+        assert "probe done" in probed and "OWNED" not in probed, probed
+        tried = {
+            int(p)
+            for line in probed.splitlines()
+            if line.startswith("tried")
+            for p in line.split()[1:]
+        }
+        assert grader_ports and grader_ports <= tried, (grader_ports, tried)
+        # Finding 2 (and 3): an inbound "submission" that is a link to the source folder, and a
+        # future-dated folder under the solver's name. The watcher fails both, with reasons,
+        # and neither changes a grade or the watcher's life.
+        inbound = hub.layout.exchange / roster.course_id / "inbound"
+        link = f"{wrong}+{ASSIGNMENT}+{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime())}.000000 UTC+ln"
+        forged = f"{solver}+{ASSIGNMENT}+2099-01-01 00:00:00.000000 UTC+fk"
+        status, shown = students[wrong].terminal(
+            f"cd {shlex.quote(str(inbound))} && "
+            f"ln -s {shlex.quote(str(SOURCE_DIRECTORY / ASSIGNMENT))} {shlex.quote(link)} && "
+            f"mkdir {shlex.quote(forged)} && cp ~/{ASSIGNMENT}/{ASSIGNMENT}.ipynb {shlex.quote(forged)}/"
+        )
+        assert status == 0, shown
+        ended = queue_entries(hub, {link, forged})
+        for entry in ended.values():
+            assert entry["state"] == "failed" and entry["reason"], entry
+        assert watcher.poll() is None, "the watcher died"
+        lap("classmate attacks")
     finally:
         printed = stop_watcher(watcher, watcher_log)
         watcher_log.unlink(missing_ok=True)
@@ -363,6 +480,16 @@ def test_a_class_submits_and_reads_its_feedback_on_the_hub(hub, browser):
     for name in (solver, wrong):
         teacher.page.locator("table tr", has_text=name).first.wait_for()
     teacher.shot("08_formgrader_submissions")
+    # ... and shows the naive student's submission, whose Markdown holds a script and an
+    # onerror handler, as text: nothing of it runs in the instructor's JupyterLab origin.
+    with Gradebook(f"sqlite:///{hub.layout.course_root / 'gradebook.db'}") as gb:
+        submitted = gb.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, wrong).id
+    shown = teacher.page.goto(f"{hub.url}/user/{instructor}/formgrader/submissions/{submitted}")
+    assert shown.status == 200, shown.status
+    teacher.page.get_by_text("Nothing to see here.").first.wait_for()
+    teacher.page.wait_for_timeout(1000)
+    teacher.shot("09_formgrader_hostile_submission")
+    assert teacher.page.evaluate("window.nnPwned") is None, "the student's script ran"
     teacher.close()
     lap("formgrader")
 

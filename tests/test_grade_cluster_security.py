@@ -81,41 +81,32 @@ def test_the_local_cluster_listens_with_tls_only(grading_cluster):
     assert others and all(a.startswith("tls://") for a in others), others
 
 
-def test_a_classmate_cannot_run_code_on_the_local_scheduler_over_plain_tcp(
-    grading_cluster, tmp_path
+#: How a classmate comes: over plain TCP, or over TLS with a key and certificate of their own.
+ATTACKERS = pytest.mark.parametrize(
+    "scheme, credentials",
+    [("tcp", lambda: None), ("tls", Security.temporary)],
+    ids=["over_plain_tcp", "with_their_own_certificate"],
+)
+
+
+@ATTACKERS
+def test_a_classmate_cannot_run_code_on_the_local_scheduler(
+    grading_cluster, tmp_path, scheme, credentials
 ):
     _, scheduler, _ = grading_cluster
     marker = tmp_path / "owned"
-    _try_scheduler(f"tcp://127.0.0.1:{_port(scheduler)}", marker)
+    _try_scheduler(f"{scheme}://127.0.0.1:{_port(scheduler)}", marker, credentials())
     assert not marker.exists()
 
 
-def test_a_classmate_with_their_own_certificate_cannot_use_the_local_scheduler(
-    grading_cluster, tmp_path
-):
-    _, scheduler, _ = grading_cluster
-    marker = tmp_path / "owned"
-    _try_scheduler(f"tls://127.0.0.1:{_port(scheduler)}", marker, Security.temporary())
-    assert not marker.exists()
-
-
-def test_a_classmate_cannot_run_code_on_a_local_worker_or_nanny_over_plain_tcp(
-    grading_cluster, tmp_path
+@ATTACKERS
+def test_a_classmate_cannot_run_code_on_a_local_worker_or_nanny(
+    grading_cluster, tmp_path, scheme, credentials
 ):
     _, _, others = grading_cluster
     marker = tmp_path / "owned"
     for address in others:
-        _try_worker(f"tcp://127.0.0.1:{_port(address)}", marker)
-    assert not marker.exists()
-
-
-def test_a_classmate_with_their_own_certificate_cannot_use_a_local_worker_or_nanny(
-    grading_cluster, tmp_path
-):
-    _, _, others = grading_cluster
-    marker = tmp_path / "owned"
-    for address in others:
-        _try_worker(f"tls://127.0.0.1:{_port(address)}", marker, Security.temporary())
+        _try_worker(f"{scheme}://127.0.0.1:{_port(address)}", marker, credentials())
     assert not marker.exists()
 
 

@@ -44,6 +44,15 @@ def _script(block: str) -> str:
     return "set -euo pipefail\n" + block
 
 
+def _as_in_a_terminal() -> None:
+    """Let Ctrl-C reach the block, as in a terminal, even when the tests run in the background.
+
+    A job started in the background by a shell without job control ignores SIGINT, and so does
+    every program it starts: the watcher would never see the test's Ctrl-C.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.fixture(scope="module")
 def ran(tmp_path_factory):
     """Run both blocks; return the course and each block's output."""
@@ -67,6 +76,7 @@ def ran(tmp_path_factory):
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
+        preexec_fn=_as_in_a_terminal,
     )
     end = time.monotonic() + 1200
     while time.monotonic() < end and terminal.poll() is None:

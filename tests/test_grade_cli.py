@@ -84,6 +84,7 @@ def test_table_says_when_a_submission_ran_without_the_sandbox():
     assert "NO (--no-sandbox)" in lines[2]
 
 
+@pytest.mark.slow  # waits out a kernel's start-up timeout
 def test_a_kernel_that_cannot_start_is_a_grading_error_and_nothing_is_recorded(
     monkeypatch, tmp_path, capsys
 ):

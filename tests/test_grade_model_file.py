@@ -213,6 +213,7 @@ def test_the_archive_reader_gives_the_live_models_facts_without_tensorflow(name,
     assert _agree(described, live), described
 
 
+@pytest.mark.slow  # each loads the model with Keras in a subprocess
 @pytest.mark.parametrize("name", sorted(DEFERRED_TO_KERAS))
 def test_the_archive_reader_defers_what_only_keras_can_describe(name, tmp_path):
     model = DEFERRED_TO_KERAS[name]()
@@ -303,6 +304,7 @@ def _corrupted(data: bytes, how: str) -> bytes:
     return bytes(raw)
 
 
+@pytest.mark.slow  # each loads the file with Keras in a subprocess
 @pytest.mark.parametrize("how", ["encrypted", "deflate", "lzma"])
 def test_a_broken_archive_is_a_load_error_not_a_crash(how, tmp_path):
     """Does an archive whose zip entry is encrypted or corrupt end as a fact about the file?"""

@@ -26,7 +26,8 @@ from traitlets.config import Config
 
 from autograder.grading import deadline, lms, watch
 
-pytestmark = pytest.mark.timeout(600)
+# Nearly every test here grades a submission in a sandboxed kernel (5-20 s each).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 
 @pytest.fixture(scope="module")
@@ -356,7 +357,6 @@ def test_a_second_watcher_of_the_same_assignment_refuses_to_start(course):
         _run(course)
 
 
-@pytest.mark.slow
 def test_burst_of_thirty_students_is_all_graded(course):
     students = [f"s{k:02d}" for k in range(30)]
     for k, student in enumerate(students):

@@ -160,6 +160,7 @@ def test_a_folder_swapped_for_a_link_after_its_check_is_collected_from_the_folde
         assert (collected / SECRET).read_text() == own_secret
 
 
+@pytest.mark.slow  # grades a submission
 def test_a_student_who_swaps_in_the_solutions_is_graded_on_her_own_notebook(course, monkeypatch):
     mallory = ws.submit(course, "mallory", ws.answered(course, ws.NAIVE))
     solutions = course.parent.parent / "assignment" / ws.MINI

@@ -31,6 +31,8 @@ STUDENT_DISABLED_SERVER_EXTENSIONS = (
 )
 #: JupyterLab's notification defaults on the hub: no news prompt, no update check.
 LAB_NOTIFICATIONS = {"fetchNews": "false", "checkForUpdates": False}
+#: The instructor's server may be framed by its own pages only: the Formgrader menu item.
+FRAMED_BY_SELF = "frame-ancestors 'self'"
 #: Seconds a single-user server may take to start (JupyterLab and nbgrader on a busy machine).
 START_TIMEOUT_S = 120
 
@@ -256,7 +258,12 @@ def role_config_files(settings: HubSettings) -> dict[str, dict[str, str]]:
                 "c = get_config()  # noqa: F821\n"
                 f"load_subconfig({str(layout.course_root / 'nbgrader_config.py')!r})  # noqa: F821\n"
             ),
-            "jupyter_server_config.json": server_config("instructor"),
+            # JupyterHub's servers forbid being framed at all (frame-ancestors 'none'); the
+            # Formgrader opens from the Nbgrader menu in a frame of the same JupyterLab.
+            "jupyter_server_config.json": server_config(
+                "instructor",
+                tornado_settings={"headers": {"Content-Security-Policy": FRAMED_BY_SELF}},
+            ),
             "lab-settings/overrides.json": lab_defaults,
         },
     }

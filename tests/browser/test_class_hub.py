@@ -474,12 +474,18 @@ def test_a_class_submits_and_reads_its_feedback_on_the_hub(hub, browser):
     for member in students.values():
         member.close()
 
-    # The instructor's Formgrader lists both submissions.
+    # The instructor's Formgrader opens from the menu, inside JupyterLab, and lists both
+    # submissions.
     assert [label for label in teacher.nbgrader_menu() if "Formgrader" in label]
+    teacher.page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").first.click()
+    teacher.page.locator(".lm-Menu-itemLabel", has_text="Formgrader").first.click()
+    framed = teacher.page.frame_locator("iframe[src*='formgrader']").first
+    framed.get_by_text("Manage Assignments").first.wait_for()
+    teacher.shot("08_formgrader_from_the_menu")
     teacher.page.goto(f"{hub.url}/user/{instructor}/formgrader/manage_submissions/{ASSIGNMENT}")
     for name in (solver, wrong):
         teacher.page.locator("table tr", has_text=name).first.wait_for()
-    teacher.shot("08_formgrader_submissions")
+    teacher.shot("08_formgrader_submissions_by_url")
     # ... and shows the naive student's submission, whose Markdown holds a script and an
     # onerror handler, as text: nothing of it runs in the instructor's JupyterLab origin.
     with Gradebook(f"sqlite:///{hub.layout.course_root / 'gradebook.db'}") as gb:

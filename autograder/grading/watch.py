@@ -70,6 +70,7 @@ import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import nbformat
 from nbgrader.api import Gradebook
@@ -83,6 +84,9 @@ from traitlets.config import Config, Configurable
 
 from autograder.grading import deadline, grade, state
 from autograder.kernel.protocol import Status
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 #: Student ids the watcher accepts (what JupyterHub and nbgrader use in practice).
 STUDENT_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}")
@@ -741,7 +745,7 @@ class Watcher:
         self.save()
         return len(chosen) - postponed
 
-    def _scheduler(self, workers: int):
+    def _scheduler(self, workers: int) -> str | Client:
         """Return the watcher's Dask client, its local cluster started on first use.
 
         One cluster serves every batch of a watcher's run: starting one costs seconds, a

@@ -1,6 +1,6 @@
-"""Run the class hub for a test: start it with the README's command, act as its members, stop it.
+"""Run the class hub for a test: start it with the command docs/class-hub.md gives, act as its members, stop it.
 
-The README's section "A class on JupyterHub" is the script: its first block starts the hub
+The page docs/class-hub.md ("A class on JupyterHub") is the script: its first block starts the hub
 (the test appends only ``--state`` and ``--port``), the others are the instructor's commands,
 run verbatim as the instructor's Unix account from the course root, where a terminal of the
 instructor's JupyterLab starts.
@@ -32,13 +32,13 @@ from autograder.hub.prepare import free_port
 from support import readme
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-README = REPO_ROOT / "README.md"
-SECTION = "### A class on JupyterHub"
+PAGE = REPO_ROOT / "docs" / "class-hub.md"
+SECTION = "# A class on JupyterHub"
 
 
 def readme_hub_blocks() -> list[str]:
-    """Return the shell blocks of the README's section on the class hub, in order."""
-    return readme.blocks(SECTION, fence="sh")
+    """Return the shell blocks of docs/class-hub.md, in order."""
+    return readme.blocks(SECTION, fence="sh", path=PAGE)
 
 
 def can_run_hub() -> str | None:
@@ -56,7 +56,7 @@ def can_run_hub() -> str | None:
 
 @dataclass
 class ClassHub:
-    """A class hub started by the README's command in a temporary state folder."""
+    """A class hub started by its documented command in a temporary state folder."""
 
     start_command: str
     state: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="nn-class-hub-")))
@@ -77,7 +77,7 @@ class ClassHub:
         return self.state.with_name(self.state.name + ".log")
 
     def start(self, timeout_s: float = 120) -> ClassHub:
-        """Start the hub with the README's command line and wait until its API answers."""
+        """Start the hub with its documented command line and wait until its API answers."""
         command = f"{self.start_command} --state {shlex.quote(str(self.state))} --port {self.port}"
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
@@ -169,7 +169,7 @@ class ClassHub:
         """Stop the hub (it stops the proxy and every single-user server); return the pids of
         class processes that outlived it and had to be killed."""
         if self.process is not None and self.process.poll() is None:
-            # The hub's process: the README command execs into JupyterHub.
+            # The hub's process: the documented command execs into JupyterHub.
             os.kill(self.process.pid, signal.SIGTERM)
             try:
                 self.process.wait(timeout=timeout_s)

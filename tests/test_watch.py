@@ -409,7 +409,7 @@ def test_readme_names_the_assignments_public_tests_as_deadline_py_defines_them()
     ]
     public = [m["grade_id"] for m, src in tests if not deadline.is_hidden_test(src, m)]
     points = sum(m["points"] for m, src in tests if not deadline.is_hidden_test(src, m))
-    readme = (ws.REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    readme = (ws.REPO_ROOT / "docs" / "grading-on-submission.md").read_text(encoding="utf-8")
 
     assert public == ["softmax_original_cases", "model_three_dense_layers", "model_units"]
     assert (

@@ -1,4 +1,4 @@
-"""The README's "Grading on submission" commands, run verbatim on a course with an exchange (slow).
+"""The "Grading on submission" commands (docs/grading-on-submission.md), run verbatim on a course with an exchange (slow).
 
 A copy of the repository's course (the real assignment, the repository's
 ``nbgrader_config.py`` plus ``c.Exchange.root``), generated and released; two students submit
@@ -30,14 +30,15 @@ from support import readme
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ASSIGNMENT = "C2_W2_Assignment"
 SOURCE = REPO_ROOT / "assignment" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
-SECTION = "### Grading on submission: `nn-autograde watch`"
+PAGE = REPO_ROOT / "docs" / "grading-on-submission.md"
+SECTION = "# Grading on submission: `nn-autograde watch`"
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 
 
 def section_blocks() -> list[str]:
-    """Return the shell blocks of the README's "Grading on submission" section, in order."""
-    return readme.blocks(SECTION, fence="sh")
+    """Return the shell blocks of docs/grading-on-submission.md, in order."""
+    return readme.blocks(SECTION, fence="sh", path=PAGE)
 
 
 def _script(block: str) -> str:

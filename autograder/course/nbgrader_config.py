@@ -90,7 +90,7 @@ c.FeedbackExporter.extra_template_basedirs = feedback.template_basedirs()
 c.HTMLExporter.sanitize_html = True
 c.HTMLExporter.filters = sanitize.HTML_FILTERS
 
-# Grading on submission (`nn-autograde watch`, README "Grading on submission"). Before the
+# Grading on submission (`nn-autograde watch`, docs/grading-on-submission.md). Before the
 # assignment's due date (`nbgrader db assignment add ... --duedate=...`), feedback shows the
 # public tests' results and only the hidden tests' total (autograder/grading/deadline.py says
 # which are which); c.FeedbackDeadline.hidden_until_deadline = False shows everything at once.

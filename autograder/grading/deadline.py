@@ -18,7 +18,6 @@ that shows hidden tests only as a total before the deadline (``autograder.feedba
 from __future__ import annotations
 
 import datetime
-import enum
 import warnings
 
 from nbgrader.api import Gradebook, MissingEntry
@@ -27,8 +26,10 @@ from sqlalchemy.exc import SAWarning
 from traitlets import Bool
 from traitlets.config import Configurable
 
+from autograder.kernel import protocol
 
-class FeedbackScope(enum.StrEnum):
+
+class FeedbackScope(protocol.Code):
     """How much of the hidden tests a feedback page shows."""
 
     PUBLIC = "public"  # public tests in full, hidden tests as one total (before the deadline)

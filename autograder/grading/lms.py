@@ -20,7 +20,6 @@ export writes 0 instead).
 from __future__ import annotations
 
 import csv
-import enum
 import io
 import warnings
 from pathlib import Path
@@ -31,9 +30,10 @@ from traitlets import Enum, Unicode
 from traitlets.config import Configurable
 
 from autograder.grading import grade
+from autograder.kernel import protocol
 
 
-class LmsFormat(enum.StrEnum):
+class LmsFormat(protocol.Code):
     """The learning management systems the CSV export writes for."""
 
     CANVAS = "canvas"

@@ -59,7 +59,6 @@ import contextlib
 import copy
 import dataclasses
 import datetime
-import enum
 import fcntl
 import json
 import os
@@ -83,6 +82,7 @@ from traitlets import Bool, Float, Int, Unicode
 from traitlets.config import Config, Configurable
 
 from autograder.grading import deadline, grade, state
+from autograder.kernel import protocol
 from autograder.kernel.protocol import Status
 
 if TYPE_CHECKING:
@@ -96,7 +96,7 @@ _HOUR = datetime.timedelta(hours=1)
 SETTLE_S = 5.0
 
 
-class QueueState(enum.StrEnum):
+class QueueState(protocol.Code):
     """Where one submission is in the watcher's queue."""
 
     WAITING = "waiting"  # seen, not graded yet (also: over the hourly limit, until not_before)

@@ -18,14 +18,15 @@ MODEL_FILE = "model.keras"
 DESCRIBER_MARK = "NN-COURSE-MODEL-FACTS "
 
 
-class _Code(str, enum.Enum):
-    """A status code: compares, prints and serialises as its plain string."""
+class Code(str, enum.Enum):
+    """A code that compares, prints and serialises as its plain string (what Python 3.11's
+    ``enum.StrEnum`` does; this runs on 3.10 too)."""
 
     def __str__(self) -> str:
         return self.value
 
 
-class Status(_Code):
+class Status(Code):
     """How the grading of one submission ended (table, CSV, gradebook comment)."""
 
     OK = "ok"
@@ -49,7 +50,7 @@ class Status(_Code):
     GRADING_ERROR = "grading_error"
 
 
-class Verdict(_Code):
+class Verdict(Code):
     """Why one graded test passed or earned nothing (CSV, feedback)."""
 
     PASSED = "passed"

@@ -1,8 +1,8 @@
 """A class's whole assignment on the class hub, in real Chromium (slow).
 
-The hub starts with the README's command (section "A class on JupyterHub") on loopback, in a
+The hub starts with the command of docs/class-hub.md on loopback, in a
 temporary state folder. Two students and the instructor log in (separate browser contexts).
-The instructor releases the assignment with the README's commands, typed into a terminal of
+The instructor releases the assignment with the page's commands, typed into a terminal of
 their JupyterLab, and starts the grading watcher as their Unix account. The students fetch it
 in the Assignments tab, answer it (one correctly, one with the naive softmax of the sample
 submissions), validate and submit it there; the watcher grades both; each student fetches
@@ -103,12 +103,12 @@ def expected_score(sample: str) -> float:
 
 @pytest.fixture(scope="module")
 def hub():
-    """Start the hub with the README's first command; stop it and remove its state after."""
+    """Start the hub with the page's first command; stop it and remove its state after."""
     reason = can_run_hub()
     if reason:
         pytest.skip(reason)
     start_block = readme_hub_blocks()[0].strip()
-    assert "\n" not in start_block, "the README starts the hub with one command"
+    assert "\n" not in start_block, "the page starts the hub with one command"
     started = ClassHub(start_block).start()
     yield started
     leftovers = started.stop()
@@ -360,7 +360,7 @@ def test_a_class_submits_and_reads_its_feedback_on_the_hub(hub, browser):
     lap("logged in")
 
     # The instructor opens a terminal in JupyterLab: it starts in the course root, with the
-    # course's nbgrader first on PATH. There they release the assignment (README block 2) ...
+    # course's nbgrader first on PATH. There they release the assignment (the page's block 2) ...
     status, where = teacher.terminal("pwd; command -v nbgrader nn-autograde")
     assert status == 0, where
     assert str(hub.layout.course_root) in where
@@ -368,7 +368,7 @@ def test_a_class_submits_and_reads_its_feedback_on_the_hub(hub, browser):
     status, printed = teacher.terminal(" && ".join(blocks[1].strip().splitlines()))
     assert status == 0 and "Released as: nn-training-c2w2 C2_W2_Assignment" in printed, printed
     lap("released")
-    # ... and start the grading watcher (README block 3), which keeps running.
+    # ... and start the grading watcher (the page's block 3), which keeps running.
     watcher_log = hub.state.with_name(hub.state.name + "-watch.log")
     watcher = hub.start_as(instructor, blocks[2], watcher_log)
     try:
@@ -499,7 +499,7 @@ def test_a_class_submits_and_reads_its_feedback_on_the_hub(hub, browser):
     teacher.close()
     lap("formgrader")
 
-    # nbgrader export (README block 4) writes both rows.
+    # nbgrader export (the page's block 4) writes both rows.
     exported = hub.run_as(instructor, blocks[3])
     assert exported.returncode == 0, exported.stdout + exported.stderr
     with (hub.layout.course_root / "grades.csv").open(encoding="utf-8") as rows:

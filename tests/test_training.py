@@ -63,3 +63,50 @@ def test_steps_per_execution_changes_speed_not_the_numbers():
     losses_7, weights_7 = train(7)  # 200 / 32 = 7 batches: one epoch per call
     assert losses_1 == losses_7
     assert all(np.array_equal(a, b) for a, b in zip(weights_1, weights_7, strict=True))
+
+
+_TRAIN_AND_PREDICT = """
+import json, sys
+import numpy as np, keras
+from lab_utils import training
+if sys.argv[1] == "fast":
+    training.run_small_models_fast()
+    training.run_small_models_fast()  # a second call changes nothing
+rng = np.random.default_rng(0)
+X = rng.normal(size=(300, 2)).astype("float32")
+y = rng.integers(0, 3, 300)
+keras.utils.set_random_seed(7)
+model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(6, activation="relu"), keras.layers.Dense(3)])
+model.compile(optimizer=keras.optimizers.Adam(0.01),
+              loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+first = model.fit(X, y, epochs=3, verbose=0).history["loss"]
+second = model.fit(X, y, epochs=2, verbose=0, validation_split=0.2).history
+print(json.dumps({"steps": int(model.steps_per_execution), "first": first, "second": second,
+                  "predict": model.predict(X, verbose=0).tolist(),
+                  "evaluate": model.evaluate(X, y, verbose=0)}))
+"""
+
+
+@pytest.mark.slow
+def test_run_small_models_fast_gives_the_same_numbers_in_fewer_calls():
+    """Does the speed-up call change how often Python calls TensorFlow, and nothing computed?"""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    runs = {}
+    for mode in ("plain", "fast"):
+        done = subprocess.run(
+            [sys.executable, "-c", _TRAIN_AND_PREDICT, mode],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+            timeout=300,
+        )
+        runs[mode] = json.loads(done.stdout.strip().splitlines()[-1])
+    assert runs["plain"].pop("steps") == 1
+    assert runs["fast"].pop("steps") == 10  # 300 rows / 32 per batch: one epoch per call
+    assert runs["fast"] == runs["plain"]

@@ -60,6 +60,28 @@ def linear(z):
     return out if out.ndim else float(out)
 
 
+def leaky_relu(z, negative_slope: float = 0.01):
+    """Return ``z`` for positive ``z`` and ``negative_slope * z`` otherwise, element-wise.
+
+    Keras offers the same as ``keras.layers.LeakyReLU(negative_slope=...)`` (default 0.3).
+    Introduced in C2_W2_Relu (dying ReLU).
+    """
+    slope = _check_slope(negative_slope)
+    z = np.asarray(z, dtype=float)
+    out = np.where(z > 0, z, slope * z)
+    return out if out.ndim else float(out)
+
+
+def _check_slope(negative_slope) -> float:
+    slope = float(negative_slope)
+    if not 0.0 <= slope < 1.0:
+        raise ValueError(
+            f"negative_slope must be in [0, 1): 0 for ReLU, a small number such as 0.01 for "
+            f"leaky ReLU; got {negative_slope}"
+        )
+    return slope
+
+
 def plot_activations(fig=None, *, z_range: tuple[float, float] = (-5.0, 5.0)):
     """Draw linear, sigmoid and ReLU side by side and return the Figure.
 
@@ -374,3 +396,60 @@ def relu_fit_widget(
     button.on_click(state.show_solution)
     state.update()
     return state
+
+
+def dead_units(x, w, b) -> np.ndarray:
+    """Return one flag per unit: True where ``z = w x + b`` is at most 0 for every ``x``.
+
+    Such a ReLU unit outputs 0 on all the data and its slope there is 0, so gradient
+    descent gets no gradient for its ``w`` and ``b``: it stays "dead".
+    Introduced in C2_W2_Relu (dying ReLU).
+    """
+    z, _ = unit_outputs(x, w, b)
+    return np.all(z <= 0, axis=1)
+
+
+def cost_gradients(x, y, w, b, *, negative_slope: float = 0.0):
+    """Return ``(J, dJ_dw, dJ_db)`` for the lab's network fitted to ``y`` at ``x``.
+
+    ``J = (1/2m) sum (y_hat - y)**2`` with ``y_hat`` the sum of the units' outputs;
+    ``negative_slope = 0`` gives ReLU units, a small positive one leaky ReLU units.
+    A unit's gradient is ``(1/m) sum (y_hat - y) g'(z) x`` (and without ``x`` for ``b``),
+    so it is exactly 0 for a ReLU unit whose ``z`` is negative on every example.
+    Introduced in C2_W2_Relu (dying ReLU).
+    """
+    slope = _check_slope(negative_slope)
+    x = np.asarray(x, dtype=float).reshape(-1)
+    y = np.asarray(y, dtype=float).reshape(-1)
+    if x.shape != y.shape:
+        raise ValueError(f"x and y must hold one target per point; got {x.size} and {y.size}")
+    z, a = unit_outputs(x, w, b, lambda v: leaky_relu(v, slope))
+    error = a.sum(axis=0) - y
+    g_prime = np.where(z > 0, 1.0, slope)
+    cost = float(np.mean(error**2) / 2)
+    # + 0.0 turns a -0.0 (a mean of zeros times negative errors) into a plain 0.
+    return cost, np.mean(error * g_prime * x, axis=1) + 0.0, np.mean(error * g_prime, axis=1) + 0.0
+
+
+def gradient_descent(
+    x, y, w, b, *, negative_slope: float = 0.0, lr: float = 0.1, num_iters: int = 1000, units=None
+):
+    """Run ``num_iters`` steps of gradient descent on the lab's network; return ``(w, b, costs)``.
+
+    ``units`` lists the units whose ``w`` and ``b`` are updated (default: all); ``costs``
+    holds the cost before every step and after the last one. The inputs are not changed.
+    Introduced in C2_W2_Relu (dying ReLU).
+    """
+    w, b = (v.copy() for v in _check_params(w, b))
+    if num_iters < 0 or lr <= 0:
+        raise ValueError(f"need lr > 0 and num_iters >= 0; got lr={lr}, num_iters={num_iters}")
+    update = np.zeros(w.size)
+    update[list(range(w.size)) if units is None else list(units)] = 1.0
+    costs = []
+    for _ in range(num_iters):
+        cost, dJ_dw, dJ_db = cost_gradients(x, y, w, b, negative_slope=negative_slope)
+        costs.append(cost)
+        w -= lr * update * dJ_dw
+        b -= lr * update * dJ_db
+    costs.append(cost_gradients(x, y, w, b, negative_slope=negative_slope)[0])
+    return w, b, np.array(costs)

@@ -45,6 +45,19 @@ def numeric_derivative(f: Callable[[float], float], w: float, epsilon: float = 1
     return (f(w + epsilon) - f(w)) / epsilon
 
 
+def centred_derivative(f: Callable[[float], float], w: float, epsilon: float = 1e-3) -> float:
+    """Estimate dJ/dw at ``w`` by nudging both ways: (f(w + eps) - f(w - eps)) / (2 eps).
+
+    The centred difference: its error shrinks like epsilon**2 (the forward difference's
+    like epsilon), which makes it the usual choice for checking gradients.
+    Introduced in C2_W2_Derivatives.
+    """
+    _check_function(f)
+    epsilon = _check_epsilon(epsilon)
+    w = float(w)
+    return (f(w + epsilon) - f(w - epsilon)) / (2 * epsilon)
+
+
 def symbolic_derivative(expr, symbol: sympy.Symbol, value: float):
     """Differentiate ``expr`` with respect to ``symbol`` and evaluate it at ``value``.
 

@@ -233,3 +233,39 @@ def inactive_fraction(A1, y) -> np.ndarray:
         raise ValueError(f"A1 has {A1.shape[0]} rows but y has {y.shape[0]} labels")
     classes = np.unique(y)
     return np.array([[np.mean(A1[y == c, j] <= 0.0) for c in classes] for j in range(A1.shape[1])])
+
+
+def activation_patterns(W1, b1, X) -> np.ndarray:
+    """Return the distinct on/off patterns a ReLU layer shows on the points ``X``, one per row.
+
+    Row entries are True where the unit is on (``z > 0``). ``W1`` (2, units) and ``b1``
+    (units,) as Keras stores them; ``X`` (m, 2), e.g. a fine grid over the plane.
+    Introduced in C2_W2_Multiclass_TF.
+    """
+    X = np.asarray(X, dtype=float)
+    if X.ndim != 2 or X.shape[1] != 2:
+        raise ValueError(f"X must have shape (m, 2): one 2-D point per row; got {X.shape}")
+    W1, b1 = _check_layer(W1, b1, 2, "layer 1")
+    if W1.shape[1] > 62:
+        raise ValueError(f"at most 62 units fit the patterns' 64-bit codes; got {W1.shape[1]}")
+    # One integer per point, bit j set where unit j is on: counting integers is far faster
+    # than np.unique on rows. z is written out, as a matrix product is slow for two inputs.
+    codes = np.zeros(len(X), dtype=np.int64)
+    for j in range(W1.shape[1]):
+        on = X[:, 0] * W1[0, j] + X[:, 1] * W1[1, j] + b1[j] > 0
+        codes |= on.astype(np.int64) << j
+    found = np.flatnonzero(np.bincount(codes, minlength=1))
+    return (found[:, None] >> np.arange(W1.shape[1])) & 1 == 1
+
+
+def max_regions(num_lines: int) -> int:
+    """Return the most regions ``num_lines`` straight lines can cut the plane into.
+
+    Line k crosses the k - 1 lines before it at most once each, so it runs through at
+    most k regions and splits each in two: 1 + (1 + 2 + ... + n) = 1 + n + n(n - 1)/2.
+    k ReLU units of a layer with 2-D input have one line each, so they show at most this
+    many on/off patterns, fewer than 2**k from k = 3 on. Introduced in C2_W2_Multiclass_TF.
+    """
+    if isinstance(num_lines, bool) or not isinstance(num_lines, int | np.integer) or num_lines < 0:
+        raise ValueError(f"num_lines must be a whole number >= 0, got {num_lines!r}")
+    return 1 + num_lines + num_lines * (num_lines - 1) // 2

@@ -38,30 +38,49 @@ def digit_attributes(y) -> np.ndarray:
 
 @dataclasses.dataclass(frozen=True)
 class DigitLabels:
-    """Hold the same digit images labelled two ways, split into training and test sets.
+    """Hold the same digit images labelled two ways, split into training, validation and test sets.
 
     ``y_*`` is the digit (one label per example, shape (m,)); ``Y_*`` is the multi-hot
     array of :data:`LABEL_NAMES` (several yes/no labels per example, shape (m, 3)).
+    The validation set (``*_val``) is for choices such as thresholds; it is empty unless
+    :func:`make_digit_labels` is given a ``validation_fraction``.
     Introduced in C2_W2_Multilabel.
     """
 
     X_train: np.ndarray
     y_train: np.ndarray
     Y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    Y_val: np.ndarray
     X_test: np.ndarray
     y_test: np.ndarray
     Y_test: np.ndarray
     label_names: tuple[str, ...] = LABEL_NAMES
 
 
-def make_digit_labels(*, test_fraction: float = 0.2, seed: int = 1, X=None, y=None) -> DigitLabels:
-    """Label digits by class and by attributes, shuffle with ``seed`` and split off a test set.
+def make_digit_labels(
+    *,
+    test_fraction: float = 0.2,
+    validation_fraction: float = 0.0,
+    seed: int = 1,
+    X=None,
+    y=None,
+) -> DigitLabels:
+    """Label digits by class and by attributes, shuffle with ``seed``, split off test and validation.
 
+    Both fractions are of all the examples. The test set is the same for every
+    ``validation_fraction``: the validation set is carved from what would be training data.
     Uses ``lab_utils.data.load_digits()`` unless ``X`` (m, n) and ``y`` (m,) or (m, 1) are given.
     Introduced in C2_W2_Multilabel.
     """
     if not 0 < test_fraction < 1:
         raise ValueError(f"test_fraction must be between 0 and 1, got {test_fraction}")
+    if not 0 <= validation_fraction < 1 - test_fraction:
+        raise ValueError(
+            f"validation_fraction must be at least 0 and leave training data after the test "
+            f"set's {test_fraction:g}; got {validation_fraction}"
+        )
     if X is None or y is None:
         from lab_utils import data
 
@@ -75,8 +94,13 @@ def make_digit_labels(*, test_fraction: float = 0.2, seed: int = 1, X=None, y=No
     Y = digit_attributes(y)
     order = np.random.default_rng(seed).permutation(len(y))
     n_test = max(1, round(test_fraction * len(y)))
-    test, train = order[:n_test], order[n_test:]
-    return DigitLabels(X[train], y[train], Y[train], X[test], y[test], Y[test])
+    n_val = round(validation_fraction * len(y))
+    test, val, train = order[:n_test], order[n_test : n_test + n_val], order[n_test + n_val :]
+    if train.size == 0:
+        raise ValueError(f"no training examples are left of {len(y)}; use smaller fractions")
+    return DigitLabels(
+        *(X[train], y[train], Y[train]), *(X[val], y[val], Y[val]), *(X[test], y[test], Y[test])
+    )
 
 
 def _check_probabilities(Y_prob, n_labels=None) -> np.ndarray:
@@ -159,6 +183,18 @@ def check_recall_threshold(
             verdict + "High enough, but a larger threshold (fewer false alarms) still reaches it."
         )
     return verdict + "Well done: the largest threshold (to 0.01) that reaches it."
+
+
+def exact_match_rate(Y_true, Y_prob, threshold=0.5) -> float:
+    """Return the fraction of examples whose whole label set is right at ``threshold``.
+
+    Introduced in C2_W2_Multilabel.
+    """
+    Y_true = np.asarray(Y_true)
+    Y_prob = _check_probabilities(Y_prob)
+    if Y_true.shape != Y_prob.shape:
+        raise ValueError(f"Y_true {Y_true.shape} and Y_prob {Y_prob.shape} must have one shape")
+    return float(np.mean(np.all(labels_from_probabilities(Y_prob, threshold) == Y_true, axis=1)))
 
 
 def score_table(Y_true, Y_prob, threshold=0.5, label_names: Sequence[str] = LABEL_NAMES) -> str:
@@ -262,10 +298,16 @@ class ThresholdExplorer:
 
 
 def threshold_widget(
-    Y_true, Y_prob, *, label_names: Sequence[str] = LABEL_NAMES, threshold: float = 0.5
+    Y_true,
+    Y_prob,
+    *,
+    label_names: Sequence[str] = LABEL_NAMES,
+    threshold: float = 0.5,
+    set_name: str = "validation",
 ) -> ThresholdExplorer:
     """Build a slider that moves the threshold and shows each label's precision and recall.
 
+    ``set_name`` names the examples scored (the axis says "score on the validation set").
     Display ``explorer.widget``; the figure shows itself. Introduced in C2_W2_Multilabel.
     """
     import ipywidgets as widgets
@@ -284,7 +326,7 @@ def threshold_widget(
     )
     ax.set_xticks(positions, label_names)
     ax.set_ylim(0, 1.05)
-    ax.set_ylabel("score on the test set")
+    ax.set_ylabel(f"score on the {set_name} set")
     ax.legend(loc="lower left")
     slider = widgets.FloatSlider(
         value=threshold,

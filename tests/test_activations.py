@@ -181,3 +181,86 @@ def test_relu_widget_with_linear_activation_keeps_output_straight():
 def test_relu_widget_rejects_unknown_slider_names():
     with pytest.raises(ValueError, match="unknown slider"):
         activations.relu_fit_widget(initial={"w3": 1.0})
+
+
+def test_leaky_relu_keeps_a_small_slope_for_negative_z():
+    z = np.array([-10.0, -1.0, 0.0, 2.0])
+    np.testing.assert_allclose(activations.leaky_relu(z), [-0.1, -0.01, 0.0, 2.0])
+    np.testing.assert_allclose(
+        activations.leaky_relu(z, negative_slope=0.3), [-3.0, -0.3, 0.0, 2.0]
+    )
+    assert activations.leaky_relu(-2.0, negative_slope=0.0) == 0.0  # slope 0 is ReLU
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.0, 2.0])
+def test_leaky_relu_rejects_a_slope_outside_zero_to_one(bad):
+    with pytest.raises(ValueError, match="negative_slope"):
+        activations.leaky_relu(1.0, negative_slope=bad)
+
+
+def test_dead_units_are_those_off_for_every_example():
+    x = np.linspace(0, 3, 31)
+    # By hand on [0, 3]: z = x - 1 is on from 1; z = -x - 1 never; z = 2x - 7 never (on from 3.5);
+    # z = -x + 3 is on left of 3.
+    w, b = [1.0, -1.0, 2.0, -1.0], [-1.0, -1.0, -7.0, 3.0]
+    assert activations.dead_units(x, w, b).tolist() == [False, True, True, False]
+
+
+def test_cost_gradients_match_centred_differences_of_the_cost():
+    x = np.linspace(0, 3, 31)
+    y = activations.target_function(x)
+    # No kink (z = 0) falls on a grid point, where a difference would straddle two slopes.
+    w, b = np.array([-2.1, 0.8, 1.5]), np.array([2.0, -0.7, -3.5])
+    for slope in (0.0, 0.01):
+        cost, dJ_dw, dJ_db = activations.cost_gradients(x, y, w, b, negative_slope=slope)
+
+        def J(w_, b_, slope=slope):
+            return activations.cost_gradients(x, y, w_, b_, negative_slope=slope)[0]
+
+        eps = 1e-6
+        for j in range(3):
+            step = np.eye(3)[j] * eps
+            assert dJ_dw[j] == pytest.approx(
+                (J(w + step, b) - J(w - step, b)) / (2 * eps), abs=1e-6
+            )
+            assert dJ_db[j] == pytest.approx(
+                (J(w, b + step) - J(w, b - step)) / (2 * eps), abs=1e-6
+            )
+        y_hat = activations.leaky_relu(w[:, None] * x + b[:, None], slope).sum(axis=0)
+        assert cost == pytest.approx(np.mean((y_hat - y) ** 2) / 2)
+
+
+def test_a_dead_relu_unit_gets_exactly_zero_gradient_and_a_leaky_one_does_not():
+    x = np.linspace(0, 3, 301)
+    y = activations.target_function(x)
+    w, b = activations.solution_parameters()
+    w[2], b[2] = 2.0, -7.0
+    _, dJ_dw, dJ_db = activations.cost_gradients(x, y, w, b)
+    assert dJ_dw[2] == 0.0 and dJ_db[2] == 0.0
+    assert dJ_dw[1] != 0.0  # a live unit does get a gradient
+    _, dJ_dw, dJ_db = activations.cost_gradients(x, y, w, b, negative_slope=0.01)
+    assert dJ_dw[2] != 0.0 and dJ_db[2] != 0.0
+
+
+def test_gradient_descent_cannot_revive_a_dead_relu_unit_but_revives_a_leaky_one():
+    x = np.linspace(0, 3, 301)
+    y = activations.target_function(x)
+    w, b = activations.solution_parameters()
+    w[2], b[2] = 2.0, -7.0
+    start = (w.copy(), b.copy())
+    w_relu, b_relu, costs = activations.gradient_descent(x, y, w, b, num_iters=500, units=[2])
+    assert (w_relu[2], b_relu[2]) == (2.0, -7.0)
+    assert costs[0] == costs[-1] and len(costs) == 501
+    w_leaky, b_leaky, costs = activations.gradient_descent(
+        x, y, w, b, negative_slope=0.01, num_iters=2000, units=[2]
+    )
+    assert not activations.dead_units(x, w_leaky, b_leaky)[2]
+    assert costs[-1] < costs[0] / 10
+    assert (w_leaky[:2], b_leaky[:2]) == (pytest.approx(w[:2]), pytest.approx(b[:2]))  # not updated
+    np.testing.assert_array_equal(w, start[0])  # the inputs are left alone
+    np.testing.assert_array_equal(b, start[1])
+
+
+def test_gradient_descent_rejects_a_bad_learning_rate():
+    with pytest.raises(ValueError, match="lr > 0"):
+        activations.gradient_descent([0.0, 1.0], [0.0, 1.0], [1.0], [0.0], lr=0.0)

@@ -128,3 +128,26 @@ def test_plot_epsilon_error_plots_one_point_per_epsilon_on_log_axes():
     # For J = w**2 the forward difference is 2w + eps, so the error is eps itself.
     assert np.allclose(line.get_ydata(), eps, rtol=1e-3)
     assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+
+
+def test_centred_derivative_is_exact_for_a_parabola():
+    # ((w + e)**2 - (w - e)**2) / 2e = 2w by hand, whatever e.
+    for epsilon in (0.5, 1e-2, 1e-4):
+        assert derivatives.centred_derivative(lambda v: v**2, 3, epsilon) == pytest.approx(
+            6, abs=1e-9
+        )
+
+
+def test_centred_derivative_error_shrinks_like_epsilon_squared():
+    # J = w**3 at 2: by hand the centred error is exactly e**2, the forward error 6e + e**2.
+    for epsilon in (1e-1, 1e-2, 1e-3):
+        centred = derivatives.centred_derivative(lambda v: v**3, 2, epsilon) - 12
+        forward = derivatives.numeric_derivative(lambda v: v**3, 2, epsilon) - 12
+        assert centred == pytest.approx(epsilon**2, rel=1e-3)
+        assert forward == pytest.approx(6 * epsilon + epsilon**2, rel=1e-3)
+
+
+@pytest.mark.parametrize("bad", [0, -1e-3, "small"])
+def test_centred_derivative_rejects_a_bad_epsilon(bad):
+    with pytest.raises((ValueError, TypeError), match="epsilon"):
+        derivatives.centred_derivative(lambda v: v, 1.0, bad)

@@ -56,3 +56,47 @@ def test_derivatives_lab_keeps_the_names_of_section_1_for_numbers_only():
     bindings = [s for s in sources if re.search(r"^(J|w)\b[^=\n(]*=[^=]", s, re.M)]
     assert len(bindings) == 1  # the cell that defines J(w) and sets w = 3
     assert "def J(w):" in bindings[0]
+
+
+@pytest.mark.slow
+def test_derivatives_lab_centred_error_shrinks_like_epsilon_squared(executed_notebook):
+    """Does each tenfold smaller epsilon divide the forward error by 10 and the centred by 100?"""
+    text = notebook_text(executed_notebook(NOTEBOOK))
+    rows = [
+        tuple(float(v) for v in row)
+        for row in re.findall(r"^\s+(\S+)\s+(-?\d\.\d+e[+-]\d+)\s+(-?\d\.\d+e[+-]\d+)$", text, re.M)
+    ]
+    assert [r[0] for r in rows] == [1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6]
+    table = {eps: (forward, centred) for eps, forward, centred in rows}
+    for eps in (1e-1, 1e-2, 1e-3):  # above the rounding floor
+        forward, centred = table[eps]
+        smaller_forward, smaller_centred = table[eps / 10]
+        assert forward / smaller_forward == pytest.approx(10, rel=0.05)
+        assert centred / smaller_centred == pytest.approx(100, rel=0.05)
+    assert all(abs(c) < abs(f) for f, c in table.values())  # "much more accurate"
+    assert abs(table[1e-3][1]) == pytest.approx(1e-6, rel=0.01)  # "off by only about 1e-6"
+    assert abs(table[1e-3][1]) < min(abs(f) for f, _ in table.values())
+    # "from about 1e-5 its error no longer follows epsilon**2"
+    assert abs(table[1e-5][1]) > 1.5 * 1e-10
+
+
+@pytest.mark.slow
+def test_derivatives_lab_evaluates_w_squared_at_the_original_points(executed_notebook):
+    text = notebook_text(executed_notebook(NOTEBOOK))
+    found = {
+        int(w_at): (int(exact), float(estimate))
+        for w_at, exact, estimate in re.findall(
+            r"^at w = \s*(-?\d+): SymPy (-?\d+), arithmetic (\S+)$", text, re.M
+        )
+    }
+    assert set(found) == {2, 3, -3}
+    for w_at, (exact, estimate) in found.items():
+        assert exact == 2 * w_at  # dJ/dw = 2w, by hand
+        assert estimate == pytest.approx(2 * w_at + 0.001, abs=1e-6)  # "2w + epsilon"
+    assert "dJ/dw = 2; at w = 3: 2; at w = -3: 2" in text
+
+
+@pytest.mark.slow
+def test_derivatives_lab_folds_the_centred_answer_to_question_4(executed_notebook):
+    text = notebook_text(executed_notebook(NOTEBOOK))
+    assert "question 4: centred, epsilon = 0.5 gives 6.0000" in text

@@ -108,3 +108,56 @@ def test_graph_rewrites_off_and_one_batch_predict_change_speed_not_the_numbers()
     assert all(np.array_equal(a, b) for a, b in zip(weights_on, weights_off, strict=True))
     assert np.array_equal(predict_on, predict_32)
     assert np.array_equal(predict_32, predict_all)
+
+
+def _sources(kind: str) -> list[str]:
+    import json
+
+    from conftest import REPO_ROOT
+
+    nb = json.loads((REPO_ROOT / NOTEBOOK).read_text(encoding="utf-8"))
+    return ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == kind]
+
+
+SPEED_TWEAKS = ("steps_per_execution", "disable_meta_optimizer", "batch_size=len(", "STEPS")
+
+
+def test_multiclass_lab_training_cells_carry_no_speed_tweaks():
+    """Is the speed-up one documented call in the setup cell, not settings students copy?"""
+    code = _sources("code")
+    assert not [t for t in SPEED_TWEAKS if any(t in s for s in code)]
+    setup = code[0]
+    line = next(ln for ln in setup.splitlines() if "run_small_models_fast()" in ln)
+    assert line.startswith("training.run_small_models_fast()  # ")
+    assert "same results without it" in line
+
+
+def test_multiclass_lab_try_it_trains_more_epochs_on_the_same_data():
+    try_it = next(s for s in _sources("code") if s.startswith("units_try ="))
+    assert "np.tile" not in try_it
+    assert "small_model.fit(X, y, epochs=num_epochs, verbose=0)" in try_it
+
+
+def test_multiclass_lab_no_longer_claims_k_units_give_2_to_the_k_patterns():
+    prose = "\n".join(_sources("markdown"))
+    assert "$k$ units give $2^k$ patterns" not in prose
+    assert "1 + k + k(k-1)/2" in prose and re.search(r"at\s+most 7 patterns, not 8", prose)
+
+
+@pytest.mark.slow
+def test_multiclass_lab_counts_no_more_patterns_than_k_lines_make_regions(text):
+    trained = re.search(
+        r"trained layer, 2 units: (\d+) on/off patterns on the grid; at most (\d+) regions", text
+    )
+    assert trained and int(trained.group(1)) == int(trained.group(2)) == 4  # "all four occur"
+    random3 = re.search(
+        r"random layer, 3 units: (\d+) on/off patterns on the grid; at most (\d+) regions; "
+        r"2\*\*3 = 8",
+        text,
+    )
+    found, bound = int(random3.group(1)), int(random3.group(2))
+    assert bound == 1 + 3 + 3 * 2 // 2 and found <= bound < 8
+    never = re.search(r"never on the grid \(1 = on, units 0, 1, 2\): \[(.*)\]", text).group(1)
+    assert len(re.findall(r"\(\d, \d, \d\)", never)) == 8 - found
+    try_it = re.search(r"on/off patterns on the grid: (\d+); at most (\d+) regions", text)
+    assert int(try_it.group(1)) <= int(try_it.group(2)) == 2  # units_try = 1: 1 + 1

@@ -153,3 +153,52 @@ def test_inactive_fraction_counts_zero_activations_per_class():
     assert np.allclose(multiclass.inactive_fraction(A1, y), [[1.0, 0.0], [0.5, 1.0]])
     with pytest.raises(ValueError, match="rows"):
         multiclass.inactive_fraction(A1, y[:3])
+
+
+@pytest.mark.parametrize(("lines", "regions"), [(0, 1), (1, 2), (2, 4), (3, 7), (4, 11)])
+def test_max_regions_counts_what_lines_in_general_position_make(lines, regions):
+    # Drawn by hand: each new line crosses all earlier ones and adds as many regions as its pieces.
+    assert multiclass.max_regions(lines) == regions
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, True])
+def test_max_regions_rejects_anything_but_a_count(bad):
+    with pytest.raises(ValueError, match="whole number"):
+        multiclass.max_regions(bad)
+
+
+def _grid(half=5.0, n=201):
+    xx, yy = np.meshgrid(np.linspace(-half, half, n), np.linspace(-half, half, n))
+    return np.column_stack([xx.ravel(), yy.ravel()])
+
+
+def test_activation_patterns_of_two_crossing_lines_are_all_four():
+    # Units "x0 > 0" and "x1 > 0": the four quadrants.
+    patterns = multiclass.activation_patterns(np.eye(2), np.zeros(2), _grid())
+    assert sorted(map(tuple, patterns.tolist())) == [
+        (False, False),
+        (False, True),
+        (True, False),
+        (True, True),
+    ]
+
+
+def test_activation_patterns_of_two_parallel_lines_miss_one():
+    # Units "x0 > 0" and "x0 > 1": a point cannot have x0 > 1 without x0 > 0.
+    W1, b1 = np.array([[1.0, 1.0], [0.0, 0.0]]), np.array([0.0, -1.0])
+    patterns = multiclass.activation_patterns(W1, b1, _grid())
+    assert sorted(map(tuple, patterns.tolist())) == [(False, False), (True, False), (True, True)]
+
+
+def test_activation_patterns_of_three_lines_stay_below_two_to_the_three():
+    # x0 > 0, x1 > 0 and x0 + x1 < 1 (z = 1 - x0 - x1): seven regions; all three "on" is the
+    # triangle inside, and "x0 <= 0, x1 <= 0, x0 + x1 >= 1" is impossible.
+    W1, b1 = np.array([[1.0, 0.0, -1.0], [0.0, 1.0, -1.0]]), np.array([0.0, 0.0, 1.0])
+    patterns = {tuple(p) for p in multiclass.activation_patterns(W1, b1, _grid()).tolist()}
+    assert len(patterns) == multiclass.max_regions(3) == 7
+    assert (False, False, False) not in patterns and (True, True, True) in patterns
+
+
+def test_activation_patterns_reject_points_that_are_not_2d():
+    with pytest.raises(ValueError, match=r"\(m, 2\)"):
+        multiclass.activation_patterns(np.eye(2), np.zeros(2), np.zeros((5, 3)))

@@ -73,7 +73,34 @@ def test_make_digit_labels_uses_the_course_digits_by_default():
     data = multilabel.make_digit_labels()
     assert data.X_train.shape == (4000, 400) and data.X_test.shape == (1000, 400)
     assert data.Y_test.shape == (1000, 3)
+    assert data.X_val.shape == (0, 400)  # no validation set unless asked for
     assert data.label_names == ("even", "greater than 5", "prime")
+
+
+def test_make_digit_labels_carves_validation_from_training_and_keeps_the_test_set():
+    X, y = _small_digits()
+    X[:, 0] = np.arange(len(X))  # tag each row so that the splits can be told apart
+    plain = multilabel.make_digit_labels(X=X, y=y, test_fraction=0.2, seed=3)
+    split = multilabel.make_digit_labels(
+        X=X, y=y, test_fraction=0.2, validation_fraction=0.3, seed=3
+    )
+    assert (len(split.X_train), len(split.X_val), len(split.X_test)) == (50, 30, 20)
+    np.testing.assert_array_equal(split.X_test, plain.X_test)
+    ids = {
+        name: set(getattr(split, f"X_{name}")[:, 0].tolist()) for name in ("train", "val", "test")
+    }
+    assert ids["val"] <= set(plain.X_train[:, 0].tolist())  # carved from the training data
+    assert not ids["train"] & ids["val"] and not ids["val"] & ids["test"]
+    assert len(ids["train"] | ids["val"] | ids["test"]) == len(X)
+    for digit, row in zip(split.y_val, split.Y_val, strict=True):
+        assert tuple(row) == ATTRIBUTES_BY_HAND[int(digit)]
+
+
+@pytest.mark.parametrize("fraction", [-0.1, 0.8, 0.95])
+def test_make_digit_labels_rejects_a_validation_fraction_that_leaves_no_training_data(fraction):
+    X, y = _small_digits()
+    with pytest.raises(ValueError, match="validation_fraction"):
+        multilabel.make_digit_labels(X=X, y=y, test_fraction=0.2, validation_fraction=fraction)
 
 
 def test_make_digit_labels_rejects_a_bad_test_fraction():
@@ -116,6 +143,15 @@ def test_per_label_scores_reject_mismatched_shapes():
         multilabel.per_label_scores(Y_TRUE[:3], Y_PROB, 0.5)
 
 
+def test_exact_match_rate_counts_only_whole_label_sets_that_are_right():
+    # At 0.5 the predicted sets are [1, 0], [1, 0], [0, 1], [0, 0]: only row 0 matches Y_TRUE.
+    assert multilabel.exact_match_rate(Y_TRUE, Y_PROB, 0.5) == 0.25
+    # At 0.25: [1, 0], [1, 0], [1, 1], [0, 1]: rows 0, 2 and 3 match.
+    assert multilabel.exact_match_rate(Y_TRUE, Y_PROB, 0.25) == 0.75
+    with pytest.raises(ValueError, match="one shape"):
+        multilabel.exact_match_rate(Y_TRUE[:3], Y_PROB)
+
+
 def test_score_table_lists_each_label_with_its_numbers():
     table = multilabel.score_table(Y_TRUE, Y_PROB, 0.5, label_names=("car", "bus"))
     lines = table.splitlines()
@@ -147,6 +183,13 @@ def test_threshold_widget_updates_bars_and_table_when_slider_moves():
     assert [b.get_height() for b in explorer.recall_bars] == pytest.approx([1.0, 1.0])
     assert "0.667" in explorer.text.value
     assert explorer.ax.get_title() == "threshold = 0.25"
+
+
+def test_threshold_widget_says_which_set_it_scores():
+    explorer = multilabel.threshold_widget(Y_TRUE, Y_PROB, label_names=("car", "bus"))
+    assert explorer.ax.get_ylabel() == "score on the validation set"
+    other = multilabel.threshold_widget(Y_TRUE, Y_PROB, label_names=("car", "bus"), set_name="test")
+    assert other.ax.get_ylabel() == "score on the test set"
 
 
 def test_threshold_widget_rejects_probabilities_of_the_wrong_width():

@@ -89,6 +89,37 @@ def plot_digit_grid(X, y, y_hat=None, fig=None, *, num_images: int = 64, ncols: 
     return fig
 
 
+def plot_digit(x, label=None, ax=None, *, size: float = 2.5):
+    """Draw one digit large enough to read, pixel for pixel, titled with its label; return the Axes.
+
+    ``x`` is one image: a row of ``X`` (400 grey levels) or a 20 x 20 array. Each pixel is
+    a sharp square (no smoothing), from 0 (black) to 1 (white), as the network sees it.
+    ``size`` is the side of a new figure in inches.
+    Introduced in C2_W2_Assignment.
+    """
+    x = np.asarray(x, dtype=float)
+    if x.size != IMAGE_SIDE * IMAGE_SIDE:
+        raise ValueError(
+            f"x has {x.size} values; expected {IMAGE_SIDE * IMAGE_SIDE}: one image, a row of X "
+            f"such as X[1015] (not X[1015:1016] of several rows, nor a whole X)"
+        )
+    if ax is None:
+        _, ax = plt.subplots(figsize=(size, size + 0.3))
+    ax.imshow(
+        x.reshape(IMAGE_SIDE, IMAGE_SIDE),
+        cmap="gray",
+        vmin=0.0,
+        vmax=1.0,
+        interpolation="nearest",
+    )
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_xlabel(f"{IMAGE_SIDE} x {IMAGE_SIDE} pixels")
+    if label is not None:
+        ax.set_title(f"label: {np.asarray(label).item()}")
+    return ax
+
+
 def misclassified(y, y_hat) -> np.ndarray:
     """Return the indices where the prediction differs from the label."""
     y = np.asarray(y).reshape(-1)
@@ -155,3 +186,30 @@ def plot_confusion_matrix(y, y_hat, ax=None, *, num_classes: int = 10):
     ax.set_title("confusion matrix")
     ax.grid(False)
     return ax
+
+
+def most_confused(counts, top: int = 3) -> list[tuple[int, int, int]]:
+    """Return the ``top`` largest off-diagonal entries of a confusion matrix, largest first.
+
+    Each entry is ``(true, predicted, count)``: ``count`` examples of class ``true`` were
+    predicted as class ``predicted``. Equal counts keep the matrix's row order; entries of 0
+    are left out, so fewer than ``top`` come back when there are few mistakes.
+    Introduced in C2_W2_Assignment.
+    """
+    counts = np.asarray(counts)
+    if counts.ndim != 2 or counts.shape[0] != counts.shape[1]:
+        raise ValueError(
+            f"counts has shape {counts.shape}; expected a square confusion matrix, such as "
+            "sklearn.metrics.confusion_matrix(y, y_hat)"
+        )
+    if top < 1:
+        raise ValueError(f"top must be at least 1, got {top}")
+    mistakes = counts.astype(int)  # a copy: the caller's matrix keeps its diagonal
+    np.fill_diagonal(mistakes, 0)
+    order = np.argsort(-mistakes, axis=None, kind="stable")[:top]
+    rows, cols = np.unravel_index(order, mistakes.shape)
+    return [
+        (int(i), int(j), int(mistakes[i, j]))
+        for i, j in zip(rows, cols, strict=True)
+        if mistakes[i, j] > 0
+    ]

@@ -55,7 +55,7 @@ def test_stable_softmax_passes_every_softmax_check(reference, check):
     assert result.passed, result.message
 
 
-def test_naive_softmax_loses_only_the_large_input_check(reference):
+def test_naive_softmax_loses_only_the_visible_and_the_hidden_large_logit_checks(reference):
     failed = [
         check
         for check in SOFTMAX_CHECKS
@@ -63,13 +63,34 @@ def test_naive_softmax_loses_only_the_large_input_check(reference):
         .judge(_softmax_facts(reference, check, _naive), reference)
         .passed
     ]
-    assert failed == ["softmax_large_inputs"]
+    assert failed == ["softmax_large_logits", "softmax_large_inputs"]
+    assert not specs.BY_NAME["softmax_large_logits"].hidden
+    assert specs.BY_NAME["softmax_large_inputs"].hidden
 
 
 def test_large_input_failure_explains_overflow_and_the_fix(reference):
     facts = _softmax_facts(reference, "softmax_large_inputs", _naive)
     message = checks.softmax_large_inputs(facts, reference).message
     assert "nan or inf" in message and "subtract max(z)" in message
+
+
+def test_visible_large_logit_check_tells_a_naive_softmax_what_the_hidden_one_does(reference):
+    def lesson(check):
+        result = specs.BY_NAME[check].judge(_softmax_facts(reference, check, _naive), reference)
+        assert not result.passed
+        # "For a float64 input of length n with entries as large as ... in size" differs.
+        return result.message.split(" in size ", 1)[1]
+
+    assert lesson("softmax_large_logits") == lesson("softmax_large_inputs")
+    assert "subtract max(z)" in lesson("softmax_large_logits")
+
+
+def test_visible_large_logits_overflow_and_underflow_a_naive_softmax(reference):
+    for case in reference["softmax"]["checks"]["softmax_large_logits"]:
+        z = np.asarray(case["z"], dtype=case["dtype"])
+        with np.errstate(all="ignore"):
+            assert not np.all(np.isfinite(_naive(z))), case["id"]
+        np.testing.assert_allclose(_stable(z), case["expected"], rtol=1e-12)
 
 
 def test_unnormalised_softmax_is_told_it_does_not_sum_to_one(reference):
@@ -179,6 +200,43 @@ def test_softmax_output_layer_fails_with_the_from_logits_lesson(reference):
     result = checks.model_activations(facts, reference)
     assert not result.passed
     assert "from_logits=True" in result.message and "linear" in result.message
+
+
+def test_softmax_output_layer_fails_the_visible_output_check_with_the_hidden_checks_message(
+    reference,
+):
+    facts = _model_facts(reference, activations=("relu", "relu", "softmax"))
+    failed = [
+        check for check in MODEL_CHECKS if not specs.BY_NAME[check].judge(facts, reference).passed
+    ]
+    assert failed == ["model_output_linear", "model_activations"]
+    assert not specs.BY_NAME["model_output_linear"].hidden
+    visible = checks.model_output_linear(facts, reference)
+    assert visible.message == checks.model_activations(facts, reference).message
+
+
+def test_sigmoid_hidden_layers_pass_the_output_check_and_fail_only_the_activations(reference):
+    facts = _model_facts(reference, activations=("sigmoid", "sigmoid", "linear"))
+    failed = [
+        check for check in MODEL_CHECKS if not specs.BY_NAME[check].judge(facts, reference).passed
+    ]
+    assert failed == ["model_activations"]
+
+
+@pytest.mark.parametrize("behaviour", ["relu", "sigmoid", "tanh"])
+def test_other_output_activations_are_named_and_told_to_be_linear(reference, behaviour):
+    facts = _model_facts(reference, activations=("relu", "relu", behaviour))
+    result = checks.model_output_linear(facts, reference)
+    assert not result.passed
+    assert f"acts as {behaviour}" in result.message and "activation='linear'" in result.message
+
+
+def test_output_check_judges_the_last_dense_layer_whatever_the_layer_count(reference):
+    facts = _model_facts(reference, activations=("relu", "linear"), units=(25, 10))
+    assert checks.model_output_linear(facts, reference).passed
+    facts["layers"] = [{"kind": "ReLU", "units": None}]
+    result = checks.model_output_linear(facts, reference)
+    assert not result.passed and "no Dense layers" in result.message
 
 
 def test_sigmoid_hidden_layers_are_named_by_behaviour(reference):

@@ -74,3 +74,21 @@ def test_every_softmax_spec_has_public_cases_and_a_probe_plan_and_no_model_spec_
 
 def test_the_points_add_up_to_the_assignments_sixteen():
     assert sum(spec.points for spec in specs.SPECS) == 16
+
+
+def test_grading_doc_states_the_public_checks_and_their_twins_as_the_specs_define_them():
+    page = " ".join(
+        (NOTEBOOK.parents[2] / "docs" / "grading.md").read_text(encoding="utf-8").split()
+    )
+    public = [spec for spec in specs.SPECS if not spec.hidden]
+    total = sum(spec.points for spec in specs.SPECS)
+    assert f"Of the {len(specs.SPECS)} ({total} points), {len(public)} are public" in page
+    twins = {
+        "softmax_large_logits": "softmax_large_inputs",
+        "model_output_linear": "model_activations",
+    }
+    for visible, hidden in twins.items():
+        assert not specs.BY_NAME[visible].hidden and specs.BY_NAME[hidden].hidden
+        assert f"`{visible}` and the hidden `{hidden}`" in page
+        assert specs.BY_NAME[visible].points == specs.BY_NAME[hidden].points == 1
+    assert "Each twin is worth 1 point" in page

@@ -113,3 +113,47 @@ def test_plot_confusion_matrix_counts_label_prediction_pairs():
 def test_plot_confusion_matrix_rejects_mismatched_lengths():
     with pytest.raises(ValueError, match="2 labels but y_hat has 3"):
         digits.plot_confusion_matrix([0, 1], [0, 1, 1])
+
+
+def test_plot_digit_draws_one_image_pixel_for_pixel_titled_with_its_label():
+    x = np.zeros(400)
+    x[:20] = 1.0  # the top row of pixels lit
+    ax = digits.plot_digit(x, label=np.int64(2))
+    (image,) = ax.images
+    shown = image.get_array()
+    assert shown.shape == (20, 20)
+    assert np.all(shown[0] == 1.0) and shown[1:].sum() == 0
+    assert image.get_interpolation() == "nearest"  # sharp pixels, not a blur
+    assert image.get_clim() == (0.0, 1.0)
+    assert ax.get_title() == "label: 2"
+    width, height = ax.figure.get_size_inches()
+    assert min(width, height) >= 2.5  # the grid's one-inch tiles were too small to read
+
+
+def test_plot_digit_takes_a_square_image_and_a_given_axes():
+    _, ax = plt.subplots()
+    assert digits.plot_digit(np.eye(20), ax=ax) is ax
+    assert ax.get_title() == "" and ax.get_xlabel() == "20 x 20 pixels"
+
+
+def test_plot_digit_explains_that_it_wants_one_row_of_X():
+    with pytest.raises(ValueError, match=r"800 values; expected 400: one image, a row of X"):
+        digits.plot_digit(np.zeros((2, 400)))
+
+
+def test_most_confused_lists_the_largest_mistakes_first():
+    counts = np.array([[50, 3, 0], [7, 40, 1], [0, 3, 45]])
+    # by hand: off the diagonal, 7 (1 -> 0), then the two 3s in row order, then 1 (1 -> 2)
+    assert digits.most_confused(counts, top=3) == [(1, 0, 7), (0, 1, 3), (2, 1, 3)]
+    assert digits.most_confused(counts, top=10) == [(1, 0, 7), (0, 1, 3), (2, 1, 3), (1, 2, 1)]
+    assert counts[0, 0] == 50  # the caller's matrix keeps its diagonal
+
+
+def test_most_confused_returns_nothing_when_there_are_no_mistakes():
+    assert digits.most_confused(np.diag([5, 5, 5])) == []
+
+
+@pytest.mark.parametrize("counts", [np.zeros((2, 3)), np.zeros(4)])
+def test_most_confused_wants_a_square_confusion_matrix(counts):
+    with pytest.raises(ValueError, match="expected a square confusion matrix"):
+        digits.most_confused(counts)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 
 from conftest import notebook_text
@@ -47,3 +48,62 @@ def test_assignment_prints_no_stray_return_values(executed_notebook):
         if out.get("output_type") == "execute_result"
     ]
     assert not [r for r in results if r.startswith(("Text(", "<matplotlib"))]
+
+
+def _markdown(nb, marker: str) -> str:
+    (cell,) = [c for c in nb.cells if c.cell_type == "markdown" and marker in c.source]
+    return " ".join(cell.source.split())
+
+
+def _accuracies(text: str) -> tuple[float, float]:
+    train = float(re.search(r"training accuracy:\s+([\d.]+)", text).group(1))
+    test = float(re.search(r"test accuracy:\s+([\d.]+)", text).group(1))
+    return train, test
+
+
+def _printed_confusion_matrix(text: str) -> np.ndarray:
+    header = "confusion matrix (rows: true digit 0-9, columns: predicted digit 0-9):\n"
+    block = text[text.index(header) + len(header) :].split("]]", 1)[0]
+    return np.array([[int(n) for n in row.split()] for row in re.findall(r"\[([\d ]+)", block)])
+
+
+def _printed_mistakes(text: str) -> list[tuple[int, int, int]]:
+    found = re.findall(r"a (\d) predicted as a (\d): (\d+) times", text)
+    return [(int(i), int(j), int(n)) for i, j, n in found]
+
+
+@pytest.mark.slow
+def test_assignment_prints_the_test_confusion_matrix_and_its_largest_mistakes(text):
+    counts = _printed_confusion_matrix(text)
+    assert counts.shape == (10, 10)
+    assert counts.sum(axis=1).tolist() == [100] * 10  # stratified: 100 test images per digit
+    right = int(re.search(r"(\d+) of 1000 test images right", text).group(1))
+    assert right == np.trace(counts)
+    assert _accuracies(text)[1] == round(right / 1000, 3)
+    off_diagonal = [(counts[i, j], i, j) for i in range(10) for j in range(10) if i != j]
+    largest = sorted(off_diagonal, key=lambda entry: -entry[0])[:3]  # ties: row order
+    assert _printed_mistakes(text) == [(i, j, int(n)) for n, i, j in largest]
+
+
+@pytest.mark.slow
+def test_assignment_confusion_question_names_the_mistakes_the_notebook_prints(
+    executed_notebook, text
+):
+    answer = _markdown(executed_notebook(NOTEBOOK), "**Question 2")
+    quoted = re.findall(r"a (\d) predicted as a (\d) \((\d+) times\)", answer)
+    assert [(int(i), int(j), int(n)) for i, j, n in quoted] == _printed_mistakes(text)
+
+
+@pytest.mark.slow
+def test_assignment_gap_question_quotes_the_printed_accuracies(executed_notebook, text):
+    question = _markdown(executed_notebook(NOTEBOOK), "**Question 1")
+    train, test = _accuracies(text)
+    assert set(re.findall(r"\b0\.\d{3}\b", question)) == {f"{train:.3f}", f"{test:.3f}"}
+    gap = int(re.search(r"gap of about (\d+) percentage points", question).group(1))
+    assert gap == round(100 * (train - test))
+    assert "4,000 training images" in question
+    assert "training set: 4000 images" in text
+    assert "40 times" in question
+    assert "training loss after 40 epochs" in text
+    # Choices are made on a validation split of the training images, never on the test set.
+    assert "validation set" in question and "Never choose on the test set" in question

@@ -134,6 +134,13 @@ def softmax_large_inputs(facts: dict, reference: dict) -> CheckResult:
     )
 
 
+def softmax_large_logits(facts: dict, reference: dict) -> CheckResult:
+    """Judge the public large logits: the visible twin of :func:`softmax_large_inputs`."""
+    return _judge_softmax(
+        "softmax_large_logits", facts, reference, "my_softmax stays finite on large logits."
+    )
+
+
 def softmax_length_one(facts: dict, reference: dict) -> CheckResult:
     """Judge a vector with a single entry (its softmax is [1.0])."""
     return _judge_softmax(
@@ -264,10 +271,50 @@ def _behaviour(values, outputs: dict, atol: float) -> str | None:
 _SOFTMAX_OUTPUT_LESSON = (
     "The output layer uses softmax. Keep the output layer linear and let the loss apply "
     "softmax: SparseCategoricalCrossentropy(from_logits=True) computes softmax and the loss "
-    "together, which is more accurate than a softmax layer followed by the loss. "
+    "together in one numerically stable step, on every Keras backend. "
     "Fix: Dense(10, activation='linear') and use tf.nn.softmax on the logits when you want "
     "probabilities."
 )
+
+
+def _activations_found(dense: list[dict], model_ref: dict) -> list[str]:
+    """Return what each Dense layer's activation does on the probe: a known name, or why not."""
+    found = []
+    for layer in dense:
+        values = layer.get("activation_values")
+        if values is None:
+            found.append(f"unusable ({layer.get('activation_error') or layer['activation_name']})")
+            continue
+        known = _behaviour(values, model_ref["activation_outputs"], model_ref["activation_atol"])
+        found.append(known or f"unknown ({layer['activation_name']})")
+    return found
+
+
+def model_output_linear(facts: dict, reference: dict) -> CheckResult:
+    """Judge the output layer alone: it must be linear (the loss applies softmax)."""
+    name = "model_output_linear"
+    if (guard := _model_guard(name, facts)) is not None:
+        return guard
+    model_ref = reference["model"]
+    dense = _dense(facts)
+    if not dense:
+        return _fail(
+            name,
+            "Expected the model to end in a Dense output layer; found no Dense layers. Fix the "
+            "layers first (see the layer check).",
+        )
+    (found,) = _activations_found(dense[-1:], model_ref)
+    expected = model_ref["activations"][-1]
+    if found == expected:
+        return _ok(name, "The output layer is linear: it outputs logits.")
+    if found == "softmax":
+        return _fail(name, _SOFTMAX_OUTPUT_LESSON)
+    return _fail(
+        name,
+        f"Expected a {expected} output layer that outputs logits; its activation acts as "
+        f"{found}. Fix: activation='linear' (or none) on the last Dense layer; the loss "
+        "applies softmax.",
+    )
 
 
 def model_activations(facts: dict, reference: dict) -> CheckResult:
@@ -284,14 +331,7 @@ def model_activations(facts: dict, reference: dict) -> CheckResult:
             f"Expected {len(expected)} Dense layers with activations {', '.join(expected)}; found "
             f"{len(dense)} Dense layer(s). Fix the layers first (see the layer check).",
         )
-    found = []
-    for layer in dense:
-        values = layer.get("activation_values")
-        if values is None:
-            found.append(f"unusable ({layer.get('activation_error') or layer['activation_name']})")
-            continue
-        known = _behaviour(values, model_ref["activation_outputs"], model_ref["activation_atol"])
-        found.append(known or f"unknown ({layer['activation_name']})")
+    found = _activations_found(dense, model_ref)
     if found == expected:
         return _ok(name, "The activations are relu, relu, linear.")
     if found[-1] == "softmax":

@@ -74,6 +74,19 @@ SPECS: tuple[Spec, ...] = (
         probe_plan=ProbePlan((2, 12), ("float64",) * 3),
     ),
     Spec(
+        "softmax_large_logits",
+        "Check that ``my_softmax`` stays finite and right on large logits (public cases).",
+        1,
+        False,
+        _SOFTMAX,
+        checks.softmax_large_logits,
+        cases=(
+            cases.case("logits_near_800", [800.0, 801.0, 799.0, 800.5]),
+            cases.case("logits_near_minus_750", [-750.0, -748.5, -751.25]),
+        ),
+        probe_plan=ProbePlan((2, 12), ("float64",) * 2, far=True),
+    ),
+    Spec(
         "softmax_random_vectors",
         "Check ``my_softmax`` on random vectors of several lengths and signs.",
         2,
@@ -86,7 +99,7 @@ SPECS: tuple[Spec, ...] = (
     Spec(
         "softmax_large_inputs",
         "Check that ``my_softmax`` stays finite and right on large inputs.",
-        2,
+        1,
         True,
         _SOFTMAX,
         checks.softmax_large_inputs,
@@ -147,6 +160,14 @@ SPECS: tuple[Spec, ...] = (
         checks.model_units,
     ),
     Spec(
+        "model_output_linear",
+        "Check that the output layer is linear (logits; the loss applies softmax).",
+        1,
+        False,
+        _MODEL,
+        checks.model_output_linear,
+    ),
+    Spec(
         "model_input_features",
         "Check the declared input size (400 features, or none declared).",
         1,
@@ -157,7 +178,7 @@ SPECS: tuple[Spec, ...] = (
     Spec(
         "model_activations",
         "Check the activations by behaviour (relu, relu, linear).",
-        2,
+        1,
         True,
         _MODEL,
         checks.model_activations,

@@ -79,6 +79,59 @@ def conv1d_param_count(kernel_size: int, in_channels: int, filters: int) -> int:
     return kernel_size * in_channels * filters + filters
 
 
+def dense_multiply_adds(n_inputs: int, units: int) -> int:
+    """Return the multiply-adds a Dense layer does per example: one per weight, ``n_inputs * units``.
+
+    Biases and activations aside. Introduced in C2_W2_Layer_Types.
+    """
+    _check_positive(n_inputs=n_inputs, units=units)
+    return n_inputs * units
+
+
+def conv1d_multiply_adds(
+    length: int, kernel_size: int, in_channels: int, filters: int, strides: int = 1
+) -> int:
+    """Return the multiply-adds a 'valid' Conv1D layer does per example on a signal of ``length``.
+
+    Each filter reads a window of ``kernel_size * in_channels`` inputs at every one of its
+    positions, so the count is positions * filters * kernel_size * in_channels: unlike the
+    parameter count, it grows with the signal. Biases and activations aside.
+    Introduced in C2_W2_Layer_Types.
+    """
+    _check_positive(in_channels=in_channels, filters=filters)
+    positions = conv1d_output_length(length, kernel_size, strides)
+    return positions * filters * kernel_size * in_channels
+
+
+def multiply_adds(model) -> int:
+    """Count a Keras model's multiply-adds per example from the shapes Keras gave its layers.
+
+    For every layer with a kernel (``Dense``, ``Conv1D``, ``Conv2D``, ...), each number in the
+    layer's output reads ``kernel.size / filters`` inputs (a whole input row for Dense, one window
+    for a convolution), so the layer does (outputs per example) * (that many) multiply-adds.
+    Layers without a kernel (pooling, flattening) are not counted. This uses no formula for any
+    layer type, so it checks the formulas of :func:`dense_multiply_adds` and
+    :func:`conv1d_multiply_adds`. Introduced in C2_W2_Layer_Types.
+    """
+    layers = getattr(model, "layers", None)
+    if layers is None:
+        raise TypeError(f"pass a built Keras model, got {type(model).__name__}")
+    total = 0
+    for layer in layers:
+        kernel = getattr(layer, "kernel", None)
+        if kernel is None:
+            continue
+        if "Transpose" in type(layer).__name__ or "Depthwise" in type(layer).__name__:
+            raise ValueError(
+                f"layer {layer.name!r} ({type(layer).__name__}) is not counted: its kernel does not "
+                "map one window to one output; count Dense and ConvND layers only"
+            )
+        outputs = int(np.prod(layer.output.shape[1:]))
+        inputs_per_output = int(np.prod(kernel.shape[:-1]))
+        total += outputs * inputs_per_output
+    return total
+
+
 def conv1d_output_length(length: int, kernel_size: int, strides: int = 1) -> int:
     """Return how many windows (units per filter) a 'valid' Conv1D has on a signal of ``length``.
 

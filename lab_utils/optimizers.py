@@ -13,6 +13,16 @@ import numpy as np
 
 from lab_utils.style import CLASS_COLORS, Palette
 
+#: One colour per optimizer in every figure of C2_W2_Adam: blue for gradient descent (full-batch
+#: ``GD`` or Keras' mini-batch ``SGD``), orange for ``Adam``. A run's label starts with one of these.
+OPTIMIZER_COLORS: dict[str, str] = {
+    "GD": Palette.BLUE.value,
+    "SGD": Palette.BLUE.value,
+    "Adam": Palette.ORANGE.value,
+}
+#: Runs of the same optimizer (say, at two learning rates) differ by line style, in this order.
+RUN_LINESTYLES = ("-", "--", ":", "-.")
+
 
 @dataclasses.dataclass(frozen=True)
 class ElongatedQuadratic:
@@ -50,10 +60,14 @@ def _as_pair(w) -> np.ndarray:
     return w
 
 
-def _adam_arrays(w, g, m, v, t) -> tuple[np.ndarray, ...]:
-    """Check Adam's step number and return w, g, m, v as float arrays of one shape."""
+def _adam_arrays(w, g, m, v, t, beta1, beta2) -> tuple[np.ndarray, ...]:
+    """Check Adam's step number and betas and return w, g, m, v as float arrays of one shape."""
     if int(t) != t or t < 1:
         raise ValueError(f"t is the step number and starts at 1, got {t}")
+    if not (0 <= beta1 < 1 and 0 <= beta2 < 1):
+        raise ValueError(
+            f"beta1 and beta2 are averaging weights and must be in [0, 1), got {beta1} and {beta2}"
+        )
     w, g, m, v = (np.asarray(x, dtype=float) for x in (w, g, m, v))
     if not (w.shape == g.shape == m.shape == v.shape):
         raise ValueError(
@@ -68,7 +82,7 @@ def adam_step(w, g, m, v, t, lr=0.001, beta1=0.9, beta2=0.999, epsilon=1e-7):
     ``g`` is the gradient at ``w``; start ``m`` and ``v`` at zeros; ``t`` counts steps from 1.
     Introduced in C2_W2_Adam.
     """
-    w, g, m, v = _adam_arrays(w, g, m, v, t)
+    w, g, m, v = _adam_arrays(w, g, m, v, t, beta1, beta2)
     m = beta1 * m + (1 - beta1) * g
     v = beta2 * v + (1 - beta2) * g**2
     alpha = lr * np.sqrt(1 - beta2**t) / (1 - beta1**t)
@@ -142,10 +156,49 @@ def iterations_to_reach(costs, target: float) -> int | None:
     return int(below[0]) if below.size else None
 
 
+def optimizer_of(label: str) -> str:
+    """Return the optimizer a run's label names: its first word, e.g. ``"Adam"`` for ``"Adam, lr=0.3"``."""
+    return str(label).replace(",", " ").split(" ", 1)[0]
+
+
+def run_styles(labels) -> dict[str, dict[str, str]]:
+    """Return each run's matplotlib ``color`` and ``linestyle``: colour by optimizer, style by order.
+
+    A label's optimizer is its first word (see :data:`OPTIMIZER_COLORS`); the first run of an
+    optimizer is drawn solid, the next dashed, and so on. Labels naming another optimizer get the
+    remaining course colours in turn. Introduced in C2_W2_Adam.
+    """
+    spare = iter([c for c in CLASS_COLORS if c not in OPTIMIZER_COLORS.values()])
+    colors = dict(OPTIMIZER_COLORS)
+    seen: dict[str, int] = {}
+    styles = {}
+    for label in labels:
+        name = optimizer_of(label)
+        if name not in colors:
+            colors[name] = next(spare, "0.4")
+        runs = seen.get(name, 0)
+        seen[name] = runs + 1
+        styles[label] = {
+            "color": colors[name],
+            "linestyle": RUN_LINESTYLES[runs % len(RUN_LINESTYLES)],
+        }
+    return styles
+
+
+def sign_changes(values) -> int:
+    """Return how many times a sequence changes sign from one entry to the next (zeros count as a sign).
+
+    Introduced in C2_W2_Adam.
+    """
+    signs = np.sign(np.asarray(values, dtype=float).reshape(-1))
+    return int(np.sum(signs[1:] != signs[:-1]))
+
+
 def plot_trajectories(J: Callable, paths: Mapping[str, np.ndarray], ax=None, *, levels=20):
     """Draw the contours of ``J`` and each named path of (w0, w1) points over them.
 
     ``J`` takes an array whose first axis holds (w0, w1), like :class:`ElongatedQuadratic`.
+    Each path is coloured by its optimizer (:func:`run_styles`).
     Returns the Axes. Introduced in C2_W2_Adam.
     """
     if not isinstance(paths, Mapping) or not paths:
@@ -173,13 +226,13 @@ def plot_trajectories(J: Callable, paths: Mapping[str, np.ndarray], ax=None, *, 
     ax.contour(
         W0, W1, cost, levels=np.linspace(0, top, levels)[1:] ** 2, colors="0.75", linewidths=0.8
     )
-    for index, (label, path) in enumerate(arrays.items()):
-        color = CLASS_COLORS[index % len(CLASS_COLORS)]
+    for label, style in run_styles(arrays).items():
+        path = arrays[label]
         ax.plot(
             path[:, 0],
             path[:, 1],
-            "-o",
-            color=color,
+            marker="o",
+            **style,
             markersize=2.5,
             linewidth=1.2,
             label=f"{label} ({len(path) - 1} steps)",
@@ -195,14 +248,16 @@ def plot_step_sizes(steps: Mapping[str, np.ndarray], ax=None, *, param_names=("w
     """Plot each parameter's step size per iteration (log scale) for each named run.
 
     ``steps`` maps a run's label to an array (num_iters, n) of step sizes, e.g. the second
-    value :func:`run_adam` returns. Returns the Axes. Introduced in C2_W2_Adam.
+    value :func:`run_adam` returns. A run keeps its optimizer's colour (:func:`run_styles`);
+    the parameters differ by line style (w0 solid, w1 dashed, ...), so pass one run per optimizer.
+    Returns the Axes. Introduced in C2_W2_Adam.
     """
     if not isinstance(steps, Mapping) or not steps:
         raise ValueError("steps must be a non-empty dict mapping a label to a (num_iters, n) array")
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 3.5))
-    styles = ("-", "--", ":", "-.")
-    for run_index, (label, array) in enumerate(steps.items()):
+    colors = {label: style["color"] for label, style in run_styles(steps).items()}
+    for label, array in steps.items():
         array = np.asarray(array, dtype=float)
         if array.ndim != 2 or array.shape[1] != len(param_names):
             raise ValueError(
@@ -213,12 +268,48 @@ def plot_step_sizes(steps: Mapping[str, np.ndarray], ax=None, *, param_names=("w
             ax.plot(
                 iters,
                 array[:, p],
-                styles[run_index % len(styles)],
-                color=CLASS_COLORS[p % len(CLASS_COLORS)],
+                RUN_LINESTYLES[p % len(RUN_LINESTYLES)],
+                color=colors[label],
                 label=f"{label}: {name}",
             )
     ax.set_yscale("log")
     ax.set_xlabel("iteration")
     ax.set_ylabel("step size $|\\Delta w|$")
+    ax.legend(loc="best")
+    return ax
+
+
+def plot_costs(
+    costs: Mapping[str, np.ndarray],
+    ax=None,
+    *,
+    target: float | None = None,
+    xlabel: str = "iteration",
+    ylabel: str = "cost",
+):
+    """Plot each named run's cost (or loss) per iteration on a log scale and return the Axes.
+
+    ``costs`` maps a run's label to its costs, the first one drawn at iteration 1. Each run is
+    coloured by its optimizer (:func:`run_styles`); ``target``, if given, is drawn as a dotted line.
+    Introduced in C2_W2_Adam.
+    """
+    if not isinstance(costs, Mapping) or not costs:
+        raise ValueError("costs must be a non-empty dict mapping a label to a 1-D array of costs")
+    arrays = {}
+    for label, values in costs.items():
+        values = np.asarray(values, dtype=float)
+        if values.ndim != 1 or values.size == 0:
+            raise ValueError(f"costs {label!r} must be a non-empty 1-D array, got {values.shape}")
+        arrays[label] = values
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.5))
+    for label, style in run_styles(arrays).items():
+        values = arrays[label]
+        ax.plot(np.arange(1, len(values) + 1), values, **style, label=label)
+    if target is not None:
+        ax.axhline(target, color=str(Palette.DARK_RED), linestyle=":", linewidth=1)
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.legend(loc="best")
     return ax

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import importlib.util
+import json
+import math
+import os
 import re
+import subprocess
+import sys
 
+import numpy as np
 import pytest
 
-from conftest import notebook_text
+from conftest import REPO_ROOT, notebook_text
 
 LAB = "labs/C2_W2_SoftMax.ipynb"
 
@@ -113,11 +120,115 @@ def test_softmax_lab_tiny_probability_is_below_float32(text):
 
 
 @pytest.mark.slow
-def test_softmax_lab_softmax_output_model_is_exact_only_inside_keras(text):
+def test_softmax_lab_softmax_output_model_is_exact_only_while_its_logits_are_attached(text):
+    # evaluate and model(x) in a GradientTape get the softmax layer's tensor, logits attached.
     assert _number(r"softmax-output model, evaluate: (\S+)", text) == 200.0
+    assert _number(r"the loss on extreme_model\(x_one\) in a GradientTape: (\S+)", text) == 200.0
+    # predict returns a NumPy array: nothing attached, so the loss sees clipped probabilities.
+    assert "predict() returns a NumPy array: True" in text
     assert _number(r"the same loss on its predict\(\) output: (\S+)", text) == pytest.approx(
-        16.1, abs=0.05
+        -math.log(1e-7), abs=0.01
     )
+
+
+def _vector(pattern: str, text: str) -> np.ndarray:
+    match = re.search(pattern + r"\s*\[([^\]]*)\]", text)
+    assert match, f"the lab output has no line matching {pattern!r}"
+    return np.array([float(v) for v in match.group(1).split()])
+
+
+@pytest.mark.slow
+def test_softmax_lab_says_which_backend_takes_the_shortcut_and_runs_on_it(executed_notebook):
+    nb = executed_notebook(LAB)
+    prose = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert "Keras backend: tensorflow" in notebook_text(nb)
+    assert "**TensorFlow backend**" in prose
+    assert "tf.keras 2.x" in prose and "JAX or PyTorch" in prose
+    for wrong in ("only Keras 3", "older Keras", "Keras 3 shortcut", "Keras 3 quietly"):
+        assert wrong not in prose, f"the lab still says {wrong!r}"
+
+
+@pytest.mark.slow
+def test_softmax_lab_gradient_tape_matches_a_minus_onehot(text):
+    tape = _vector(r"dL/dz from GradientTape:", text)
+    formula = _vector(r"a - onehot\(y\):", text)
+    np.testing.assert_allclose(tape, formula, atol=1e-3)  # as printed, 3 decimals
+    assert _number(r"largest difference over 5 examples: (\S+)", text) < 1e-6
+    label = int(re.search(r"example 0, label (\d):", text).group(1))
+    assert formula[label] < 0 and np.all(np.delete(formula, label) > 0)  # a_y - 1 < 0 < a_j
+    assert formula.sum() == pytest.approx(0.0, abs=2e-3)  # probabilities sum to 1, onehot to 1
+
+
+@pytest.mark.slow
+def test_softmax_lab_loss_from_clipped_probabilities_has_zero_gradient(text):
+    assert _vector(r"a - onehot\(y\) for z = \(0, 200\), y = 0:", text).tolist() == [-1.0, 1.0]
+    assert _vector(r"dL/dz, loss from the logits:", text).tolist() == [-1.0, 1.0]
+    assert _vector(r"dL/dz, loss from the probabilities:", text).tolist() == [0.0, 0.0]
+    # The bias gradient in a hand-written loop is dL/dz too: the shortcut keeps it.
+    assert _vector(r"its gradient with respect to the output biases:", text).tolist() == [-1.0, 1.0]
+
+
+@pytest.mark.slow
+def test_softmax_lab_points_to_the_backprop_lab_for_the_chain_rule(executed_notebook):
+    nb = executed_notebook(LAB)
+    links = re.findall(r"\]\((C2_W2_\w+\.ipynb)\)", "\n".join(c.source for c in nb.cells))
+    assert "C2_W2_Backprop.ipynb" in links
+    assert all((REPO_ROOT / "labs" / link).is_file() for link in links)
+
+
+#: Keras (or tf.keras 2.x) as each backend is imported, and whether its loss should read the
+#: logits a softmax layer attaches to its output (the lab's claim, section 5).
+_BACKENDS = {
+    "tensorflow": ("tensorflow", "import keras", True),
+    "jax": ("jax", "import keras", False),
+    "torch": ("torch", "import keras", False),
+    "tf.keras 2.x": ("tf_keras", "import tf_keras as keras", True),
+}
+_SHORTCUT_PROBE = """
+import json
+import numpy as np
+{import_keras}
+
+model = keras.Sequential([keras.Input(shape=(1,)), keras.layers.Dense(2, activation="softmax")])
+model.layers[0].set_weights([np.zeros((1, 2)), np.array([0.0, 200.0])])  # z = (0, 200)
+model.compile(loss=keras.losses.SparseCategoricalCrossentropy())
+x, y = np.ones((1, 1), dtype="float32"), np.array([0])
+loss = keras.losses.SparseCategoricalCrossentropy()
+print(json.dumps({{
+    "evaluate": float(model.evaluate(x, y, verbose=0)),
+    "call": float(loss(y, model(x))),
+    "predict": float(loss(y, model.predict(x, verbose=0))),
+}}))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", list(_BACKENDS))
+def test_softmax_output_shortcut_is_taken_on_the_backends_the_lab_names(backend):
+    """Does the loss read a softmax layer's logits on TensorFlow (and tf.keras 2.x) only?"""
+    module, import_keras, takes_shortcut = _BACKENDS[backend]
+    if importlib.util.find_spec(module) is None:
+        pytest.skip(
+            f"{module} is not installed: the lab's claim about {backend} is checked where it is"
+        )
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    if module in ("tensorflow", "jax", "torch"):
+        env["KERAS_BACKEND"] = module
+    run = subprocess.run(
+        [sys.executable, "-c", _SHORTCUT_PROBE.format(import_keras=import_keras)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    losses = json.loads(run.stdout.strip().splitlines()[-1])
+    exact, clipped = 200.0, -math.log(1e-7)  # -log a_0 from the logits; -log of the clip floor
+    expected = exact if takes_shortcut else clipped
+    assert losses["evaluate"] == pytest.approx(expected, abs=0.01)
+    assert losses["call"] == pytest.approx(expected, abs=0.01)
+    assert losses["predict"] == pytest.approx(clipped, abs=0.01)  # no backend rescues a NumPy array
 
 
 @pytest.mark.slow
@@ -144,3 +255,13 @@ def test_softmax_lab_explains_every_line_tensorflow_prints_at_start_up(executed_
     for message in messages:
         assert " ".join(message.split()[:4]) in note, f"the note does not explain {message!r}"
     assert all(messages.count(m) <= 2 for m in messages)  # "each may appear twice"
+
+
+def test_softmax_lab_leaves_its_speed_up_to_one_documented_setup_call():
+    """Does every training cell read as a student would write it, the speed-up in the setup cell?"""
+    nb = json.loads((REPO_ROOT / LAB).read_text(encoding="utf-8"))
+    cells = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+    for tweak in ("disable_meta_optimizer", "steps_per_execution", "batch_size=len("):
+        assert not any(tweak in cell for cell in cells), f"{tweak} is back in the student's code"
+    assert [i for i, cell in enumerate(cells) if "run_small_models_fast" in cell] == [0]
+    assert "same results without it" in cells[0]

@@ -79,6 +79,80 @@ def test_conv1d_output_length_equals_keras_output_shape(length, kernel_size, str
     assert out.shape[1] == layer_types.conv1d_output_length(length, kernel_size, strides)
 
 
+def test_multiply_add_formulas_match_counts_by_hand():
+    assert layer_types.dense_multiply_adds(200, 25) == 200 * 25
+    assert layer_types.conv1d_multiply_adds(200, 9, 1, 8) == 192 * 8 * 9 * 1
+    assert layer_types.conv1d_multiply_adds(100, 20, 3, 4, strides=10) == 9 * 4 * 20 * 3
+    with pytest.raises(ValueError, match="filters"):
+        layer_types.conv1d_multiply_adds(200, 9, 1, 0)
+
+
+def _products_summed(layer, tf) -> int:
+    """Count the products a layer sums, by running it with every weight 1 on an input of ones.
+
+    Each output then equals how many input-times-weight products went into it, so the outputs
+    add up to the layer's multiply-adds, whatever the layer's formula.
+    """
+    config = {**layer.get_config(), "activation": "linear", "use_bias": False}
+    ones_layer = type(layer).from_config(config)
+    ones = np.ones((1, *layer.input.shape[1:]), dtype=np.float32)
+    ones_layer.build(ones.shape)
+    ones_layer.set_weights([np.ones_like(w) for w in ones_layer.get_weights()])
+    return round(float(tf.reduce_sum(ones_layer(ones))))
+
+
+def _lab_models(tf):
+    conv = tf.keras.Sequential(
+        [
+            tf.keras.Input(shape=(200, 1)),
+            tf.keras.layers.Conv1D(8, kernel_size=9, activation="relu"),
+            tf.keras.layers.Conv1D(8, kernel_size=9, activation="relu"),
+            tf.keras.layers.GlobalMaxPooling1D(),
+            tf.keras.layers.Dense(1),
+        ]
+    )
+    dense = tf.keras.Sequential(
+        [
+            tf.keras.Input(shape=(200,)),
+            tf.keras.layers.Dense(25, activation="relu"),
+            tf.keras.layers.Dense(15, activation="relu"),
+            tf.keras.layers.Dense(1),
+        ]
+    )
+    strided = tf.keras.Sequential(
+        [
+            tf.keras.Input(shape=(50, 3)),
+            tf.keras.layers.Conv1D(4, kernel_size=5, strides=2),
+            tf.keras.layers.Flatten(),
+            tf.keras.layers.Dense(2),
+        ]
+    )
+    return conv, dense, strided
+
+
+def test_multiply_adds_from_layer_shapes_equal_products_counted_by_running_each_layer():
+    tf = pytest.importorskip("tensorflow")
+    for model in _lab_models(tf):
+        counted = sum(
+            _products_summed(layer, tf) for layer in model.layers if hasattr(layer, "kernel")
+        )
+        assert layer_types.multiply_adds(model) == counted
+    conv, dense, _ = _lab_models(tf)
+    assert layer_types.multiply_adds(conv) == 119_816  # the Layer_Types lab's conv model
+    assert layer_types.multiply_adds(dense) == 5_390
+
+
+def test_multiply_adds_rejects_what_it_cannot_count():
+    tf = pytest.importorskip("tensorflow")
+    with pytest.raises(TypeError, match="Keras model"):
+        layer_types.multiply_adds(np.zeros(3))
+    transpose = tf.keras.Sequential(
+        [tf.keras.Input(shape=(10, 1)), tf.keras.layers.Conv1DTranspose(2, kernel_size=3)]
+    )
+    with pytest.raises(ValueError, match="Dense and ConvND"):
+        layer_types.multiply_adds(transpose)
+
+
 def test_conv1d_output_length_rejects_a_kernel_longer_than_the_signal():
     with pytest.raises(ValueError, match="longer than the signal"):
         layer_types.conv1d_output_length(10, 11)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from lab_utils import optimizers
+from lab_utils.style import Palette
 
 
 @pytest.fixture
@@ -154,3 +155,70 @@ def test_plot_step_sizes_draws_one_line_per_parameter_and_run_on_a_log_axis():
     np.testing.assert_allclose(ax.get_lines()[2].get_ydata(), 0.01)
     with pytest.raises(ValueError, match="num_iters"):
         optimizers.plot_step_sizes({"x": np.zeros((5, 3))})
+
+
+def test_run_styles_colour_each_run_by_its_optimizer_and_dash_its_repeats():
+    styles = optimizers.run_styles(["GD, lr=0.019", "Adam, lr=0.3", "GD, lr=0.005", "SGD, lr=0.1"])
+    assert styles["GD, lr=0.019"] == {"color": Palette.BLUE.value, "linestyle": "-"}
+    assert styles["GD, lr=0.005"] == {"color": Palette.BLUE.value, "linestyle": "--"}
+    assert styles["Adam, lr=0.3"] == {"color": Palette.ORANGE.value, "linestyle": "-"}
+    assert styles["SGD, lr=0.1"]["color"] == Palette.BLUE.value
+
+
+def test_run_styles_give_other_optimizers_colours_no_named_optimizer_uses():
+    styles = optimizers.run_styles(["RMSprop", "Adam"])
+    assert styles["RMSprop"]["color"] not in optimizers.OPTIMIZER_COLORS.values()
+    assert optimizers.optimizer_of("Adam, lr=0.3") == "Adam"
+
+
+def test_every_adam_lab_plot_draws_an_optimizer_in_the_same_colour(valley):
+    """Is orange Adam (and blue gradient descent) in the path, cost and step-size plots alike?"""
+    gd = optimizers.run_gradient_descent(valley.gradient, [1.0, 10.0], lr=0.019, num_iters=10)
+    adam, adam_steps = optimizers.run_adam(valley.gradient, [1.0, 10.0], lr=0.3, num_iters=10)
+    runs = {"GD, lr=0.019": gd, "Adam, lr=0.3": adam}
+    path_ax = optimizers.plot_trajectories(valley, runs)
+    cost_ax = optimizers.plot_costs({name: valley(p.T) for name, p in runs.items()}, target=1e-3)
+    step_ax = optimizers.plot_step_sizes(
+        {"Adam, lr=0.3": adam_steps, "GD, lr=0.019": np.abs(np.diff(gd, axis=0))}
+    )
+    for ax in (path_ax, cost_ax, step_ax):
+        for line in ax.get_lines():
+            label = line.get_label()
+            if label.startswith(("GD", "Adam")):
+                expected = optimizers.OPTIMIZER_COLORS[optimizers.optimizer_of(label)]
+                assert line.get_color() == expected, (label, line.get_color())
+
+
+def test_plot_costs_draws_each_run_from_iteration_one_on_a_log_axis():
+    ax = optimizers.plot_costs({"Adam": [4.0, 2.0, 1.0]}, target=1.5, xlabel="epoch")
+    (line,) = [ln for ln in ax.get_lines() if ln.get_label() == "Adam"]
+    np.testing.assert_allclose(line.get_xydata(), [[1, 4.0], [2, 2.0], [3, 1.0]])
+    assert ax.get_yscale() == "log" and ax.get_xlabel() == "epoch"
+    with pytest.raises(ValueError, match="non-empty"):
+        optimizers.plot_costs({})
+    with pytest.raises(ValueError, match="1-D"):
+        optimizers.plot_costs({"x": np.zeros((2, 2))})
+
+
+def test_sign_changes_counts_flips_between_neighbours():
+    assert optimizers.sign_changes([1.0, -0.5, -0.2, 0.3, 0.1]) == 2
+    assert optimizers.sign_changes([3.0, 2.0, 1.0]) == 0
+
+
+def test_adam_rejects_betas_outside_zero_to_one():
+    z = np.zeros(2)
+    with pytest.raises(ValueError, match=r"\[0, 1\)"):
+        optimizers.adam_step(z, z, z, z, 1, beta1=1.0)
+
+
+def test_adam_with_less_momentum_stops_overshooting_in_the_valley(valley):
+    """Can the Adam lab's beta1 try-it be solved: a smaller beta1, no cost rises, still fast?"""
+    rises = {}
+    for beta1 in (0.9, 0.5):
+        path, _ = optimizers.run_adam(
+            valley.gradient, [1.0, 10.0], lr=0.3, num_iters=300, beta1=beta1
+        )
+        cost = valley(path.T)
+        rises[beta1] = int(np.sum(np.diff(cost[:101]) > 0))
+        assert optimizers.iterations_to_reach(cost, 1e-3) < 100
+    assert rises[0.9] > 0 and rises[0.5] == 0

@@ -1,7 +1,8 @@
 """Grade the class: nn-autograde (python -m autograder) grade, cluster-tls, watch, queue, export-lms, hub.
 
 A thin layer: it parses arguments and forwards them to keyword-only functions (such as
-:func:`autograder.grading.grade.grade_assignment`), which own every default.
+:func:`autograder.grading.watch.watch`), which own every default; ``grade`` is an nbgrader
+application (:class:`autograder.grading.app.GradeApp`) whose traits own its defaults.
 """
 
 from __future__ import annotations
@@ -19,47 +20,28 @@ import argparse
 from traitlets import Bool, Float, Int
 from traitlets.config import Config
 
-from autograder.grading import grade as grade_module
 from autograder.grading import sandbox
 
-_TRUST_HELP = (
-    "judge the model checks from the kernel's own report instead of the model file it saved "
-    "(a student could forge the facts; saves little: most files are read without TensorFlow)"
-)
 
-
-def _grade(args: argparse.Namespace) -> int:
+def _grade(argv: list[str]) -> int:
+    """Run ``nn-autograde grade`` (an nbgrader app: :mod:`autograder.grading.app`)."""
     from autograder.grading import cluster, grade, report
+    from autograder.grading.app import GradeApp
     from autograder.kernel.protocol import Status
 
-    # nbgrader runs `alembic` from PATH: find the one installed beside this interpreter.
-    os.environ["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), os.environ["PATH"]])
-
-    # Flags given on the command line override the course's nbgrader_config.py.
-    flags = Config()
-    for name in grade.GradingLimits.class_traits(config=True):
-        if getattr(args, name) is not None:
-            flags.GradingLimits[name] = getattr(args, name)
+    app = GradeApp()
     try:
-        rows = grade.grade_assignment(
-            assignment=args.assignment,
-            course_root=args.course_root,
-            workers=args.workers,
-            scheduler=args.scheduler,
-            force=args.force,
-            student=args.student,
-            sandboxed=not args.no_sandbox,
-            config=flags,
-            skip_after_last_graded=not args.run_all_cells,
-            verify_model_file=not args.trust_model_facts,
-            progress_json=args.progress_json,
-            show_progress=not args.no_progress,
-        )
+        app.initialize(argv)
+        app.start()
     except (sandbox.SandboxUnavailable, grade.GradingSetupError, cluster.ClusterError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(report.format_table(rows), file=sys.stderr if args.progress_json == "-" else sys.stdout)
-    return 1 if any(row.status == Status.GRADING_ERROR for row in rows) else 0
+    except ValueError as err:  # no assignment name, or a limit that is not positive
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    out = sys.stderr if app.progress_json == "-" else sys.stdout
+    print(report.format_table(app.rows), file=out)
+    return 1 if any(row.status == Status.GRADING_ERROR for row in app.rows) else 0
 
 
 def _cluster_tls(args: argparse.Namespace) -> int:
@@ -106,18 +88,27 @@ def _watch(args: argparse.Namespace) -> int:
 
 
 def _queue(args: argparse.Namespace) -> int:
-    import dataclasses
     import json
     from pathlib import Path
 
     from autograder.grading import watch
 
-    entries = watch.read_queue(Path(args.course_root).resolve(), args.assignment)
+    course_root = Path(args.course_root).resolve()
+    try:
+        entries = watch.read_queue(course_root, args.assignment)
+        status = watch.read_watcher(course_root, args.assignment)
+    except watch.WatchError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if args.watcher:
+        print(json.dumps(status.json()) if args.json else watch.format_watcher(status))
+        return 0 if status.state == watch.WatcherState.RUNNING else 1
     if args.json:
         for entry in entries:
-            print(json.dumps(dataclasses.asdict(entry)))
+            print(json.dumps(watch.entry_json(entry)))
     else:
         print(watch.format_queue(entries))
+        print(watch.format_watcher(status))
     return 0
 
 
@@ -138,7 +129,7 @@ def _export_lms(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_watch_commands(commands) -> None:
+def _add_watch_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``watch``, ``queue`` and ``export-lms`` (grading on submission, grades out)."""
     from autograder.grading import lms, watch
 
@@ -176,6 +167,12 @@ def _add_watch_commands(commands) -> None:
     queue.add_argument("assignment", help="assignment name, e.g. C2_W2_Assignment")
     queue.add_argument("--course-root", default=".", help="nbgrader course root (default: .)")
     queue.add_argument("--json", action="store_true", help="print JSON lines, one per submission")
+    queue.add_argument(
+        "--watcher",
+        action="store_true",
+        help="say only whether a watcher is running: exit status 0 if it is, 1 if not "
+        "(with --json: one JSON object, its state, pid, host and times)",
+    )
     queue.set_defaults(func=_queue)
 
     export = commands.add_parser("export-lms", help="write grades as a Canvas or Moodle CSV")
@@ -191,40 +188,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nn-autograde", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
-    grade = commands.add_parser("grade", help="autograde every submission of an assignment")
-    grade.add_argument("assignment", help="assignment name, e.g. C2_W2_Assignment")
-    grade.add_argument("--course-root", default=".", help="nbgrader course root (default: .)")
-    grade.add_argument("--workers", type=int, default=None, help="parallel jobs (default: cores)")
-    grade.add_argument(
-        "--scheduler",
-        help="TLS address of a running dask scheduler, tls://HOST:PORT (see cluster-tls)",
+    # `grade` is an nbgrader app with options of its own (`nn-autograde grade --help-all`):
+    # main() hands it the arguments; it is listed here for the overview.
+    commands.add_parser(
+        "grade", help="autograde every submission of an assignment (--help-all: its options)"
     )
-    grade.add_argument("--force", action="store_true", help="regrade unchanged submissions too")
-    grade.add_argument("--student", help="grade only this student")
-    grade.add_argument(
-        "--no-sandbox", action="store_true", help="run student code unconfined (not recommended)"
-    )
-    for name, trait in grade_module.GradingLimits.class_traits(config=True).items():
-        grade.add_argument(
-            f"--{name.replace('_', '-')}",
-            dest=name,
-            type=int if isinstance(trait, Int) else float,
-            help=f"{trait.help.rstrip('.')} (default: c.GradingLimits.{name} in nbgrader_config.py, "
-            f"else {trait.default_value})",
-        )
-    grade.add_argument(
-        "--run-all-cells",
-        action="store_true",
-        help="also run the cells after the last graded cell (slower; scores are the same)",
-    )
-    grade.add_argument(
-        "--trust-model-facts",
-        action="store_true",
-        help=_TRUST_HELP,
-    )
-    grade.add_argument("--progress-json", help="write JSON-lines progress to FILE (- for stdout)")
-    grade.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    grade.set_defaults(func=_grade)
     tls = commands.add_parser(
         "cluster-tls",
         help="write a key, its certificate and a Dask configuration that puts a grading "
@@ -242,8 +210,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the ``nn-autograde`` command line."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["grade"]:
+        return _grade(argv[1:])
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    result: int = args.func(args)
+    return result
 
 
 if __name__ == "__main__":

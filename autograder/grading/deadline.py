@@ -1,6 +1,6 @@
 """The assignment's deadline, and which graded tests are hidden until it.
 
-One place for both facts, shared by the watcher (``watch.py``) and the feedback preprocessor
+One place for both facts, shared by the watcher (``autograder.grading.watch``) and the feedback preprocessor
 that shows hidden tests only as a total before the deadline (``autograder.feedback.deadline``).
 
 - **The deadline** is the assignment's due date in nbgrader's gradebook, set by the
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime
 import warnings
+from typing import Any
 
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import ClearHiddenTests
@@ -48,9 +49,13 @@ def as_utc(value: datetime.datetime) -> datetime.datetime:
     return value.astimezone(datetime.timezone.utc)
 
 
-def due_date(db_url: str, assignment: str) -> datetime.datetime | None:
-    """Return the assignment's due date from the gradebook (aware, UTC), or None."""
-    with warnings.catch_warnings(), Gradebook(db_url) as gb:
+def due_date(db_url: str, assignment: str, course_id: str = "") -> datetime.datetime | None:
+    """Return the assignment's due date from the gradebook (aware, UTC), or None.
+
+    ``course_id`` is the course's (``c.CourseDirectory.course_id``); nbgrader's default one
+    is used only when it is empty, and opening the gradebook adds it as a course.
+    """
+    with warnings.catch_warnings(), Gradebook(db_url, course_id or "default_course") as gb:
         warnings.simplefilter("ignore", SAWarning)
         try:
             found = gb.find_assignment(assignment).duedate
@@ -66,7 +71,7 @@ def scope_at(due: datetime.datetime | None, now: datetime.datetime) -> FeedbackS
     return FeedbackScope.FULL
 
 
-def is_hidden_test(source: str, meta: dict, *, begin: str | None = None) -> bool:
+def is_hidden_test(source: str, meta: dict[str, Any], *, begin: str | None = None) -> bool:
     """Return True if a cell with ``source`` and nbgrader metadata ``meta`` is a hidden test.
 
     ``begin`` is the hidden-region delimiter (default: nbgrader's ``ClearHiddenTests`` one).
@@ -92,8 +97,10 @@ class FeedbackDeadline(Configurable):
         "test's result. False: always every test's result.",
     ).tag(config=True)
 
-    def scope(self, db_url: str, assignment: str, now: datetime.datetime) -> FeedbackScope:
+    def scope(
+        self, db_url: str, assignment: str, now: datetime.datetime, course_id: str = ""
+    ) -> FeedbackScope:
         """Return the scope of feedback generated at ``now``."""
         if not self.hidden_until_deadline:
             return FeedbackScope.FULL
-        return scope_at(due_date(db_url, assignment), now)
+        return scope_at(due_date(db_url, assignment, course_id), now)

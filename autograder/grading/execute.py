@@ -25,6 +25,7 @@ from nbclient.exceptions import CellControlSignal, DeadKernelError
 
 from autograder import notebooks
 from autograder.grading import model_file, sandbox
+from autograder.grading.options import GradingOptions
 from autograder.kernel.protocol import Status
 
 _MEMORY_SIGNS = ("MemoryError", "bad_alloc", "Cannot allocate memory", "Resource exhausted")
@@ -35,7 +36,7 @@ class Execution:
     """What running a notebook produced: the executed notebook and how it ended."""
 
     nb: nbformat.NotebookNode
-    status: str
+    status: Status
     reason: str
     completed: list[int]
     seconds: float
@@ -296,17 +297,16 @@ class Job:
 
     Attributes:
         notebook: the notebook's JSON text, graded cells already rewritten by the driver.
+        options: the run's options (limits, sandbox, whether to describe the model file).
         stop_after: index of the last cell to run (None: all).
-        verify_model_file: describe the model file the kernel saves (with ``model_seed``).
+        model_seed: the seed of the model file's probe inputs.
     """
 
     student: str
     sha256: str
     notebook: str
-    limits: sandbox.Limits
-    sandboxed: bool
+    options: GradingOptions
     stop_after: int | None
-    verify_model_file: bool
     model_seed: int
 
 
@@ -332,10 +332,10 @@ def run_job(job: Job) -> JobResult:
     """
     result = execute(
         nbformat.reads(job.notebook, as_version=4),
-        limits=job.limits,
-        sandboxed=job.sandboxed,
+        limits=job.options.limits,
+        sandboxed=job.options.sandboxed,
         stop_after=job.stop_after,
-        describe_model=job.verify_model_file,
+        describe_model=job.options.verify_model_file,
         model_seed=job.model_seed,
     )
     if result.status == Status.KERNEL_STARTUP_FAILED:

@@ -8,8 +8,13 @@ The driver (this process) is the only writer of the gradebook and of ``autograde
 2. A Dask worker runs the notebook in a sandboxed kernel (:func:`autograder.grading.execute.run_job`).
 3. Back in the driver, :mod:`autograder.grading.judge` turns each test cell's report into a verdict
    (model checks from the facts of the model file the worker described, not the kernel's),
-   and nbgrader's stock ``Autograde`` converter writes ``autograded/<student>/...`` and the
-   gradebook, with :class:`InjectExecution` standing in for its ``Execute`` step.
+   and the course's ``Autograde`` converter writes ``autograded/<student>/...`` and the
+   gradebook, with the sandboxed run standing in for its ``Execute`` step
+   (:mod:`autograder.grading.autograde`).
+
+:func:`grade` runs these steps for one :class:`~autograder.grading.options.GradingOptions`
+(the command's, :mod:`autograder.grading.app`); :func:`grade_assignment` is the same with
+keyword arguments, for the watcher and scripts.
 """
 
 from __future__ import annotations
@@ -18,48 +23,40 @@ import copy
 import dataclasses
 import datetime
 import hashlib
-import os
-import re
-import stat
 import tempfile
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import nbformat
-from nbconvert.preprocessors import ExecutePreprocessor
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.converters import Autograde
 from nbgrader.coursedir import CourseDirectory
-from nbgrader.preprocessors import NbGraderPreprocessor
-from nbgrader.utils import parse_utc
 from sqlalchemy.exc import SAWarning
-from traitlets import Dict, Float, Int
-from traitlets.config import Config, Configurable, PyFileConfigLoader
+from traitlets.config import Config
 
 from autograder.grading import execute, judge, report, sandbox, state
+from autograder.grading.autograde import GradedRun, SandboxedAutograde
+from autograder.grading.options import GradingOptions, default_workers
+from autograder.grading.sandbox import GradingLimits as GradingLimits
+from autograder.grading.submitted import MAX_NOTEBOOK_BYTES as MAX_NOTEBOOK_BYTES
+from autograder.grading.submitted import SubmittedFileError as SubmittedFileError
+from autograder.grading.submitted import TooLarge as TooLarge
+from autograder.grading.submitted import read_secret as read_secret
+from autograder.grading.submitted import read_submitted as read_submitted
+from autograder.grading.submitted import read_submitted_at as read_submitted_at
+from autograder.grading.submitted import read_timestamp as read_timestamp
 from autograder.kernel.protocol import Status, Verdict
 
 if TYPE_CHECKING:
     from distributed import Client
 
-#: Largest submitted notebook the grader reads.
-MAX_NOTEBOOK_BYTES = 64 * 1024**2
-#: Largest ``timestamp.txt`` the grader reads (nbgrader writes about 30 bytes).
-_MAX_TIMESTAMP_BYTES = 256
+    from autograder.kernel.reference import Reference
 
 
 class GradingSetupError(ValueError):
     """Raise when the course is not ready to grade (no assignment, no such submission)."""
-
-
-class SubmittedFileError(ValueError):
-    """Raise when a submitted file is not a regular file the grader may read."""
-
-
-class TooLarge(SubmittedFileError):
-    """Raise when a submitted file is larger than the grader reads."""
 
 
 @dataclasses.dataclass
@@ -81,7 +78,7 @@ class Outcome:
     score: float
     max_score: float
     seconds: float
-    status: str
+    status: Status
     reason: str = ""
     sandbox: bool = True
     tests: dict[str, float] = dataclasses.field(default_factory=dict)
@@ -97,7 +94,7 @@ class Plan:
     assignment: str
     notebook: str
     config: Config
-    reference: dict
+    reference: Reference
     key: bytes
     points: dict[str, float]
     max_score: float
@@ -108,86 +105,18 @@ class Plan:
         return list(self.points)
 
 
-class InjectExecution(NbGraderPreprocessor):
-    """Put the sandboxed run's outputs and the outside verdicts into the notebook.
-
-    Stands in for nbgrader's ``Execute`` in the ``Autograde`` pipeline: the notebook is not
-    run again; each graded test cell gets the verdict's output (clean if passed, an error
-    otherwise), every other cell the outputs its sandboxed run produced.
-    """
-
-    executed = Dict(help="Code-cell outputs of the sandboxed run, by cell index.").tag(config=True)
-    verdicts = Dict(help="Outputs of each graded test cell, by grade_id.").tag(config=True)
-
-    def preprocess_cell(self, cell, resources, index):
-        if cell.cell_type != "code":
-            return cell, resources
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id in self.verdicts:
-            cell.outputs = [nbformat.from_dict(o) for o in self.verdicts[grade_id]]
-        else:
-            cell.outputs = [nbformat.from_dict(o) for o in self.executed.get(str(index), [])]
-        return cell, resources
-
-
-_GIB, _MIB = 1024**3, 1024**2
-
-
-class GradingLimits(Configurable):
-    """The grading command's limits per submission, settable in ``nbgrader_config.py``.
-
-    For example ``c.GradingLimits.cell_timeout = 600``; the command's flags override the
-    configuration. Defaults are :class:`autograder.grading.sandbox.Limits`'s.
-    """
-
-    cell_timeout = Float(sandbox.Limits.cell_timeout, help="Seconds one cell may run.").tag(
-        config=True
-    )
-    total_timeout = Float(
-        sandbox.Limits.total_timeout, help="Seconds all cells of a submission may run together."
-    ).tag(config=True)
-    memory_gib = Float(
-        sandbox.Limits.memory / _GIB, help="Address space per kernel process, in GiB."
-    ).tag(config=True)
-    disk_gib = Float(
-        sandbox.Limits.disk / _GIB,
-        help="Files a kernel may keep in /tmp (its working folder) and /dev/shm, in GiB.",
-    ).tag(config=True)
-    max_processes = Int(
-        sandbox.Limits.processes,
-        help="Processes and threads per kernel, counted together, the sandbox's own included.",
-    ).tag(config=True)
-    output_mib = Float(
-        sandbox.Limits.output_size / _MIB, help="Bytes a kernel may send, in MiB."
-    ).tag(config=True)
-    threads = Int(sandbox.Limits.threads, help="Threads per kernel (0: cores / workers).").tag(
-        config=True
-    )
-
-    def limits(self, *, workers: int) -> sandbox.Limits:
-        """Return these settings as :class:`autograder.grading.sandbox.Limits` for ``workers`` jobs."""
-        return sandbox.Limits(
-            cell_timeout=self.cell_timeout,
-            total_timeout=self.total_timeout,
-            memory=int(self.memory_gib * _GIB),
-            disk=int(self.disk_gib * _GIB),
-            processes=self.max_processes,
-            output_size=int(self.output_mib * _MIB),
-            threads=self.threads or max(1, (os.cpu_count() or 1) // workers),
-        )
-
-
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
 def load_config(course_root: Path) -> Config:
-    """Return the course's nbgrader configuration, rooted at ``course_root``."""
-    config = Config()
-    if (course_root / "nbgrader_config.py").is_file():
-        config = PyFileConfigLoader("nbgrader_config.py", path=str(course_root)).load_config()
-    config.CourseDirectory.root = str(course_root)
-    return config
+    """Return the course's nbgrader configuration, rooted at ``course_root``.
+
+    Read where nbgrader reads it (:func:`autograder.grading.app.course_config`).
+    """
+    from autograder.grading.app import course_config
+
+    return course_config(course_root)
 
 
 def course_directory(plan_config: Config, assignment: str, student: str = "*") -> CourseDirectory:
@@ -198,10 +127,22 @@ def course_directory(plan_config: Config, assignment: str, student: str = "*") -
     return CourseDirectory(config=config)
 
 
-def make_plan(*, course_root: Path, assignment: str, overrides: Config | None = None) -> Plan:
+def open_gradebook(coursedir: CourseDirectory) -> Gradebook:
+    """Return the course's gradebook, opened for its course id (never nbgrader's default one)."""
+    return Gradebook(coursedir.db_url, coursedir.course_id)
+
+
+def make_plan(
+    *,
+    course_root: Path,
+    assignment: str,
+    overrides: Config | None = None,
+    config: Config | None = None,
+) -> Plan:
     """Read the assignment's graded cells from the gradebook and the reference data.
 
-    ``overrides`` (e.g. the command's flags) take precedence over ``nbgrader_config.py``.
+    ``config`` is the configuration already loaded (the command's); without it the course's
+    is loaded, with ``overrides`` (e.g. flags) taking precedence over ``nbgrader_config.py``.
     """
     from autograder.kernel.reference import load
 
@@ -210,12 +151,14 @@ def make_plan(*, course_root: Path, assignment: str, overrides: Config | None = 
             f"{course_root} is not an nbgrader course root (it has no nbgrader_config.py): run "
             "the command from the course root (autograder/course) or pass --course-root"
         )
-    config = load_config(course_root)
+    if config is None:
+        config = load_config(course_root)
     if overrides is not None:
+        config = copy.deepcopy(config)
         config.merge(overrides)
     coursedir = course_directory(config, assignment)
     db_url = coursedir.db_url
-    with Gradebook(db_url) as gb:
+    with open_gradebook(coursedir) as gb:
         try:
             found = gb.find_assignment(assignment)
         except MissingEntry as err:
@@ -242,97 +185,6 @@ def make_plan(*, course_root: Path, assignment: str, overrides: Config | None = 
         points=points,
         max_score=max_score,
     )
-
-
-def read_submitted(path: Path | str, limit: int, *, dir_fd: int | None = None) -> bytes:
-    """Return the bytes of the submitted file ``path``, read without following links.
-
-    With ``dir_fd``, ``path`` is a name in the folder open as that descriptor (see
-    :func:`read_submitted_at`). Raises :class:`SubmittedFileError` for a link, a folder, a FIFO
-    or a file over ``limit`` bytes, and FileNotFoundError when there is no file.
-    """
-    return read_submitted_at(path, limit, dir_fd=dir_fd)[0]
-
-
-def read_submitted_at(
-    path: Path | str, limit: int, *, dir_fd: int | None = None
-) -> tuple[bytes, os.stat_result]:
-    """Return the bytes of the submitted file ``path`` and its ``fstat``, from one descriptor.
-
-    ``path`` is opened once (relative to ``dir_fd`` when given: the folder a caller checked),
-    without following a link and without blocking on a FIFO; the file's type, size and change
-    time are those of that descriptor, so nothing swapped in by path afterwards is read.
-    Raises as :func:`read_submitted`.
-    """
-    name = Path(path).name
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-    try:
-        fd = os.open(path, flags, dir_fd=dir_fd)
-    except OSError as err:
-        if isinstance(err, FileNotFoundError):
-            raise
-        raise SubmittedFileError(f"{name} cannot be read: {err.strerror}") from err
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):  # os.fdopen refuses a folder: check before it
-            raise SubmittedFileError(f"{name} is not a regular file")
-        if info.st_size > limit:
-            raise TooLarge(f"{name} is larger than {limit} bytes")
-    except BaseException:
-        os.close(fd)
-        raise
-    with os.fdopen(fd, "rb") as handle:
-        data = handle.read(limit + 1)
-    if len(data) > limit:
-        raise TooLarge(f"{name} is larger than {limit} bytes")
-    return data, info
-
-
-def read_timestamp(folder: Path) -> tuple[str | None, str]:
-    """Return the submission time in ``folder/timestamp.txt`` (ISO format) and any problem.
-
-    A missing or empty file is no timestamp, as in nbgrader; anything that is not a date gives
-    ``(None, reason)``: the submission is then graded as if it had no timestamp.
-    """
-    try:
-        text = read_submitted(folder / "timestamp.txt", _MAX_TIMESTAMP_BYTES)
-    except FileNotFoundError:
-        return None, ""
-    except SubmittedFileError as err:
-        return None, f"timestamp.txt ignored: {err}"
-    try:
-        value = text.decode("utf-8").strip()
-        return (parse_utc(value).isoformat() if value else None), ""
-    except (UnicodeDecodeError, ValueError, OverflowError, TypeError):
-        return None, "timestamp.txt ignored: it is not a date"
-
-
-#: What ``nbgrader submit`` writes to ``submission_secret.txt``: hex digits (a few dozen).
-_SECRET = re.compile(r"[0-9a-f]{1,256}")
-
-
-def read_secret(
-    folder: Path | None = None, *, dir_fd: int | None = None, strict: bool = False
-) -> str | None:
-    """Return the submission's ``submission_secret.txt`` if it is hex digits, else None.
-
-    ``nbgrader submit`` writes it; ``release_feedback`` names a student's feedback file by it,
-    so it must reach ``autograded/``. Anything else a student puts there is ignored. With
-    ``dir_fd`` the file is read from the folder open as that descriptor (``folder`` unused).
-    ``strict`` raises :class:`SubmittedFileError` for a link, a FIFO, a folder or a large
-    file in its place, which ``nbgrader submit`` never writes, instead of ignoring it.
-    """
-    name = "submission_secret.txt"
-    try:
-        data = read_submitted(name if dir_fd is not None else folder / name, 1024, dir_fd=dir_fd)
-        text = data.decode("ascii").strip()
-    except SubmittedFileError:
-        if strict:
-            raise
-        return None
-    except (OSError, UnicodeDecodeError):
-        return None
-    return text if _SECRET.fullmatch(text) else None
 
 
 def find_submissions(plan: Plan, student: str | None = None) -> list[Submission]:
@@ -370,7 +222,7 @@ def read_state(plan: Plan, student: str) -> state.Record | None:
     return state.read(plan.course_root, plan.assignment, student, plan.points)
 
 
-def _resources(plan: Plan, student: str) -> dict:
+def _resources(plan: Plan, student: str) -> dict[str, Any]:
     coursedir = course_directory(plan.config, plan.assignment, student)
     return {
         "unique_key": plan.notebook,
@@ -395,7 +247,7 @@ def sanitize(plan: Plan, student: str, nb: nbformat.NotebookNode) -> nbformat.No
     return nb
 
 
-def _grade_id(cell) -> str | None:
+def _grade_id(cell: nbformat.NotebookNode) -> str | None:
     meta = cell.get("metadata", {}).get("nbgrader", {})
     return meta.get("grade_id") if meta.get("grade") else None
 
@@ -422,15 +274,7 @@ class Prepared:
     data: bytes = b""
 
 
-def prepare(
-    plan: Plan,
-    submission: Submission,
-    *,
-    limits: sandbox.Limits,
-    sandboxed: bool,
-    skip_after_last_graded: bool,
-    verify_model_file: bool = True,
-) -> Prepared:
+def prepare(plan: Plan, submission: Submission, options: GradingOptions) -> Prepared:
     """Sanitise a submission and rewrite its graded test cells into report-only probes.
 
     The notebook is read once, here: the bytes judged are the bytes hashed and recorded.
@@ -485,10 +329,8 @@ def prepare(
         student=submission.student,
         sha256=submission.sha256,
         notebook=nbformat.writes(nb),
-        limits=limits,
-        sandboxed=sandboxed,
-        stop_after=last_graded_index(nb) if skip_after_last_graded else None,
-        verify_model_file=verify_model_file,
+        options=options,
+        stop_after=last_graded_index(nb) if options.skip_after_last_graded else None,
         model_seed=seed,
     )
     return Prepared(submission, job, calls, status, reason, raw)
@@ -499,6 +341,8 @@ def verdicts(
 ) -> dict[str, judge.CellVerdict]:
     """Judge each graded test cell of an executed submission outside the kernel."""
     nb = nbformat.reads(result.notebook, as_version=4)
+    job = prepared.job
+    assert job is not None, "only a submission that ran has verdicts"
     reference = judge.reference_with(
         plan.reference, judge.extra_softmax_cases(plan.key, prepared.submission.sha256)
     )
@@ -518,7 +362,7 @@ def verdicts(
                 reference,
                 ran=ran,
                 model_file=result.model_facts,
-                verify_model_file=prepared.job.verify_model_file,
+                verify_model_file=job.options.verify_model_file,
             )
         else:
             # A test with no kernel checks can only be judged by whether it raised.
@@ -533,8 +377,8 @@ def verdicts(
     return found
 
 
-def _write_with_nbgrader(plan: Plan, prepared: Prepared, config_update: dict) -> None:
-    """Run nbgrader's Autograde for one student with our Execute stand-in.
+def _write_with_nbgrader(plan: Plan, prepared: Prepared, run: GradedRun) -> None:
+    """Run the course's Autograde for one student, with ``run`` standing in for its Execute.
 
     nbgrader copies every file of the submission folder into ``autograded/`` and reads its
     ``timestamp.txt``. It is given a private copy of the folder instead, holding only the
@@ -556,23 +400,14 @@ def _write_with_nbgrader(plan: Plan, prepared: Prepared, config_update: dict) ->
         config.CourseDirectory.student_id = sub.student
         config.CourseDirectory.submitted_directory = staging
         config.Autograde.force = True
-        config.InjectExecution.executed = config_update["executed"]
-        config.InjectExecution.verdicts = config_update["verdicts"]
         coursedir = CourseDirectory(config=config)
-        converter = Autograde(coursedir=coursedir, config=config)
-        pipeline = [
-            InjectExecution if isinstance(pp, type) and issubclass(pp, ExecutePreprocessor) else pp
-            for pp in converter.autograde_preprocessors
-        ]
-        config.Autograde.autograde_preprocessors = pipeline
-        converter = Autograde(coursedir=coursedir, config=config)
-        converter.start()
+        SandboxedAutograde(run=run, coursedir=coursedir, config=config).start()
 
 
-def _zero_missing_and_comment(plan: Plan, student: str, status: str, reason: str) -> None:
+def _zero_missing_and_comment(plan: Plan, student: str, status: Status, reason: str) -> None:
     """Score graded tests nbgrader left unscored as zero, and record the reason code."""
     coursedir = course_directory(plan.config, plan.assignment, student)
-    with Gradebook(coursedir.db_url) as gb:
+    with open_gradebook(coursedir) as gb:
         try:
             submission = gb.find_submission_notebook(plan.notebook, plan.assignment, student)
         except MissingEntry:
@@ -589,14 +424,16 @@ def _zero_missing_and_comment(plan: Plan, student: str, status: str, reason: str
         gb.db.commit()
 
 
-def gradebook_scores(plan: Plan, students) -> dict[str, tuple[float, dict[str, float]]]:
+def gradebook_scores(
+    plan: Plan, students: Iterable[str]
+) -> dict[str, tuple[float, dict[str, float]]]:
     """Return the total and per-test scores of those of ``students`` the gradebook has graded.
 
     One gradebook session for all of them: opening one costs nbgrader half a second.
     """
     found = {}
     coursedir = course_directory(plan.config, plan.assignment)
-    with warnings.catch_warnings(), Gradebook(coursedir.db_url) as gb:
+    with warnings.catch_warnings(), open_gradebook(coursedir) as gb:
         warnings.simplefilter("ignore", SAWarning)
         for student in students:
             try:
@@ -611,7 +448,7 @@ def gradebook_scores(plan: Plan, students) -> dict[str, tuple[float, dict[str, f
     return found
 
 
-def _placeholder_notebook(plan: Plan, status: str, reason: str) -> nbformat.NotebookNode:
+def _placeholder_notebook(plan: Plan, status: Status, reason: str) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
     nb.cells = [
         nbformat.v4.new_markdown_cell(
@@ -620,7 +457,7 @@ def _placeholder_notebook(plan: Plan, status: str, reason: str) -> nbformat.Note
             "(File > Save, then submit the `.ipynb`)."
         )
     ]
-    return nb
+    return nb  # type: ignore[no-any-return]  # nbformat builds NotebookNodes untyped
 
 
 def record(
@@ -638,18 +475,15 @@ def record(
         seconds = result.seconds
         found = verdicts(plan, prepared, result)
         executed = nbformat.reads(result.notebook, as_version=4)
-        _write_with_nbgrader(
-            plan,
-            prepared,
-            {
-                "executed": {
-                    str(i): c.get("outputs", [])
-                    for i, c in enumerate(executed.cells)
-                    if c.cell_type == "code"
-                },
-                "verdicts": {g: v.outputs() for g, v in found.items()},
+        run = GradedRun(
+            executed={
+                i: c.get("outputs", [])
+                for i, c in enumerate(executed.cells)
+                if c.cell_type == "code"
             },
+            verdicts={g: v.outputs() for g, v in found.items()},
         )
+        _write_with_nbgrader(plan, prepared, run)
         tests_reason = {g: v.reason for g, v in found.items()}
     else:
         folder = _autograded_folder(plan, sub.student)
@@ -689,7 +523,7 @@ def recorded_outcomes(plan: Plan, records: dict[str, state.Record]) -> dict[str,
     ``records`` maps students to their valid records; a student the gradebook holds no grades
     for has no row.
     """
-    found = {}
+    found: dict[str, Outcome] = {}
     if not records:
         return found
     for student, (score, tests) in gradebook_scores(plan, records).items():
@@ -766,33 +600,31 @@ class Batch:
 def run_submissions(
     batch: Batch,
     todo: list[Submission],
+    options: GradingOptions,
     *,
-    limits: sandbox.Limits,
-    skip_after_last_graded: bool,
-    verify_model_file: bool,
-    workers: int,
-    scheduler: str | Client | None,
+    client: Client | None = None,
 ) -> None:
-    """Prepare each submission, run its job on the cluster and record it in ``batch``."""
+    """Prepare each submission, run its job on the cluster and record it in ``batch``.
+
+    ``client`` is a connected Dask client (the watcher's); without one the cluster is
+    ``options.scheduler``, or a local one started for this call.
+    """
     from autograder.grading import cluster
 
-    def jobs():
+    def jobs() -> Iterator[Prepared]:
         for sub in todo:
-            prepared = prepare(
-                batch.plan,
-                sub,
-                limits=limits,
-                sandboxed=batch.sandboxed,
-                skip_after_last_graded=skip_after_last_graded,
-                verify_model_file=verify_model_file,
-            )
+            prepared = prepare(batch.plan, sub, options)
             if prepared.job is None:  # nothing to run: recorded from what prepare found
                 batch.finish(prepared, None)
             else:
                 yield prepared
 
     cluster.run_jobs(
-        jobs(), on_done=batch.finish, on_lost=batch.lost, workers=workers, scheduler=scheduler
+        jobs(),
+        on_done=batch.finish,
+        on_lost=batch.lost,
+        workers=options.workers,
+        scheduler=client or options.scheduler,
     )
 
 
@@ -808,80 +640,75 @@ def write_class_report(
     return report.write_csv([everyone[s] for s in sorted(everyone)], plan, folder)
 
 
+def grade(
+    options: GradingOptions,
+    *,
+    config: Config | None = None,
+    client: Client | None = None,
+    on_result: Callable[[Outcome], None] | None = None,
+) -> list[Outcome]:
+    """Grade the submissions of ``options.assignment``; return one :class:`Outcome` per student.
+
+    The steps: :func:`select_submissions` (new or changed ones), :func:`run_submissions`
+    (prepare, run on the cluster, record each into a :class:`Batch`) and
+    :func:`write_class_report`. ``config`` is the course's configuration already loaded (the
+    command's; default: loaded from the course root), ``client`` a connected Dask client to
+    use instead of ``options.scheduler``, ``on_result`` called with each outcome as it comes.
+
+    Raises :class:`~autograder.grading.sandbox.SandboxUnavailable` when kernels cannot be
+    confined as ``options`` ask, :class:`GradingSetupError` when the course is not ready.
+    """
+    sandbox.check_available(options.limits, sandboxed=options.sandboxed)
+    if options.scheduler:
+        from autograder.grading import cluster
+
+        cluster.check_scheduler(options.scheduler)
+    plan = make_plan(course_root=options.course_root, assignment=options.assignment, config=config)
+    todo, unchanged = select_submissions(plan, student=options.student, force=options.force)
+    progress = report.Progress(
+        total=len(todo), json_path=options.progress_json, bar=options.show_progress
+    )
+    batch = Batch(plan, options.sandboxed, progress, on_result, outcomes=dict(unchanged))
+    try:
+        run_submissions(batch, todo, options, client=client)
+    finally:
+        progress.close()
+    write_class_report(
+        plan, batch.outcomes, partial=options.student is not None, folder=options.reports
+    )
+    return [batch.outcomes[s] for s in sorted(batch.outcomes)]
+
+
 def grade_assignment(
     *,
     assignment: str,
     course_root: str | Path = ".",
     workers: int | None = None,
     scheduler: str | Client | None = None,
-    force: bool = False,
-    student: str | None = None,
-    sandboxed: bool = True,
-    limits: sandbox.Limits | None = None,
     config: Config | None = None,
-    skip_after_last_graded: bool = True,
-    verify_model_file: bool = True,
-    progress_json: str | None = None,
-    show_progress: bool = True,
-    report_dir: str | Path | None = None,
+    limits: sandbox.Limits | None = None,
     on_result: Callable[[Outcome], None] | None = None,
+    **options: Any,
 ) -> list[Outcome]:
-    """Grade the submissions of ``assignment``; return one :class:`Outcome` per student.
+    """Grade as :func:`grade` does, from keyword arguments (the watcher's and scripts' entry).
 
-    The steps: :func:`select_submissions` (new or changed ones), :func:`run_submissions`
-    (prepare, run on the cluster, record each into a :class:`Batch`) and
-    :func:`write_class_report`.
-
-    Args:
-        workers: parallel jobs for the local Dask cluster (default: number of cores).
-        scheduler: instead of a local cluster, a running ``dask scheduler``'s TLS address
-            (``tls://host:port``) or a connected Dask client (the watcher's).
-        force: grade submissions whose file has not changed since their last grading.
-        student: grade only this student.
-        sandboxed: run kernels in bubblewrap; False runs student code unconfined.
-        limits: the limits per submission (default: :class:`GradingLimits` as configured).
-        config: settings that override the course's ``nbgrader_config.py`` (the CLI's flags).
-        skip_after_last_graded: do not run cells after the last graded cell.
-        verify_model_file: judge the model checks from the model file the kernel saved,
-            described outside the kernel, instead of from the kernel's report.
-        progress_json: file (or ``-`` for stdout) for a JSON-lines progress stream.
-        report_dir: folder for the CSV report (default: ``<course_root>/reports``).
+    ``options`` are :class:`GradingOptions` fields (``force``, ``student``, ``sandboxed``,
+    ...). ``config`` overrides the course's configuration (as flags do); ``limits`` default
+    to ``c.GradingLimits`` as configured; ``scheduler`` may be a connected Dask client.
     """
     course_root = Path(course_root).resolve()
-    if sandboxed and not sandbox.sandbox_available():
-        raise sandbox.SandboxUnavailable(
-            "bubblewrap (bwrap) is not installed, so student code cannot be sandboxed: "
-            "install it (apt-get install bubblewrap) or pass --no-sandbox to grade unconfined"
-        )
-    if isinstance(scheduler, str):
-        from autograder.grading import cluster
-
-        cluster.check_scheduler(scheduler)
-    workers = workers or os.cpu_count() or 1
-    plan = make_plan(course_root=course_root, assignment=assignment, overrides=config)
-    limits = limits or GradingLimits(config=plan.config).limits(workers=workers)
-    if limits.threads == 0:
-        limits = dataclasses.replace(limits, threads=max(1, (os.cpu_count() or 1) // workers))
-
-    todo, unchanged = select_submissions(plan, student=student, force=force)
-    progress = report.Progress(total=len(todo), json_path=progress_json, bar=show_progress)
-    batch = Batch(plan, sandboxed, progress, on_result, outcomes=dict(unchanged))
-    try:
-        run_submissions(
-            batch,
-            todo,
-            limits=limits,
-            skip_after_last_graded=skip_after_last_graded,
-            verify_model_file=verify_model_file,
-            workers=workers,
-            scheduler=scheduler,
-        )
-    finally:
-        progress.close()
-    write_class_report(
-        plan,
-        batch.outcomes,
-        partial=student is not None,
-        folder=Path(report_dir) if report_dir else course_root / "reports",
+    workers = workers or default_workers()
+    loaded = load_config(course_root)
+    if config is not None:
+        loaded.merge(config)
+    limits = limits or GradingLimits(config=loaded).limits(workers=workers)
+    client = None if scheduler is None or isinstance(scheduler, str) else scheduler
+    settings = GradingOptions(
+        assignment=assignment,
+        course_root=course_root,
+        limits=limits,
+        workers=workers,
+        scheduler=scheduler if isinstance(scheduler, str) else None,
+        **options,
     )
-    return [batch.outcomes[s] for s in sorted(batch.outcomes)]
+    return grade(settings, config=loaded, client=client, on_result=on_result)

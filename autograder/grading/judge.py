@@ -30,11 +30,22 @@ import dataclasses
 import hashlib
 import json
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
 from autograder.kernel import cases, specs
+from autograder.kernel.cases import ProbeCase
 from autograder.kernel.protocol import FACTS_MIME, Verdict
+from autograder.kernel.reference import Reference
+
+#: A cell output, a kernel's report or a model file's facts: JSON from an untrusted kernel or
+#: file, so of any shape until a judge reads it.
+Json = dict[str, Any]
+
+#: Why a check cannot pass: the verdict and the message the student reads.
+Problem = tuple[Verdict, str]
 
 #: Checks whose probes take softmax cases; extra per-submission cases are added to these.
 SOFTMAX_CHECKS = specs.names("softmax")
@@ -72,10 +83,10 @@ class CellVerdict:
 
     grade_id: str
     passed: bool
-    reason: str
+    reason: Verdict
     messages: list[str]
 
-    def outputs(self) -> list[dict]:
+    def outputs(self) -> list[Json]:
         """Return the cell outputs that carry this verdict into nbgrader and the feedback."""
         if self.passed:
             text = "".join(f"Passed: {m}\n" for m in self.messages)
@@ -112,7 +123,7 @@ def expected_checks(source: str) -> list[CheckCall]:
         tree = ast.parse(source)
     except SyntaxError:
         return []
-    found = []
+    found: list[CheckCall] = []
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue
@@ -121,12 +132,12 @@ def expected_checks(source: str) -> list[CheckCall]:
             continue
         if node.keywords or not all(isinstance(a, ast.Name) for a in node.args):
             continue
-        found.append(CheckCall(name, tuple(a.id for a in node.args)))
+        found.append(CheckCall(name, tuple(a.id for a in node.args if isinstance(a, ast.Name))))
     found.sort(key=lambda call: list(specs.BY_NAME).index(call.name))
     return list(dict.fromkeys(found))
 
 
-def extra_softmax_cases(key: bytes, submission_sha: str) -> dict[str, list[dict]]:
+def extra_softmax_cases(key: bytes, submission_sha: str) -> dict[str, list[ProbeCase]]:
     """Return extra random softmax probes per check, fixed by ``key`` and the submission.
 
     The same submission gets the same probes on every worker and every run (so its score
@@ -134,17 +145,17 @@ def extra_softmax_cases(key: bytes, submission_sha: str) -> dict[str, list[dict]
     """
     digest = hashlib.sha256(key + submission_sha.encode()).digest()
     rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
-    extra: dict[str, list[dict]] = {}
+    extra: dict[str, list[ProbeCase]] = {}
     for spec in specs.SPECS:
         if spec.probe_plan is None:
             continue
-        (low, high), rows = spec.probe_plan.lengths, []
+        (low, high), rows = spec.probe_plan.lengths, list[ProbeCase]()
         for k, dtype in enumerate(spec.probe_plan.dtypes):
             z = rng.uniform(-9.0, 9.0, size=int(rng.integers(low, high)))
             if spec.probe_plan.far:
                 z += rng.choice([-1.0, 1.0]) * rng.uniform(720.0, 1000.0)
             z = np.round(z, 6)
-            rows.append({"id": f"graded_{k}", "z": [float(v) for v in z], "dtype": dtype})
+            rows.append(cases.case(f"graded_{k}", z, dtype))
         extra[spec.name] = rows
     return extra
 
@@ -155,7 +166,7 @@ def model_seed(key: bytes, submission_sha: str) -> int:
     return int.from_bytes(digest[:8], "little")
 
 
-def reference_with(reference: dict, extra: dict[str, list[dict]]) -> dict:
+def reference_with(reference: Reference, extra: Mapping[str, list[ProbeCase]]) -> Reference:
     """Return ``reference`` with the expected outputs of the ``extra`` softmax probes added."""
     from autograder.grading.make_reference import reference_softmax
 
@@ -170,7 +181,7 @@ def reference_with(reference: dict, extra: dict[str, list[dict]]) -> dict:
 
 
 def probe_source(
-    calls: list[CheckCall], extra: dict[str, list[dict]], seed: int | None = None
+    calls: list[CheckCall], extra: Mapping[str, list[ProbeCase]], seed: int | None = None
 ) -> str:
     """Return the code the kernel runs in place of a graded test cell: reports only.
 
@@ -196,7 +207,7 @@ def probe_source(
     return "\n".join(lines) + "\n"
 
 
-def _reports(outputs: list[dict]) -> list[object]:
+def _reports(outputs: list[Json]) -> list[object]:
     found = []
     for output in outputs:
         data = output.get("data") or {}
@@ -205,7 +216,7 @@ def _reports(outputs: list[dict]) -> list[object]:
     return found
 
 
-def facts_agree(a, b) -> bool:
+def facts_agree(a: object, b: object) -> bool:
     """Return True when two fact reports are equal, floats to :data:`FACT_RTOL`."""
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(facts_agree(a[k], b[k]) for k in a)
@@ -216,7 +227,7 @@ def facts_agree(a, b) -> bool:
     return type(a) is type(b) and a == b
 
 
-def outputs_agree(reported, computed) -> bool:
+def outputs_agree(reported: object, computed: object) -> bool:
     """Return True when two lists of output rows are equal within :data:`OUTPUT_RTOL`."""
     try:
         a = np.asarray(reported, dtype=np.float64)
@@ -231,7 +242,7 @@ def outputs_agree(reported, computed) -> bool:
     return bool(np.allclose(a, b, rtol=OUTPUT_RTOL, atol=OUTPUT_RTOL * scale))
 
 
-def _file_ties_to_model(reported: dict, model_file: dict) -> tuple[str, str] | None:
+def _file_ties_to_model(reported: Json, model_file: Json) -> Problem | None:
     """Return why the file's outputs do not tie it to the reported model, or None."""
     computed = model_file.get("outputs") or {}
     if not isinstance(computed, dict) or computed.get("values") is None:
@@ -255,8 +266,8 @@ def _file_ties_to_model(reported: dict, model_file: dict) -> tuple[str, str] | N
 
 
 def verified_model_facts(
-    reported: dict, model_file: dict | None
-) -> tuple[dict | None, tuple[str, str] | None]:
+    reported: Json, model_file: Json | None
+) -> tuple[Json | None, Problem | None]:
     """Return ``(facts, problem)``: the facts to judge a model check by, and why it cannot pass.
 
     ``reported`` is what the kernel reported, ``model_file`` the facts of the model file it
@@ -297,7 +308,7 @@ def verified_model_facts(
 class _Rejected(Exception):
     """A check's report earns nothing: the verdict and the message the student reads."""
 
-    def __init__(self, verdict: str, message: str) -> None:
+    def __init__(self, verdict: Verdict, message: str) -> None:
         super().__init__(message)
         self.verdict, self.message = verdict, message
 
@@ -305,9 +316,9 @@ class _Rejected(Exception):
 _MALFORMED = (Verdict.MALFORMED_REPORT, "The test's report was malformed.")
 
 
-def _reports_by_check(outputs: list[dict], expected: list[str]) -> dict[str, list[dict]]:
+def _reports_by_check(outputs: list[Json], expected: list[str]) -> dict[str, list[Json]]:
     """Return the facts reported in ``outputs``, by check; reject malformed or unexpected ones."""
-    by_check: dict[str, list[dict]] = {}
+    by_check: dict[str, list[Json]] = {}
     for report in _reports(outputs):
         if (
             not isinstance(report, dict)
@@ -323,10 +334,10 @@ def _reports_by_check(outputs: list[dict], expected: list[str]) -> dict[str, lis
 
 def _judge_check(
     name: str,
-    found: list[dict],
-    reference: dict,
+    found: list[Json],
+    reference: Reference,
     *,
-    model_file: dict | None,
+    model_file: Json | None,
     verify_model_file: bool,
 ) -> str:
     """Return the passing message of check ``name`` on its one report; else reject it."""
@@ -337,13 +348,15 @@ def _judge_check(
         )
     if len(found) > 1:
         raise _Rejected(Verdict.DUPLICATE_REPORT, "This test reported more than one result.")
-    facts, problem = found[0], None
+    facts: Json | None = found[0]
+    problem: Problem | None = None
     if name in MODEL_CHECKS and verify_model_file:
-        facts, problem = verified_model_facts(facts, model_file)
-        if facts is None:
-            raise _Rejected(*problem)
+        facts, problem = verified_model_facts(found[0], model_file)
+    if facts is None:
+        assert problem is not None, "verified_model_facts gives facts or a problem"
+        raise _Rejected(*problem)
     try:
-        result = specs.BY_NAME[name].judge(facts, reference)
+        result = specs.judge(specs.BY_NAME[name], facts, reference)
     except Exception:  # malformed facts crash a judge: they earn nothing
         raise _Rejected(*_MALFORMED) from None
     if not result.passed:
@@ -356,11 +369,11 @@ def _judge_check(
 def judge_cell(
     grade_id: str,
     calls: list[CheckCall],
-    outputs: list[dict],
-    reference: dict,
+    outputs: list[Json],
+    reference: Reference,
     *,
     ran: bool,
-    model_file: dict | None = None,
+    model_file: Json | None = None,
     verify_model_file: bool = True,
 ) -> CellVerdict:
     """Judge one graded test cell from its own outputs against ``reference``.

@@ -13,8 +13,10 @@ import itertools
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing
 
 from autograder.kernel import cases, specs
 
@@ -29,11 +31,12 @@ DENSE_UNITS = (25, 15, 10)
 ACTIVATIONS = ("relu", "relu", "linear")
 
 
-def reference_softmax(z) -> np.ndarray:
+def reference_softmax(z: np.typing.ArrayLike) -> np.ndarray:
     """Return the numerically stable softmax of a 1-D array (the model answer)."""
     z = np.asarray(z, dtype=np.float64)
     e = np.exp(z - np.max(z))
-    return e / e.sum()
+    result: np.ndarray = e / e.sum()
+    return result
 
 
 def _cross_check(z: np.ndarray, expected: np.ndarray) -> None:
@@ -44,7 +47,7 @@ def _cross_check(z: np.ndarray, expected: np.ndarray) -> None:
         raise RuntimeError(f"reference softmax disagrees with tf.nn.softmax for z={z.tolist()}")
 
 
-def softmax_reference() -> dict:
+def softmax_reference() -> dict[str, Any]:
     """Return the softmax probe cases with their expected outputs."""
     checks = {}
     for name, probe_cases in specs.softmax_cases().items():
@@ -63,7 +66,7 @@ def _dense_params(features: int, units: tuple[int, ...]) -> int:
     return sum(n_in * n_out + n_out for n_in, n_out in itertools.pairwise(sizes))
 
 
-def model_reference() -> dict:
+def model_reference() -> dict[str, Any]:
     """Return the expected architecture and the behaviour of known activations."""
     import keras
 

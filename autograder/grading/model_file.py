@@ -13,6 +13,7 @@ import os
 import stat
 import subprocess
 from pathlib import Path
+from typing import Any
 
 from autograder.grading import sandbox
 from autograder.kernel import model_probe
@@ -22,7 +23,7 @@ from autograder.kernel.protocol import DESCRIBER_MARK, MODEL_FILE
 MAX_FILE_BYTES = 32 * 1024**2
 
 
-def read(path: Path) -> bytes | dict | None:
+def read(path: Path) -> bytes | dict[str, str] | None:
     """Return the saved model's bytes, a ``load_error`` dict, or None when nothing was saved."""
     # O_NOFOLLOW and O_NONBLOCK: neither a link nor a FIFO in place of the file can redirect
     # or block the read; fstat then checks what was opened.
@@ -45,7 +46,9 @@ def read(path: Path) -> bytes | dict | None:
     return data or None
 
 
-def describe(path: Path, limits, *, sandboxed: bool, seed: int) -> dict | None:
+def describe(
+    path: Path, limits: sandbox.Limits, *, sandboxed: bool, seed: int
+) -> dict[str, Any] | None:
     """Describe the model a finished kernel saved at ``path`` (a host file).
 
     The file is described in a new sandbox holding only a copy of it (:func:`autograder.kernel.model_probe.facts_from_file`;

@@ -15,7 +15,10 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+from collections.abc import Iterator
+from typing import Any
 
+from nbformat import NotebookNode
 from nbgrader import utils
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Bool, Dict, List, Unicode
@@ -33,7 +36,7 @@ LIBRARY_WARNING_PATTERNS = (
 )
 
 
-class ExecuteWithEnv(Execute):
+class ExecuteWithEnv(Execute):  # type: ignore[misc]  # nbgrader is untyped
     """Execute a notebook like nbgrader's ``Execute``, adding variables to the kernel's env."""
 
     kernel_env = Dict(
@@ -43,7 +46,7 @@ class ExecuteWithEnv(Execute):
     ).tag(config=True)
 
     @contextlib.contextmanager
-    def setup_kernel(self, **kwargs):
+    def setup_kernel(self, **kwargs: Any) -> Iterator[None]:
         # nbconvert's ExecutePreprocessor starts its kernel through this context manager.
         if self.kernel_env:
             env = dict(kwargs.get("env") or os.environ)
@@ -53,7 +56,7 @@ class ExecuteWithEnv(Execute):
             yield
 
 
-class FilterLibraryWarnings(NbGraderPreprocessor):
+class FilterLibraryWarnings(NbGraderPreprocessor):  # type: ignore[misc]  # nbgrader is untyped
     """Remove library-warning lines from the stderr of graded cells."""
 
     enabled = Bool(True, help="Whether to filter library warnings out of stderr.").tag(config=True)
@@ -80,7 +83,9 @@ class FilterLibraryWarnings(NbGraderPreprocessor):
             kept.append(line)
         return "".join(kept)
 
-    def preprocess_cell(self, cell, resources, cell_index):
+    def preprocess_cell(
+        self, cell: NotebookNode, resources: dict[str, Any], cell_index: int
+    ) -> tuple[NotebookNode, dict[str, Any]]:
         if not self.enabled or cell.cell_type != "code":
             return cell, resources
         if self.graded_cells_only and not utils.is_grade(cell):

@@ -6,9 +6,14 @@ import csv
 import json
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
+from typing import IO, TYPE_CHECKING
 
 from tqdm import tqdm
+
+if TYPE_CHECKING:
+    from autograder.grading.grade import Outcome, Plan
 
 
 class Progress:
@@ -19,7 +24,7 @@ class Progress:
         self.done = 0
         self.start = time.monotonic()
         self._bar = tqdm(total=total, unit="submission", file=sys.stderr, disable=not bar)
-        self._stream = None
+        self._stream: IO[str] | None = None
         if json_path == "-":
             self._stream = sys.stdout
         elif json_path:
@@ -33,10 +38,10 @@ class Progress:
         rate = (time.monotonic() - self.start) / self.done
         return round(rate * (self.total - self.done), 1)
 
-    def _emit(self, outcome) -> None:
+    def _emit(self, outcome: Outcome | None) -> None:
         if self._stream is None:
             return
-        line = {
+        line: dict[str, object] = {
             "done": self.done,
             "total": self.total,
             "elapsed_s": round(time.monotonic() - self.start, 1),
@@ -47,7 +52,7 @@ class Progress:
         self._stream.write(json.dumps(line) + "\n")
         self._stream.flush()
 
-    def update(self, outcome) -> None:
+    def update(self, outcome: Outcome) -> None:
         """Count one finished submission."""
         self.done += 1
         self._bar.update(1)
@@ -61,7 +66,7 @@ class Progress:
             self._stream.close()
 
 
-def format_table(rows) -> str:
+def format_table(rows: Iterable[Outcome]) -> str:
     """Return the final table: student, score, max, time, status (and sandbox)."""
     header = ("student", "score", "max", "time_s", "status", "sandbox")
     lines = [header]
@@ -83,7 +88,7 @@ def format_table(rows) -> str:
     )
 
 
-def write_csv(rows, plan, folder: Path) -> Path:
+def write_csv(rows: Iterable[Outcome], plan: Plan, folder: Path) -> Path:
     """Write the table with one column per graded test to ``<folder>/<assignment>.csv``."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{plan.assignment}.csv"

@@ -35,10 +35,12 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
+from typing import IO, Any, NewType, cast
 
 import psutil
 from jupyter_client.manager import AsyncKernelManager
-from traitlets import List, Unicode
+from traitlets import Bool, Float, Int, List, TraitType, Unicode
+from traitlets.config import Configurable
 
 from autograder import notebooks
 from autograder.kernel.protocol import MODEL_FILE, MODEL_FILE_ENV
@@ -76,47 +78,128 @@ _ETC_ENTRIES = (
 )
 
 
+#: Seconds, as a type: a limit's unit is part of its type, so mypy stops a value in the wrong one.
+Seconds = NewType("Seconds", float)
+#: Bytes, as a type (see :data:`Seconds`).
+Bytes = NewType("Bytes", int)
+
+
+@dataclasses.dataclass(frozen=True)
+class Unit:
+    """A unit a limit is set in (``nbgrader_config.py``, flags): its name and its size in base units."""
+
+    suffix: str
+    size: int
+    whole: bool = False
+
+    def to_base(self, value: float) -> int | float:
+        """Return ``value`` (in this unit) in base units: bytes or seconds; counts as they are."""
+        return int(value * self.size) if self.size > 1 else value
+
+
+SECONDS, GIB, MIB = Unit("", 1), Unit("gib", _GIB), Unit("mib", _MIB)
+COUNT = Unit("", 1, whole=True)
+
+
+def _about(help: str, unit: Unit | None = None) -> dict[str, Any]:
+    """Return a :class:`Limits` field's metadata: its help and the unit it is set in."""
+    return {"help": help, "unit": unit}
+
+
+#: Says how to fix a missing bubblewrap; the one message for every command that needs it.
+BWRAP_MISSING = (
+    "bubblewrap (bwrap) is not installed, so student code cannot be sandboxed: install it "
+    "(apt-get install bubblewrap) or pass --no-sandbox to grade unconfined"
+)
+#: Says how to fix a missing prlimit (see :func:`prlimit_prefix`).
+PRLIMIT_MISSING = (
+    "prlimit (util-linux) is not installed, so the memory, file-size and open-file limits "
+    "cannot be applied: install it (apt-get install util-linux) or pass "
+    "--allow-unenforced-limits (c.GradingLimits.allow_unenforced = True) to grade without them"
+)
+
+
 class SandboxUnavailable(RuntimeError):
     """Raise when bubblewrap cannot be found and the caller asked for a sandbox."""
 
 
+class LimitsUnavailable(SandboxUnavailable):
+    """Raise when a limit cannot be applied here and the instructor did not allow that."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Limits:
-    """Resource limits for one submission's kernel.
+    """Resource limits for one submission's kernel: the one place each limit is declared.
+
+    A field with a unit in its metadata is also a grading setting (:class:`GradingLimits`,
+    ``c.GradingLimits.<name>`` and ``--<name>``), named after the field plus the unit's suffix,
+    with the field's default and help.
 
     Attributes:
-        cell_timeout: seconds one cell may run before the submission is stopped.
-        total_timeout: seconds all cells of one submission may run together.
-        memory: bytes of address space (``RLIMIT_AS``) for every process in the sandbox.
-        file_size: largest file, in bytes, the kernel may write (``RLIMIT_FSIZE``).
-        open_files: most file descriptors per process (``RLIMIT_NOFILE``).
-        startup_timeout: seconds the kernel may take to answer its first request.
-        threads: threads per kernel for OpenMP and TensorFlow (0: leave the libraries' default).
-        output_size: bytes of output (text, images, reports) all cells of one submission may
-            send before its kernel is stopped.
-        processes: most processes and threads, counted together (a process with 10 threads
-            counts 10), the kernel may have alive at once, itself and the sandbox's own
-            included; more stop the kernel (:class:`ProcessWatch`).
-        disk: bytes of files the kernel may keep at once, in ``/tmp`` (its working folder
-            included) and ``/dev/shm`` together (sized tmpfs mounts, so memory of the host).
+        processes: counted with threads (a process with 10 threads counts 10), the kernel and
+            the sandbox's own included; more stop the kernel (:class:`ProcessWatch`).
+        disk: ``/tmp`` (the working folder included) and ``/dev/shm`` together, sized tmpfs
+            mounts, so memory of the host.
+        allow_unenforced: where ``prlimit`` is missing, run without the limits it applies
+            (``memory``, ``file_size``, ``open_files``) instead of refusing.
     """
 
-    cell_timeout: float = 300.0
-    total_timeout: float = 900.0
-    memory: int = 8 * _GIB
-    file_size: int = 256 * _MIB
-    open_files: int = 1024
-    startup_timeout: float = 60.0
-    threads: int = 0
-    output_size: int = 10 * _MIB
+    cell_timeout: Seconds = dataclasses.field(
+        default=Seconds(300.0), metadata=_about("Seconds one cell may run.", SECONDS)
+    )
+    total_timeout: Seconds = dataclasses.field(
+        default=Seconds(900.0),
+        metadata=_about("Seconds all cells of a submission may run together.", SECONDS),
+    )
+    memory: Bytes = dataclasses.field(
+        default=Bytes(8 * _GIB),
+        metadata=_about("Address space (RLIMIT_AS) per kernel process, in GiB.", GIB),
+    )
+    file_size: Bytes = dataclasses.field(
+        default=Bytes(256 * _MIB),
+        metadata=_about("Largest file a kernel may write (RLIMIT_FSIZE)."),
+    )
+    open_files: int = dataclasses.field(
+        default=1024, metadata=_about("Most file descriptors per process (RLIMIT_NOFILE).")
+    )
+    startup_timeout: Seconds = dataclasses.field(
+        default=Seconds(60.0),
+        metadata=_about("Seconds the kernel may take to answer its first request."),
+    )
+    threads: int = dataclasses.field(
+        default=0,
+        metadata=_about(
+            "Threads per kernel for OpenMP and TensorFlow (0: cores / workers).", COUNT
+        ),
+    )
+    output_size: Bytes = dataclasses.field(
+        default=Bytes(10 * _MIB), metadata=_about("Bytes of output a kernel may send, in MiB.", MIB)
+    )
     # Running the assignment's notebook (TensorFlow 2.21, training included), a kernel and its
     # sandbox peaked at 32, 36, 48 and 96 threads with ``threads`` 1, 2, 8 and 32 (about
     # 32 + 2 x threads), and 35 with 0 on 2 cores: 256 leaves room up to about 100 threads per
     # kernel and still stops a thread or fork bomb at a few hundred.
-    processes: int = 256
-    disk: int = 1 * _GIB
+    processes: int = dataclasses.field(
+        default=256,
+        metadata=_about(
+            "Processes and threads per kernel, counted together, the sandbox's own included.", COUNT
+        ),
+    )
+    disk: Bytes = dataclasses.field(
+        default=Bytes(1 * _GIB),
+        metadata=_about(
+            "Files a kernel may keep in /tmp (its working folder) and /dev/shm, in GiB.", GIB
+        ),
+    )
+    allow_unenforced: bool = dataclasses.field(
+        default=False,
+        metadata=_about(
+            "Grade even where prlimit is missing, without the memory, file-size and open-file "
+            "limits (not recommended)."
+        ),
+    )
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         for field in (
             "cell_timeout",
             "total_timeout",
@@ -129,6 +212,57 @@ class Limits:
         ):
             if getattr(self, field) <= 0:
                 raise ValueError(f"Limits.{field} must be positive, got {getattr(self, field)}")
+
+    def for_workers(self, workers: int) -> Limits:
+        """Return these limits with ``threads`` 0 made the cores shared among ``workers`` jobs."""
+        if self.threads:
+            return self
+        return dataclasses.replace(self, threads=max(1, (os.cpu_count() or 1) // max(1, workers)))
+
+
+def _field(name: str) -> dataclasses.Field[Any]:
+    return next(f for f in dataclasses.fields(Limits) if f.name == name)
+
+
+def _setting(name: str) -> TraitType[Any, Any]:
+    """Return the trait of the :class:`Limits` field ``name``: its default, in its unit, and help."""
+    field = _field(name)
+    unit, help_text = field.metadata["unit"], field.metadata["help"]
+    trait: TraitType[Any, Any]
+    if isinstance(field.default, bool):
+        trait = Bool(field.default, help=help_text)
+    elif unit.whole:
+        trait = Int(cast(int, field.default), help=help_text)
+    else:
+        trait = Float(field.default / unit.size, help=help_text)
+    return trait.tag(config=True, limit=name)
+
+
+class GradingLimits(Configurable):
+    """The limits per submission as nbgrader settings (``c.GradingLimits.cell_timeout = 600``).
+
+    Each setting is a :class:`Limits` field, named after it with its unit's suffix, with its
+    default and help; the grading command's flags override the configuration.
+    """
+
+    cell_timeout = _setting("cell_timeout")
+    total_timeout = _setting("total_timeout")
+    memory_gib = _setting("memory")
+    disk_gib = _setting("disk")
+    max_processes = _setting("processes")
+    output_mib = _setting("output_size")
+    threads = _setting("threads")
+    allow_unenforced = _setting("allow_unenforced").tag(flag="allow-unenforced-limits")
+
+    def limits(self, *, workers: int) -> Limits:
+        """Return these settings as :class:`Limits` for ``workers`` parallel jobs."""
+        values: dict[str, Any] = {}
+        for name, trait in self.traits(limit=lambda v: v is not None).items():
+            field = _field(trait.metadata["limit"])
+            unit = field.metadata["unit"]
+            value = getattr(self, name)
+            values[field.name] = value if unit is None else unit.to_base(value)
+        return Limits(**values).for_workers(workers)
 
 
 def python_executable() -> str:
@@ -153,7 +287,10 @@ def sandbox_available() -> bool:
 def _package_root(module_name: str) -> Path:
     import importlib
 
-    return Path(importlib.import_module(module_name).__file__).resolve().parent
+    module_file = importlib.import_module(module_name).__file__
+    if module_file is None:
+        raise RuntimeError(f"{module_name} is not a package with files the sandbox could bind")
+    return Path(module_file).resolve().parent
 
 
 @dataclasses.dataclass
@@ -168,7 +305,7 @@ class Workspace:
     """
 
     root: Path
-    logs: list = dataclasses.field(default_factory=list)
+    logs: list[IO[bytes]] = dataclasses.field(default_factory=list)
 
     @property
     def work(self) -> Path:
@@ -222,7 +359,9 @@ _OPEN_FOLDER = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _GONE = (FileNotFoundError, NotADirectoryError)
 
 
-def _open_listing(name: str | Path, dir_fd: int | None = None) -> tuple[int, os.ScandirIterator]:
+def _open_listing(
+    name: str | Path, dir_fd: int | None = None
+) -> tuple[int, os._ScandirIterator[str]]:
     """Open the folder ``name`` (relative to ``dir_fd``) without following a link; list it."""
     fd = os.open(name, _OPEN_FOLDER, dir_fd=dir_fd)
     try:
@@ -350,11 +489,35 @@ def kernel_environment(space: Workspace, limits: Limits, *, sandboxed: bool) -> 
     return env
 
 
+def prlimit_path() -> str | None:
+    """Return the path of the ``prlimit`` executable, or None when it is not installed."""
+    return shutil.which("prlimit")
+
+
+def check_available(limits: Limits, *, sandboxed: bool) -> None:
+    """Raise :class:`SandboxUnavailable` unless kernels can be confined here as asked.
+
+    Without bubblewrap there is no sandbox (``sandboxed`` False grades unconfined); without
+    ``prlimit`` the memory, file-size and open-file limits cannot be applied, which only
+    ``limits.allow_unenforced`` accepts.
+    """
+    if sandboxed and not sandbox_available():
+        raise SandboxUnavailable(BWRAP_MISSING)
+    if prlimit_path() is None and not limits.allow_unenforced:
+        raise LimitsUnavailable(PRLIMIT_MISSING)
+
+
 def prlimit_prefix(limits: Limits) -> list[str]:
-    """Return the ``prlimit`` command that applies ``limits`` to the kernel and its children."""
-    prlimit = shutil.which("prlimit")
+    """Return the ``prlimit`` command that applies ``limits`` to the kernel and its children.
+
+    Raises :class:`LimitsUnavailable` when ``prlimit`` is missing, unless
+    ``limits.allow_unenforced`` (then the command is empty and those limits are not applied).
+    """
+    prlimit = prlimit_path()
     if prlimit is None:
-        return []
+        if limits.allow_unenforced:
+            return []
+        raise LimitsUnavailable(PRLIMIT_MISSING)
     return [
         prlimit,
         f"--as={int(limits.memory)}",
@@ -384,10 +547,7 @@ def bwrap_prefix(space: Workspace, limits: Limits) -> list[str]:
     """Return the bubblewrap command line that confines a kernel to ``space``."""
     bwrap = bwrap_path()
     if bwrap is None:
-        raise SandboxUnavailable(
-            "bubblewrap (bwrap) is not installed: install it (apt-get install bubblewrap) "
-            "or pass --no-sandbox to run student code unconfined"
-        )
+        raise SandboxUnavailable(BWRAP_MISSING)
     cmd = [bwrap, "--ro-bind", "/usr", "/usr"]
     for name in ("bin", "lib", "lib32", "lib64", "sbin"):
         path = Path("/") / name
@@ -445,7 +605,7 @@ class KernelSandbox:
     env: dict[str, str]
     space: Workspace
 
-    def start_kwargs(self) -> dict:
+    def start_kwargs(self) -> dict[str, Any]:
         """Return the keyword arguments for ``km.start_kernel`` / nbclient's ``setup_kernel``."""
         # The kernel's own stdout/stderr (banner, TF logs) go to a log, not the grader's terminal.
         log = open(self.space.root / "kernel.log", "ab")  # noqa: SIM115 (closed by cleanup)

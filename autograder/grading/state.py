@@ -21,6 +21,9 @@ import re
 import secrets
 import tempfile
 from pathlib import Path
+from typing import Any
+
+from autograder.kernel.protocol import Status, Verdict
 
 #: The course root's folder that only the grading command writes.
 GRADER_FOLDER = "grader"
@@ -35,12 +38,12 @@ class Record:
     student: str
     sha256: str
     timestamp: str | None
-    status: str
+    status: Status
     reason: str
     score: float
     max_score: float
     tests: dict[str, float]
-    test_reasons: dict[str, str]
+    test_reasons: dict[str, Verdict]
     seconds: float
     sandbox: bool
     worker: str
@@ -97,13 +100,14 @@ def write(course_root: Path, assignment: str, record: Record) -> None:
     write_atomically(path, json.dumps(dataclasses.asdict(record), indent=1))
 
 
-def _number(value, low: float, high: float) -> bool:
-    return (
-        type(value) in (int, float) and math.isfinite(value) and low - 1e-9 <= value <= high + 1e-9
-    )
+def _number(value: object, low: float, high: float) -> bool:
+    if type(value) not in (int, float):  # not bool, not a float subclass
+        return False
+    number = float(value)  # type: ignore[arg-type]  # an int or a float, checked above
+    return math.isfinite(number) and low - 1e-9 <= number <= high + 1e-9
 
 
-def _valid(data, student: str, points: dict[str, float]) -> bool:
+def _valid(data: object, student: str, points: dict[str, float]) -> bool:
     """Return True when ``data`` is a well-formed record of ``student`` for these tests."""
     fields = {f.name: f for f in dataclasses.fields(Record)}
     if not isinstance(data, dict) or set(data) != set(fields):
@@ -115,7 +119,8 @@ def _valid(data, student: str, points: dict[str, float]) -> bool:
         and isinstance(data["sha256"], str)
         and _SHA256.fullmatch(data["sha256"]) is not None
         and (data["timestamp"] is None or isinstance(data["timestamp"], str))
-        and all(isinstance(data[k], str) for k in ("status", "reason", "worker", "graded_at"))
+        and all(isinstance(data[k], str) for k in ("reason", "worker", "graded_at"))
+        and data["status"] in set(Status)
         and isinstance(data["sandbox"], bool)
         and _number(data["seconds"], 0.0, math.inf)
         and _number(data["max_score"], max_score, max_score)
@@ -124,11 +129,13 @@ def _valid(data, student: str, points: dict[str, float]) -> bool:
         and set(tests) <= set(points)
         and all(_number(v, 0.0, points[k]) for k, v in tests.items())
         and isinstance(reasons, dict)
-        and all(isinstance(k, str) and isinstance(v, str) for k, v in reasons.items())
+        and all(isinstance(k, str) and v in set(Verdict) for k, v in reasons.items())
     )
 
 
-def read(course_root: Path, assignment: str, student: str, points: dict[str, float]):
+def read(
+    course_root: Path, assignment: str, student: str, points: dict[str, float]
+) -> Record | None:
     """Return the valid record of ``student``'s last grading, or None.
 
     ``points`` maps each graded test of the assignment to its maximum; a record that is
@@ -141,4 +148,9 @@ def read(course_root: Path, assignment: str, student: str, points: dict[str, flo
         return None
     if not _valid(data, student, points):
         return None
-    return Record(**data)
+    fields: dict[str, Any] = {
+        **data,
+        "status": Status(data["status"]),
+        "test_reasons": {k: Verdict(v) for k, v in data["test_reasons"].items()},
+    }
+    return Record(**fields)

@@ -64,6 +64,20 @@ class LossFacts(TypedDict):
     from_logits: bool | None
 
 
+class ModelOutputs(TypedDict):
+    """A model's outputs on the probe inputs (one row each), or why it could not compute them."""
+
+    values: list[list[JsonFloat]] | None
+    error: str | None
+
+
+class ModelFileState(TypedDict):
+    """How the kernel's one save of the student's model went."""
+
+    saved: bool
+    error: str | None
+
+
 class ModelFacts(TypedDict, total=False):
     """A model; only ``type``, ``unanswered`` and ``error`` when it is not a usable model.
 
@@ -80,8 +94,18 @@ class ModelFacts(TypedDict, total=False):
     param_count_error: str | None
     compiled: bool
     loss: LossFacts | None
-    outputs: dict
-    model_file: dict
+    outputs: ModelOutputs
+    model_file: ModelFileState
+
+
+class LoadError(TypedDict):
+    """The describer's report of a saved model file it could not load safely."""
+
+    load_error: str
+
+
+#: What the describer reports about a saved model file.
+FileFacts = ModelFacts | LoadError
 
 
 def layer(
@@ -108,7 +132,9 @@ def loss(kind: str, name: str | None = None, from_logits: bool | None = None) ->
     return LossFacts(kind=kind, name=name, from_logits=from_logits)
 
 
-def not_a_model(type_name: str, *, unanswered: bool = False, error: str | None = None):
+def not_a_model(
+    type_name: str, *, unanswered: bool = False, error: str | None = None
+) -> ModelFacts:
     """Return the facts of something that is not a usable model (or not written yet)."""
     return ModelFacts(type=type_name, unanswered=unanswered, error=error)
 

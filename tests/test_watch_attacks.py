@@ -25,6 +25,7 @@ from nbgrader.api import Gradebook
 from traitlets.config import Config
 
 from autograder.grading import watch
+from autograder.grading.watch import admission, collect
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -272,10 +273,10 @@ def test_a_future_time_graded_by_an_earlier_watcher_does_not_block_later_submiss
         watch.Entry(
             id=f"alice+{ws.MINI}+2099-01-01 00:00:00.000000 UTC+x",
             student="alice",
-            timestamp="2099-01-01T00:00:00+00:00",
+            timestamp=datetime.datetime(2099, 1, 1, tzinfo=datetime.timezone.utc),
             state=watch.QueueState.DONE,
-            seen_at=graded_at.isoformat(),
-            started_at=graded_at.isoformat(),
+            seen_at=graded_at,
+            started_at=graded_at,
         )
     )
     folder = ws.submit(course, "alice", ws.answered(course))
@@ -337,10 +338,10 @@ def _queue_work(course: Path, folders: int, monkeypatch) -> tuple[int, int]:
     stamp = _stamp(_now() - datetime.timedelta(minutes=1))
     for k in range(folders):
         ws.inbound_folder(course, f"fake{k:05d}+{ws.MINI}+{stamp}")
-    monkeypatch.setattr(watch, "SETTLE_S", 0.0)  # the empty folders are finished as they are
+    monkeypatch.setattr(collect, "SETTLE_S", 0.0)  # the empty folders are finished as they are
     writes = []
-    real = watch.write_queue
-    monkeypatch.setattr(watch, "write_queue", lambda *a: writes.append(real(*a)))
+    real = watch.QueueStore.save
+    monkeypatch.setattr(watch.QueueStore, "save", lambda *a: writes.append(real(*a)))
     watcher = _watcher(course)
     watcher.entries = _CountingList(watcher.entries)
     watcher.scan()
@@ -365,13 +366,13 @@ def test_known_students_are_read_from_the_gradebook_once_per_scan(course, monkey
     for k in range(20):
         ws.inbound_folder(course, f"fake{k:02d}+{ws.MINI}+{stamp}")
     opened = []
-    real = watch.Gradebook
+    real = admission.Gradebook
 
     def counting(*args, **kwargs):
         opened.append(args)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(watch, "Gradebook", counting)
+    monkeypatch.setattr(admission, "Gradebook", counting)
     watcher = _watcher(course, _config(known_students_only=True))
 
     watcher.scan()
@@ -382,7 +383,7 @@ def test_known_students_are_read_from_the_gradebook_once_per_scan(course, monkey
 
 def test_a_submission_still_being_written_waits_and_is_collected_once_whole(course, monkeypatch):
     """nbgrader submit makes the inbound folder, then copies the notebook: a look in between."""
-    monkeypatch.setattr(watch, "SETTLE_S", 0.5)
+    monkeypatch.setattr(collect, "SETTLE_S", 0.5)
     folder = ws.inbound_folder(course, f"bob+{ws.MINI}+{_stamp(_now())}+x")
     watcher = _watcher(course)
     watcher.scan()
@@ -401,7 +402,7 @@ def test_a_submission_still_being_written_waits_and_is_collected_once_whole(cour
 
 
 def test_a_notebook_missing_from_a_folder_left_alone_fails_with_a_reason(course, monkeypatch):
-    monkeypatch.setattr(watch, "SETTLE_S", 0.5)
+    monkeypatch.setattr(collect, "SETTLE_S", 0.5)
     folder = ws.inbound_folder(course, f"bob+{ws.MINI}+{_stamp(_now())}+x")
     (folder / "notes.txt").write_text("forgot the notebook")
     watcher = _watcher(course)
@@ -412,3 +413,103 @@ def test_a_notebook_missing_from_a_folder_left_alone_fails_with_a_reason(course,
     entry = _entry(watcher, folder)
     assert entry.state == "failed" and f"holds no {ws.MINI}.ipynb" in entry.reason
     assert "notes.txt" in entry.reason
+
+
+# -- g. the queue database in the instructor's state folder ---------------------------------
+
+
+def _fake_queue(path: Path) -> None:
+    """Write an SQLite queue a classmate made: alice's submission graded 4/4."""
+    import sqlite3
+
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE entries (id TEXT, student TEXT, state TEXT, score REAL)")
+        db.execute("INSERT INTO entries VALUES ('x', 'alice', 'done', 4)")
+
+
+def test_a_queue_folder_planted_as_a_link_is_refused_and_nothing_is_written_there(course, tmp_path):
+    theirs = tmp_path / "mallory"
+    theirs.mkdir()
+    (course / "grader" / "watch").mkdir(parents=True, exist_ok=True)
+    (course / "grader" / "watch" / ws.MINI).symlink_to(theirs, target_is_directory=True)
+
+    with pytest.raises(watch.WatchError, match="is not a folder"):
+        _watcher(course)
+
+    assert list(theirs.iterdir()) == []
+
+
+@pytest.mark.parametrize("planted", ["queue.sqlite", "queue.sqlite-journal"])
+def test_a_queue_database_or_journal_planted_as_a_link_is_refused(course, tmp_path, planted):
+    fake = tmp_path / "mallory.sqlite"
+    _fake_queue(fake)
+    before = fake.read_bytes()
+    folder = watch.queue_path(course, ws.MINI).parent
+    folder.mkdir(parents=True)
+    (folder / planted).symlink_to(fake)
+
+    with pytest.raises(watch.WatchError, match="not a regular file"):
+        _watcher(course)
+    with pytest.raises(watch.WatchError, match="not a regular file"):
+        watch.read_queue(course, ws.MINI)
+
+    assert fake.read_bytes() == before
+
+
+def test_a_queue_database_others_can_open_is_refused_with_how_to_fix_it(course):
+    _watcher(course).scan()
+    watch.queue_path(course, ws.MINI).chmod(0o644)  # a classmate may hold it open now
+
+    with pytest.raises(watch.WatchError, match=r"can be opened by other accounts.*chmod 600"):
+        _watcher(course)
+
+
+@needs_root
+def test_a_queue_database_of_another_account_is_refused(course):
+    folder = watch.queue_path(course, ws.MINI).parent
+    folder.mkdir(parents=True)
+    _fake_queue(folder / "queue.sqlite")
+    os.chmod(folder / "queue.sqlite", 0o600)
+    os.chown(folder / "queue.sqlite", OTHER_UID, OTHER_UID)
+
+    with pytest.raises(watch.WatchError, match="belongs to uid 65534"):
+        _watcher(course)
+
+
+def test_queue_folders_others_could_write_are_made_private_before_the_database_opens(course):
+    grader = course / "grader"
+    folder = watch.queue_path(course, ws.MINI).parent
+    folder.mkdir(parents=True)
+    for path in (grader, grader / "watch", folder):
+        path.chmod(0o777)
+
+    _watcher(course)
+
+    assert grader.stat().st_mode & 0o777 == 0o755  # shared with the grading records
+    assert (grader / "watch").stat().st_mode & 0o777 == 0o700
+    assert folder.stat().st_mode & 0o777 == 0o700
+    assert watch.queue_path(course, ws.MINI).stat().st_mode & 0o777 == 0o600
+
+
+def test_a_queue_database_swapped_as_sqlite_opens_it_is_refused(course, tmp_path, monkeypatch):
+    import sqlite3
+
+    _watcher(course).scan()
+    path = watch.queue_path(course, ws.MINI)
+    fake = tmp_path / "mallory.sqlite"
+    _fake_queue(fake)
+    real = sqlite3.connect
+    ran = []
+
+    def swap_then_connect(database, *args, **kwargs):
+        if not ran and Path(database) == path:
+            ran.append(database)
+            path.rename(path.with_name("moved-away"))
+            path.symlink_to(fake)
+        return real(database, *args, **kwargs)
+
+    monkeypatch.setattr(sqlite3, "connect", swap_then_connect)
+
+    with pytest.raises(watch.WatchError, match="was replaced while it was opened"):
+        _watcher(course)
+    assert ran, "the attack did not run"

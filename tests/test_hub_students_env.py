@@ -9,20 +9,30 @@ package from its own Python. Needs root, like the hub tests; the accounts stay.
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import shutil
 import stat
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 from hub_harness import ClassHub, can_run_hub
+from packaging.requirements import Requirement
 
 from autograder.hub.accounts import AccountError, lock_to_group
 from autograder.hub.layout import REPO_ROOT, SOURCE_DIRECTORY
 from autograder.hub.prepare import prepare_hub
 from autograder.hub.roster import DEFAULT_CLASS_FILE
+from autograder.hub.students_env import ensure_students_env
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -104,3 +114,55 @@ def test_locking_a_folder_keeps_its_owner_and_shuts_out_everybody_else(tmp_path)
     (tmp_path / "link").symlink_to(folder)
     with pytest.raises(AccountError, match="is a link"):
         lock_to_group(tmp_path / "link", os.getgid())
+
+
+# Run by the students' Python: what it has installed itself, what the package requires of it
+# (no extras: a kernel has no use for the grading, hub or test ones) and whether each of those
+# is there at a version that satisfies it; then the digits, from the wheel's package data.
+_WHAT_THE_ENVIRONMENT_HOLDS = """
+import importlib.metadata as md, json, site, sys
+from packaging.requirements import Requirement
+own = sorted(d.metadata["Name"] for d in md.distributions(path=site.getsitepackages()))
+base, unmet = [], []
+for text in md.requires("nn-training-course"):
+    req = Requirement(text)
+    if req.marker is not None and "extra" in str(req.marker):
+        continue
+    base.append(req.name)
+    if req.marker is None or req.marker.evaluate():  # this platform's TensorFlow wheel
+        try:
+            if not req.specifier.contains(md.version(req.name), prereleases=True):
+                unmet.append(text)
+        except md.PackageNotFoundError:
+            unmet.append(text)
+from lab_utils import data
+X, y = data.load_digits()
+print(json.dumps({"own": own, "base": base, "unmet": unmet, "digits": [X.shape, y.shape],
+                  "data": data.__file__}))
+"""
+
+
+@pytest.mark.slow
+def test_the_students_environment_installs_the_course_package_with_its_base_dependencies_only(
+    tmp_path,
+):
+    """Does the students' environment install the course's wheel and nothing else, needing
+    only the base dependencies (no grading, hub or test extra) for the kernel, all met?"""
+    env = ensure_students_env(tmp_path / "students-env")
+    shown = subprocess.run(
+        [str(env.python), "-c", _WHAT_THE_ENVIRONMENT_HOLDS],
+        env={**os.environ, "NN_COURSE_CACHE": str(tmp_path / "cache")},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert shown.returncode == 0, shown.stderr
+    held = json.loads(shown.stdout.splitlines()[-1])
+    assert held["own"] == ["nn-training-course"], "the environment installs the wheel alone"
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    declared = [Requirement(t).name for t in project["dependencies"]]
+    assert sorted(held["base"]) == sorted(declared), "the kernel needs the base set, no extra"
+    assert held["unmet"] == [], "each base dependency reaches the students' kernel"
+    assert held["digits"] == [[5000, 400], [5000, 1]], "the wheel ships the MNIST sample"
+    assert Path(held["data"]).is_relative_to(env.prefix)

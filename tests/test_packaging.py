@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import ast
+import importlib.metadata
+import re
+import sys
+from pathlib import Path
+
 import tomllib
 import yaml
 from packaging.requirements import Requirement
@@ -78,3 +84,120 @@ def test_every_platform_gets_exactly_one_tensorflow_wheel_of_the_same_minimum():
         env = {"sys_platform": system, "platform_machine": machine}
         chosen = [r.name for r in wheels if r.marker is None or r.marker.evaluate(env)]
         assert chosen == [expected], (system, machine)
+
+
+#: Where our modules run, and so which extras they may rely on beside the base dependencies
+#: (the base set is what a student's kernel has: lab_utils, autograder.kernel, the notebook
+#: runner). A room is a package or a module's dotted name; the longest match decides.
+ROOM_EXTRAS = {
+    "lab_utils": set(),
+    "autograder": set(),
+    "autograder.grading": {"grading"},
+    "autograder.feedback": {"grading"},
+    "autograder.__main__": {"grading"},
+    # The hub runs the grading side too (the watcher, the gradebook), as its docs install it.
+    "autograder.hub": {"grading", "hub"},
+}
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _declared(extras: set[str]) -> set[str]:
+    """Return the distributions the base dependencies and ``extras`` declare, a requirement's
+    own extras included (``dask[distributed]`` declares ``distributed``); markers ignored."""
+    project = _pyproject()["project"]
+    texts = project["dependencies"] + [
+        t for extra in sorted(extras) for t in project["optional-dependencies"][extra]
+    ]
+    names = set()
+    for text in texts:
+        req = Requirement(text)
+        names.add(_normalise(req.name))
+        for extra in req.extras:
+            for sub in importlib.metadata.requires(req.name) or []:
+                sub_req = Requirement(sub)
+                if sub_req.marker is not None and sub_req.marker.evaluate({"extra": extra}):
+                    names.add(_normalise(sub_req.name))
+    return names
+
+
+def _third_party_imports(path: Path) -> set[str]:
+    """Return the top-level names of the modules ``path`` imports that are not ours nor the
+    standard library's (imports under a version check, such as tomli's, included)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    ours = {"lab_utils", "autograder", "__future__"}
+    return {n for n in names if n not in sys.stdlib_module_names and n not in ours}
+
+
+def _package_modules() -> list[tuple[str, Path]]:
+    modules = []
+    for package in ("lab_utils", "autograder"):
+        for path in sorted((REPO_ROOT / package).rglob("*.py")):
+            dotted = ".".join(path.relative_to(REPO_ROOT).with_suffix("").parts)
+            if not dotted.startswith("autograder.course"):  # course data, not packaged
+                modules.append((dotted, path))
+    return modules
+
+
+def test_every_third_party_import_is_a_declared_dependency_of_its_room():
+    """Does each module's extra (or the base set) declare every package the module imports?"""
+    distributions = importlib.metadata.packages_distributions()
+    undeclared = []
+    for dotted, path in _package_modules():
+        room = max((r for r in ROOM_EXTRAS if f"{dotted}.".startswith(f"{r}.")), key=len)
+        declared = _declared(ROOM_EXTRAS[room])
+        for name in sorted(_third_party_imports(path)):
+            # An import's distribution, or the import's own name where it is not installed
+            # (tomli on Python 3.11).
+            provided_by = {_normalise(d) for d in distributions.get(name, [name])}
+            if not provided_by & declared:
+                undeclared.append(f"{dotted} imports {name} ({', '.join(sorted(provided_by))})")
+    assert undeclared == [], "declare these in pyproject.toml (and environment.yml)"
+
+
+def test_the_import_check_sees_an_undeclared_import(tmp_path):
+    """Would the check above catch a module importing a package no extra declares?"""
+    module = tmp_path / "probe.py"
+    module.write_text("import pandas\nfrom scipy import ndimage\nimport json\n", encoding="utf-8")
+    assert _third_party_imports(module) == {"pandas", "scipy"}
+    assert "pandas" not in _declared(set()) and "scipy" in _declared(set())
+    assert "distributed" in _declared({"grading"}) and "distributed" not in _declared(set())
+
+
+def _constraints() -> dict[str, str]:
+    lines = (REPO_ROOT / ".ci" / "constraints.txt").read_text(encoding="utf-8").splitlines()
+    pins = {}
+    for line in lines:
+        if line.strip() and not line.startswith("#"):
+            name, version = line.split("==")
+            pins[_normalise(name)] = version.strip()
+    return pins
+
+
+def test_ci_constraints_pin_every_declared_dependency_within_its_lower_bound():
+    """Does .ci/constraints.txt fix the version of every dependency CI installs (Linux x86-64,
+    base and the grading, hub and test extras), at a version pyproject.toml allows?"""
+    pins = _constraints()
+    project = _pyproject()["project"]
+    extras = project["optional-dependencies"]
+    texts = project["dependencies"] + extras["grading"] + extras["hub"] + extras["test"]
+    ci = {"sys_platform": "linux", "platform_machine": "x86_64", "python_version": "3.11"}
+    wrong = []
+    for text in texts:
+        req = Requirement(text)
+        if req.marker is not None and not req.marker.evaluate(ci):
+            continue
+        pinned = pins.get(_normalise(req.name))
+        if pinned is None or not req.specifier.contains(pinned):
+            wrong.append(f"{text}: pinned {pinned}")
+    assert wrong == []
+    build = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["build-system"]["requires"]
+    for text in build:  # .ci/setup installs these with the same constraints
+        assert Requirement(text).specifier.contains(pins[_normalise(Requirement(text).name)])

@@ -1,6 +1,7 @@
 """Does a student's feedback page read at a glance in Chromium, offline?
 
 The pages come from `nbgrader generate_feedback` after each grader (the small course of
+tests/support/feedback_course.py, built once per session for this test and
 tests/test_feedback_course.py); Chromium opens them from disk with every network request
 refused, as a student without internet would. A screenshot of each page is kept in
 tests/browser/screenshots/.
@@ -9,10 +10,10 @@ tests/browser/screenshots/.
 from __future__ import annotations
 
 import pytest
-from test_feedback_course import GRADERS, build_graded_course, feedback_page
 
 from .conftest import SCREENSHOTS, SKIP_REASON
 from .jupyterlab import CHROMIUM
+from support.feedback_course import GRADERS, feedback_page
 
 pytestmark = [
     pytest.mark.browser,
@@ -32,9 +33,9 @@ FRACTIONS_STACKED = """() => [...document.querySelectorAll('mfrac')].map(f => {
 
 
 @pytest.fixture(scope="module", params=GRADERS)
-def opened(request, tmp_path_factory, chromium):
+def opened(request, graded_feedback_course, chromium):
     """Open the naive-softmax student's feedback offline; yield the page and refused URLs."""
-    course_root = build_graded_course(tmp_path_factory.mktemp(request.param), request.param)
+    course_root = graded_feedback_course(request.param)
     refused: list[str] = []
 
     def offline(route):

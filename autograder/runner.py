@@ -17,8 +17,12 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 from autograder import notebooks
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO_ROOT / "build" / "course"
@@ -34,7 +38,7 @@ class NotebookResult:
 
     path: Path
     seconds: float
-    status: str  # "ok" or "error"
+    status: Literal["ok", "error"]
     error: str = ""
     executed: Path | None = None
     html: Path | None = None
@@ -55,16 +59,17 @@ class NotebookFailed(RuntimeError):
     """Raise when a notebook does not run to its end; the message names the cell."""
 
 
-def _why(run: notebooks.CellsRun, nb) -> str:
+def _why(run: notebooks.CellsRun, nb: NotebookNode) -> str:
     """Return one line saying where and why ``run`` stopped."""
     if run.stop == notebooks.Stop.CELL_ERROR:
         return next(iter(notebooks.error_lines(nb)), _first_line(run.error))
     where = "" if run.index is None else f"cell {run.index + 1}: "
     detail = _first_line(run.error) if run.error is not None else ""
-    return f"{where}{run.stop.value}" + (f" ({detail})" if detail else "")
+    stop = "" if run.stop is None else run.stop.value
+    return f"{where}{stop}" + (f" ({detail})" if detail else "")
 
 
-def execute_notebook(path: str | Path, *, timeout: int = CELL_TIMEOUT):
+def execute_notebook(path: str | Path, *, timeout: int = CELL_TIMEOUT) -> NotebookNode:
     """Execute a notebook top to bottom in a fresh kernel and return the executed notebook.
 
     Raises :class:`NotebookFailed` naming the cell that failed.
@@ -72,7 +77,7 @@ def execute_notebook(path: str | Path, *, timeout: int = CELL_TIMEOUT):
     import nbformat
 
     path = Path(path)
-    nb = nbformat.read(path, as_version=4)
+    nb: NotebookNode = nbformat.read(path, as_version=4)
     run = notebooks.execute_notebook(nb, cwd=path.parent, cell_timeout=timeout)
     if run.stop is not None:
         raise NotebookFailed(f"{path.name}: {_why(run, nb)}")
@@ -82,7 +87,7 @@ def execute_notebook(path: str | Path, *, timeout: int = CELL_TIMEOUT):
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
-def static_figures(nb):
+def static_figures(nb: NotebookNode) -> NotebookNode:
     """Return a copy of ``nb`` whose outputs show their static image instead of a widget view.
 
     An ipympl figure's output carries both a widget view and a PNG of the figure; HTML export
@@ -107,14 +112,16 @@ def _run_one(path: Path, out_dir: Path, timeout: int) -> NotebookResult:
     nb = nbformat.read(path, as_version=4)
     out_dir.mkdir(parents=True, exist_ok=True)
     executed = out_dir / path.name
-    with open(executed.with_suffix(".kernel.log"), "w") as kernel_log:
+    with open(executed.with_suffix(".kernel.log"), "wb") as kernel_log:
         run = notebooks.execute_notebook(
             nb, cwd=path.parent, cell_timeout=timeout, kernel_log=kernel_log
         )
-    status, error = ("ok", "") if run.stop is None else ("error", _why(run, nb))
+    status: Literal["ok", "error"] = "ok" if run.stop is None else "error"
+    error = "" if run.stop is None else _why(run, nb)
     seconds = time.perf_counter() - start
     nbformat.write(nb, executed)
-    html_body, _ = HTMLExporter().from_notebook_node(static_figures(nb))
+    exporter = HTMLExporter()  # type: ignore[no-untyped-call]  # nbconvert's is unannotated
+    html_body, _ = exporter.from_notebook_node(static_figures(nb))
     html = executed.with_suffix(".html")
     html.write_text(html_body, encoding="utf-8")
     return NotebookResult(path, seconds, status, error, executed, html)

@@ -22,9 +22,12 @@ from __future__ import annotations
 import html
 import logging
 import os
+from collections.abc import Iterator
 from importlib import resources
+from typing import Any
 
 from jinja2 import pass_context
+from jinja2.runtime import Context
 from jupyter_core.paths import jupyter_path
 from latex2mathml.converter import convert as latex_to_mathml
 from nbconvert.exporters import HTMLExporter
@@ -94,23 +97,23 @@ class FeedbackExporter(HTMLExporter):
     the page (:mod:`autograder.feedback.sanitize`).
     """
 
-    def default_filters(self):
-        yield from super().default_filters()
+    def default_filters(self) -> Iterator[tuple[str, Any]]:
+        yield from super().default_filters()  # type: ignore[no-untyped-call]  # nbconvert's is unannotated
         yield from sanitize.HTML_FILTERS.items()
         yield ("latex_output_to_mathml", latex_output_to_mathml)
 
     @default("sanitize_html")
-    def _sanitize_html_default(self):
+    def _sanitize_html_default(self) -> bool:
         return True
 
     @default("template_data_paths")
-    def _template_data_paths_default(self):
+    def _template_data_paths_default(self) -> list[str]:
         # nbgrader's template folder itself, so that ``nn_feedback/index.html.j2`` can extend
         # ``feedback/index.html.j2`` by that explicit name (its own name shadows it).
         return [*jupyter_path("nbconvert", "templates"), _nbgrader_templates()]
 
     @pass_context
-    def markdown2html(self, context, source):
+    def markdown2html(self, context: Context, source: str) -> str:
         """Render Markdown with math as MathML (the ``markdown2html`` filter cleans the result)."""
         cell = context.get("cell", {})
         path = context.get("resources", {}).get("metadata", {}).get("path", "")

@@ -6,6 +6,8 @@ What counts as hidden or public, and when the deadline is, is defined once in
 
 from __future__ import annotations
 
+from typing import Any
+
 import nbformat
 from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor
 
@@ -16,7 +18,7 @@ def _pts(value: float) -> str:
     return f"{value:g}"
 
 
-class HideHiddenTests(NbGraderPreprocessor):
+class HideHiddenTests(NbGraderPreprocessor):  # type: ignore[misc]  # nbgrader is untyped
     """Before the due date, replace each hidden test cell by a note and show their total.
 
     Run after ``GetGrades`` (which puts each cell's score into its metadata) and before
@@ -29,7 +31,9 @@ class HideHiddenTests(NbGraderPreprocessor):
     is and the page shows every test.
     """
 
-    def preprocess(self, nb, resources):
+    def preprocess(
+        self, nb: nbformat.NotebookNode, resources: dict[str, Any]
+    ) -> tuple[nbformat.NotebookNode, dict[str, Any]]:
         info = resources.get("nbgrader", {})
         if not info.get("db_url") or not info.get("assignment"):
             return nb, resources  # rendered without a gradebook: no due date to keep back for

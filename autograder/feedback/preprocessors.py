@@ -15,17 +15,19 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass
+from typing import Any
 
+from nbformat import NotebookNode
 from nbformat.v4 import new_output
 from nbgrader import utils
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool, Unicode
 
 from autograder.grading.preprocessors import FilterLibraryWarnings
-from autograder.kernel.protocol import FACTS_MIME
+from autograder.kernel.protocol import FACTS_MIME, Code
 
 
-class SanitizeFeedback(NbGraderPreprocessor):
+class SanitizeFeedback(NbGraderPreprocessor):  # type: ignore[misc]  # nbgrader is untyped
     """Hide grading internals from feedback: facts outputs and tracebacks of graded cells.
 
     A traceback quotes the source of the cell it ran in, which for a hidden test cell is the
@@ -36,7 +38,9 @@ class SanitizeFeedback(NbGraderPreprocessor):
         config=True
     )
 
-    def preprocess_cell(self, cell, resources, cell_index):
+    def preprocess_cell(
+        self, cell: NotebookNode, resources: dict[str, Any], cell_index: int
+    ) -> tuple[NotebookNode, dict[str, Any]]:
         if cell.cell_type != "code":
             return cell, resources
         graded = utils.is_grade(cell)
@@ -62,7 +66,7 @@ class HideLibraryNoise(FilterLibraryWarnings):
 WIDGET_VIEW_MIME = "application/vnd.jupyter.widget-view+json"
 
 
-class StaticWidgets(NbGraderPreprocessor):
+class StaticWidgets(NbGraderPreprocessor):  # type: ignore[misc]  # nbgrader is untyped
     """Show each widget output as its image, or as a one-line note if it has none.
 
     A widget view needs a live kernel; a static page would show its text repr
@@ -76,20 +80,26 @@ class StaticWidgets(NbGraderPreprocessor):
         help="The line shown in place of a widget that has no image.",
     ).tag(config=True)
 
-    def preprocess(self, nb, resources):
+    def preprocess(
+        self, nb: NotebookNode, resources: dict[str, Any]
+    ) -> tuple[NotebookNode, dict[str, Any]]:
         nb.metadata.pop("widgets", None)
-        return super().preprocess(nb, resources)
+        done: tuple[NotebookNode, dict[str, Any]] = super().preprocess(nb, resources)
+        return done
 
-    def _note_output(self):
-        return new_output(
+    def _note_output(self) -> NotebookNode:
+        note: NotebookNode = new_output(
             "display_data",
             data={
                 "text/html": f'<p class="nn-widget-note">{self.note}</p>',
                 "text/plain": self.note,
             },
         )
+        return note
 
-    def preprocess_cell(self, cell, resources, cell_index):
+    def preprocess_cell(
+        self, cell: NotebookNode, resources: dict[str, Any], cell_index: int
+    ) -> tuple[NotebookNode, dict[str, Any]]:
         if cell.cell_type != "code":
             return cell, resources
         outputs, noted = [], False
@@ -107,6 +117,15 @@ class StaticWidgets(NbGraderPreprocessor):
         return cell, resources
 
 
+class CheckStatus(Code):
+    """How one graded cell did, as the summary shows it (its mark and CSS class)."""
+
+    PASSED = "passed"
+    PARTIAL = "partial"
+    FAILED = "failed"
+    UNGRADED = "ungraded"
+
+
 @dataclass(frozen=True)
 class CheckSummary:
     """One graded cell as the summary shows it."""
@@ -118,17 +137,17 @@ class CheckSummary:
     reason: str  # why it lost points; "" if it did not
 
     @property
-    def status(self) -> str:
+    def status(self) -> CheckStatus:
         if self.score is None:
-            return "ungraded"
+            return CheckStatus.UNGRADED
         if self.score >= self.points:
-            return "passed"
-        return "partial" if self.score > 0 else "failed"
+            return CheckStatus.PASSED
+        return CheckStatus.PARTIAL if self.score > 0 else CheckStatus.FAILED
 
     @property
     def status_text(self) -> str:
-        return {"ungraded": "not graded yet", "partial": "partly passed"}.get(
-            self.status, self.status
+        return {CheckStatus.UNGRADED: "not graded yet", CheckStatus.PARTIAL: "partly passed"}.get(
+            self.status, str(self.status)
         )
 
 
@@ -190,7 +209,7 @@ def first_docstring_line(source: str) -> str:
     return doc.strip().splitlines()[0].strip() if doc and doc.strip() else ""
 
 
-def failure_reason(cell) -> str:
+def failure_reason(cell: NotebookNode) -> str:
     """Return one line saying why a graded code cell lost points, from its (sanitised) outputs."""
     outputs = cell.get("outputs", [])
     for output in outputs:
@@ -209,7 +228,7 @@ def failure_reason(cell) -> str:
     return "The cell did not pass; see its output."
 
 
-class SummarizeChecks(NbGraderPreprocessor):
+class SummarizeChecks(NbGraderPreprocessor):  # type: ignore[misc]  # nbgrader is untyped
     """Put the summary of graded cells into ``resources["nn_summary"]`` for the template.
 
     Run after ``GetGrades`` (scores), ``ClearHiddenTests`` and ``SanitizeFeedback`` (so the
@@ -228,7 +247,9 @@ class SummarizeChecks(NbGraderPreprocessor):
         "Checks", help="Title of the checks that come before any exercise or solution cell."
     ).tag(config=True)
 
-    def preprocess(self, nb, resources):
+    def preprocess(
+        self, nb: NotebookNode, resources: dict[str, Any]
+    ) -> tuple[NotebookNode, dict[str, Any]]:
         heading_re = re.compile(self.exercise_heading, re.MULTILINE | re.IGNORECASE)
         heading, solution = None, None
         groups: dict[str, list[CheckSummary]] = {}
@@ -252,7 +273,7 @@ class SummarizeChecks(NbGraderPreprocessor):
         )
         return nb, resources
 
-    def _check(self, cell) -> CheckSummary:
+    def _check(self, cell: NotebookNode) -> CheckSummary:
         meta = cell.metadata["nbgrader"]
         score, points = meta.get("score"), float(meta.get("points") or 0)
         question = ""

@@ -24,9 +24,11 @@ of the feedback summary, so a student's content cannot hide the summary or pose 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import bleach
 from jinja2 import pass_context
+from jinja2.runtime import Context
 from traitlets.config import LoggingConfigurable
 
 _MATHML_TAGS = frozenset(
@@ -212,7 +214,8 @@ _cleaner = bleach.Cleaner(
 def clean_html(html: str | bytes) -> str:
     """Return student-written ``html`` with only text, tables, images, links and MathML left."""
     html = html.decode() if isinstance(html, bytes) else str(html)
-    return _cleaner.clean(html)
+    cleaned: str = _cleaner.clean(html)
+    return cleaned
 
 
 class SanitizedMarkdown(LoggingConfigurable):
@@ -224,11 +227,12 @@ class SanitizedMarkdown(LoggingConfigurable):
     """
 
     @pass_context
-    def __call__(self, context, source: str) -> str:
-        return clean_html(self.parent.markdown2html(context, source))
+    def __call__(self, context: Context, source: str) -> str:
+        exporter: Any = self.parent  # the HTMLExporter (traitlets types its parent loosely)
+        return clean_html(exporter.markdown2html(context, source))
 
     # Jinja looks for pass_context's mark on the filter object, here an instance.
-    jinja_pass_arg = __call__.jinja_pass_arg
+    jinja_pass_arg = __call__.jinja_pass_arg  # type: ignore[attr-defined]  # set by pass_context
 
 
 # The filters nbgrader_config.py gives every HTMLExporter (the Formgrader's and the feedback's).

@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable
+from typing import NoReturn
 
 from autograder.kernel import checks, probes, specs
+from autograder.kernel.facts import ModelFacts, ModelFileState, SoftmaxFacts
 from autograder.kernel.protocol import FACTS_MIME, MODEL_FILE, MODEL_FILE_ENV
 from autograder.kernel.reference import ReferenceUnavailable, load
 
@@ -26,7 +29,7 @@ __all__ = ["FACTS_MIME", "MODEL_FILE", "MODEL_FILE_ENV"]  # re-exported for note
 _AUTOGRADE_ENV = "NBGRADER_EXECUTION"
 
 #: How this kernel's one save of the student's model went (None until a model is saved).
-_model_file: dict = {"state": None}
+_model_file: dict[str, ModelFileState | None] = {"state": None}
 
 
 class _ShortTraceback:
@@ -63,12 +66,12 @@ class Unanswered:
             "then run this cell again."
         )
 
-    def __getattr__(self, attr: str):
+    def __getattr__(self, attr: str) -> NoReturn:
         if attr.startswith("_"):
             raise AttributeError(attr)
         raise self._not_done()
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: object, **kwargs: object) -> NoReturn:
         raise self._not_done()
 
     def __repr__(self) -> str:
@@ -80,28 +83,28 @@ def unanswered(name: str, exercise: str) -> Unanswered:
     return Unanswered(name, exercise)
 
 
-def _record(check: str, facts: dict) -> None:
+def _record(check: str, facts: SoftmaxFacts | ModelFacts) -> None:
     """Display the facts for nbgrader's autograded notebook; invisible to students."""
     if not os.environ.get(_AUTOGRADE_ENV):
         return
     from IPython.display import display
 
-    display({FACTS_MIME: {"check": check, "facts": facts}}, raw=True)
+    display({FACTS_MIME: {"check": check, "facts": facts}}, raw=True)  # type: ignore[no-untyped-call]  # IPython leaves display unannotated
 
 
-def _judge(check: str, facts: dict) -> checks.CheckResult | None:
+def _judge(check: str, facts: SoftmaxFacts | ModelFacts) -> checks.CheckResult | None:
     try:
         reference = load()
     except ReferenceUnavailable:
         return None
-    result = specs.BY_NAME[check].judge(facts, reference)
+    result = specs.judge(specs.BY_NAME[check], facts, reference)
     if not result.passed:
         raise CheckFailed(result.message)
     print(f"Passed: {result.message}")
     return result
 
 
-def run_check(check: str, facts: dict) -> None:
+def run_check(check: str, facts: SoftmaxFacts | ModelFacts) -> None:
     """Record ``facts`` for ``check`` and judge them; raise :class:`CheckFailed` on failure."""
     if check not in specs.BY_NAME:
         raise KeyError(f"unknown check {check!r}; known: {', '.join(specs.BY_NAME)}")
@@ -109,7 +112,7 @@ def run_check(check: str, facts: dict) -> None:
     _judge(check, facts)
 
 
-def _save_model(model, facts: dict) -> dict | None:
+def _save_model(model: probes.StudentModel, facts: ModelFacts) -> ModelFileState | None:
     """Save ``model`` once per kernel for the grading command; return how the save went."""
     path = os.environ.get(MODEL_FILE_ENV)
     if not path or facts["unanswered"] or facts.get("error") or "layers" not in facts:
@@ -121,13 +124,13 @@ def _save_model(model, facts: dict) -> dict | None:
                 warnings.simplefilter("ignore")
                 model.save(path)
         except Exception as err:  # the grader then finds no file: a fact, not a crash
-            _model_file["state"] = {"saved": False, "error": probes.error_text(err)}
+            _model_file["state"] = ModelFileState(saved=False, error=probes.error_text(err))
         else:
-            _model_file["state"] = {"saved": True, "error": None}
+            _model_file["state"] = ModelFileState(saved=True, error=None)
     return _model_file["state"]
 
 
-def report_model(check: str, model, seed: int | None = None) -> None:
+def report_model(check: str, model: probes.StudentModel, seed: int | None = None) -> None:
     """Record (and judge) ``check`` on ``model``; with ``seed``, with its outputs on probes.
 
     The grading command passes a per-submission ``seed``: the outputs on those inputs tie the
@@ -145,17 +148,21 @@ def report_model(check: str, model, seed: int | None = None) -> None:
     run_check(check, facts)
 
 
-def _check_function(spec: specs.Spec):
+def _check_function(spec: specs.Spec) -> Callable[[object], None]:
     """Return ``check_<name>``, the function a test cell calls for ``spec``."""
-    if spec.subject == "softmax":
+    check: Callable[[object], None]
+    if isinstance(spec, specs.SoftmaxSpec):
 
-        def check(my_softmax) -> None:
+        def check_softmax(my_softmax: object) -> None:
             run_check(spec.name, probes.softmax_facts(my_softmax, list(spec.cases)))
 
+        check = check_softmax
     else:
 
-        def check(model) -> None:
+        def check_model(model: object) -> None:
             report_model(spec.name, model)
+
+        check = check_model
 
     check.__name__ = check.__qualname__ = f"check_{spec.name}"
     check.__doc__ = spec.question
@@ -168,7 +175,7 @@ for _spec in specs.SPECS:
 del _spec
 
 
-def require_model(model) -> None:
+def require_model(model: object) -> None:
     """Raise :class:`ExerciseNotDone` unless ``model`` is a model (not the placeholder)."""
     if probes.is_unanswered(model) or model is None:
         raise ExerciseNotDone(

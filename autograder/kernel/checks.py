@@ -8,8 +8,13 @@ print hidden reference values (only distances, sums and sizes).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 
 import numpy as np
+import numpy.typing as npt
+
+from autograder.kernel.facts import CaseFacts, JsonFloat, LayerFacts, ModelFacts, SoftmaxFacts
+from autograder.kernel.reference import ModelReference, Reference, ReferenceCase, Tolerance
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,7 +34,7 @@ def _fail(name: str, message: str) -> CheckResult:
     return CheckResult(name, False, message)
 
 
-def _floats(values) -> np.ndarray:
+def _floats(values: Iterable[JsonFloat]) -> npt.NDArray[np.float64]:
     return np.array([float(v) for v in values], dtype=np.float64)
 
 
@@ -45,11 +50,13 @@ _NOT_IMPLEMENTED = (
 )
 
 
-def _describe_input(case: dict, n: int) -> str:
+def _describe_input(case: ReferenceCase, n: int) -> str:
     return f"a {case['dtype']} input of length {n}"
 
 
-def _judge_softmax_case(case: dict, found: dict | None, tolerance: dict) -> str | None:
+def _judge_softmax_case(
+    case: ReferenceCase, found: CaseFacts | None, tolerance: Tolerance
+) -> str | None:
     """Return a problem description for one probe case, or None if it is right."""
     n = len(case["z"])
     what = _describe_input(case, n)
@@ -62,14 +69,15 @@ def _judge_softmax_case(case: dict, found: dict | None, tolerance: dict) -> str 
             f"for {what} my_softmax raised {found['error']}. "
             "Fix: make it work on any 1-D NumPy array z (use np.exp, np.max, np.sum)."
         )
-    if found.get("values") is None:
+    reported = found.get("values")
+    if reported is None:
         problem = found.get("problem") or "returned something that is not numbers"
         hint = "add `return a` at the end" if problem == "returned None" else "return an array"
         return (
             f"for {what} my_softmax {problem} (type {found.get('type')}); expected "
             f"{n} probabilities. Fix: {hint}."
         )
-    values = _floats(found["values"])
+    values = _floats(reported)
     if values.size != n:
         return (
             f"for {what} my_softmax returned {values.size} values (shape {found.get('shape')}); "
@@ -99,7 +107,9 @@ def _judge_softmax_case(case: dict, found: dict | None, tolerance: dict) -> str 
     return None
 
 
-def _judge_softmax(name: str, facts: dict, reference: dict, success: str) -> CheckResult:
+def _judge_softmax(
+    name: str, facts: SoftmaxFacts, reference: Reference, success: str
+) -> CheckResult:
     if not facts.get("callable", False):
         return _fail(name, _NOT_CALLABLE.format(type=facts.get("type")))
     softmax = reference["softmax"]
@@ -113,49 +123,49 @@ def _judge_softmax(name: str, facts: dict, reference: dict, success: str) -> Che
     return _ok(name, success)
 
 
-def softmax_original_cases(facts: dict, reference: dict) -> CheckResult:
+def softmax_original_cases(facts: SoftmaxFacts, reference: Reference) -> CheckResult:
     """Judge the two cases of the original lab: z = [1, 2, 3, 4] and ten equal entries."""
     return _judge_softmax(
         "softmax_original_cases", facts, reference, "my_softmax matches the lab's two examples."
     )
 
 
-def softmax_random_vectors(facts: dict, reference: dict) -> CheckResult:
+def softmax_random_vectors(facts: SoftmaxFacts, reference: Reference) -> CheckResult:
     """Judge random vectors of several lengths and signs."""
     return _judge_softmax(
         "softmax_random_vectors", facts, reference, "my_softmax is right on random vectors."
     )
 
 
-def softmax_large_inputs(facts: dict, reference: dict) -> CheckResult:
+def softmax_large_inputs(facts: SoftmaxFacts, reference: Reference) -> CheckResult:
     """Judge inputs large enough to overflow a softmax that skips subtracting max(z)."""
     return _judge_softmax(
         "softmax_large_inputs", facts, reference, "my_softmax stays finite on large inputs."
     )
 
 
-def softmax_large_logits(facts: dict, reference: dict) -> CheckResult:
+def softmax_large_logits(facts: SoftmaxFacts, reference: Reference) -> CheckResult:
     """Judge the public large logits: the visible twin of :func:`softmax_large_inputs`."""
     return _judge_softmax(
         "softmax_large_logits", facts, reference, "my_softmax stays finite on large logits."
     )
 
 
-def softmax_length_one(facts: dict, reference: dict) -> CheckResult:
+def softmax_length_one(facts: SoftmaxFacts, reference: Reference) -> CheckResult:
     """Judge a vector with a single entry (its softmax is [1.0])."""
     return _judge_softmax(
         "softmax_length_one", facts, reference, "my_softmax handles a single entry."
     )
 
 
-def softmax_dtypes(facts: dict, reference: dict) -> CheckResult:
+def softmax_dtypes(facts: SoftmaxFacts, reference: Reference) -> CheckResult:
     """Judge float32 and float64 inputs."""
     return _judge_softmax(
         "softmax_dtypes", facts, reference, "my_softmax works for float32 and float64 inputs."
     )
 
 
-def softmax_accepts_list_output(facts: dict, reference: dict) -> CheckResult:
+def softmax_accepts_list_output(facts: SoftmaxFacts, reference: Reference) -> CheckResult:
     """Judge that the output holds one probability per entry (list, tuple, array, tensor)."""
     return _judge_softmax(
         "softmax_accepts_list_output",
@@ -173,7 +183,7 @@ _UNANSWERED = (
 )
 
 
-def _model_problem(facts: dict) -> str | None:
+def _model_problem(facts: ModelFacts) -> str | None:
     """Return why the facts describe no usable model, or None."""
     if facts.get("unanswered"):
         return _UNANSWERED
@@ -187,26 +197,26 @@ def _model_problem(facts: dict) -> str | None:
     return None
 
 
-def _layer_summary(layers: list[dict]) -> str:
+def _layer_summary(layers: list[LayerFacts]) -> str:
     if not layers:
         return "no layers"
-    parts = []
+    parts: list[str] = []
     for layer in layers:
         units = f"({layer['units']})" if layer.get("units") is not None else ""
         parts.append(f"{layer['kind']}{units}")
     return ", ".join(parts)
 
 
-def _dense(facts: dict) -> list[dict]:
+def _dense(facts: ModelFacts) -> list[LayerFacts]:
     return [layer for layer in facts.get("layers", []) if layer["kind"] == "Dense"]
 
 
-def _model_guard(name: str, facts: dict) -> CheckResult | None:
+def _model_guard(name: str, facts: ModelFacts) -> CheckResult | None:
     problem = _model_problem(facts)
     return None if problem is None else _fail(name, problem)
 
 
-def model_three_dense_layers(facts: dict, reference: dict) -> CheckResult:
+def model_three_dense_layers(facts: ModelFacts, reference: Reference) -> CheckResult:
     """Judge that the model is exactly three Dense layers (the input is not a layer)."""
     name = "model_three_dense_layers"
     if (guard := _model_guard(name, facts)) is not None:
@@ -224,7 +234,7 @@ def model_three_dense_layers(facts: dict, reference: dict) -> CheckResult:
     )
 
 
-def model_units(facts: dict, reference: dict) -> CheckResult:
+def model_units(facts: ModelFacts, reference: Reference) -> CheckResult:
     """Judge the units of the Dense layers: 25, 15, 10."""
     name = "model_units"
     if (guard := _model_guard(name, facts)) is not None:
@@ -241,7 +251,7 @@ def model_units(facts: dict, reference: dict) -> CheckResult:
     )
 
 
-def model_input_features(facts: dict, reference: dict) -> CheckResult:
+def model_input_features(facts: ModelFacts, reference: Reference) -> CheckResult:
     """Judge the declared input: 400 features, or none declared (taken from the data)."""
     name = "model_input_features"
     if (guard := _model_guard(name, facts)) is not None:
@@ -259,11 +269,11 @@ def model_input_features(facts: dict, reference: dict) -> CheckResult:
     )
 
 
-def _behaviour(values, outputs: dict, atol: float) -> str | None:
+def _behaviour(values: list[JsonFloat], outputs: dict[str, list[float]], atol: float) -> str | None:
     """Return the name of the known activation whose outputs match ``values``."""
-    values = _floats(values)
+    found = _floats(values)
     for known, expected in outputs.items():
-        if np.allclose(values, _floats(expected), atol=atol):
+        if np.allclose(found, _floats(expected), atol=atol):
             return known
     return None
 
@@ -277,9 +287,9 @@ _SOFTMAX_OUTPUT_LESSON = (
 )
 
 
-def _activations_found(dense: list[dict], model_ref: dict) -> list[str]:
+def _activations_found(dense: list[LayerFacts], model_ref: ModelReference) -> list[str]:
     """Return what each Dense layer's activation does on the probe: a known name, or why not."""
-    found = []
+    found: list[str] = []
     for layer in dense:
         values = layer.get("activation_values")
         if values is None:
@@ -290,7 +300,7 @@ def _activations_found(dense: list[dict], model_ref: dict) -> list[str]:
     return found
 
 
-def model_output_linear(facts: dict, reference: dict) -> CheckResult:
+def model_output_linear(facts: ModelFacts, reference: Reference) -> CheckResult:
     """Judge the output layer alone: it must be linear (the loss applies softmax)."""
     name = "model_output_linear"
     if (guard := _model_guard(name, facts)) is not None:
@@ -317,7 +327,7 @@ def model_output_linear(facts: dict, reference: dict) -> CheckResult:
     )
 
 
-def model_activations(facts: dict, reference: dict) -> CheckResult:
+def model_activations(facts: ModelFacts, reference: Reference) -> CheckResult:
     """Judge each Dense layer's activation by what it does: relu, relu, linear."""
     name = "model_activations"
     if (guard := _model_guard(name, facts)) is not None:
@@ -349,7 +359,7 @@ def model_activations(facts: dict, reference: dict) -> CheckResult:
     )
 
 
-def model_parameter_count(facts: dict, reference: dict) -> CheckResult:
+def model_parameter_count(facts: ModelFacts, reference: Reference) -> CheckResult:
     """Judge the number of trainable parameters: 10,575."""
     name = "model_parameter_count"
     if (guard := _model_guard(name, facts)) is not None:
@@ -371,7 +381,7 @@ def model_parameter_count(facts: dict, reference: dict) -> CheckResult:
     )
 
 
-def model_loss_from_logits(facts: dict, reference: dict) -> CheckResult:
+def model_loss_from_logits(facts: ModelFacts, reference: Reference) -> CheckResult:
     """Judge the loss if the student's cell compiled the model: it must take logits."""
     name = "model_loss_from_logits"
     if (guard := _model_guard(name, facts)) is not None:

@@ -29,9 +29,12 @@ import json
 import os
 import sys
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from autograder.kernel import cases, facts, probes
 from autograder.kernel.protocol import DESCRIBER_MARK
@@ -43,18 +46,24 @@ MAX_CONFIG_BYTES = 1024**2
 MAX_WEIGHTS_BYTES = 16 * 1024**2
 MAX_ARRAY_VALUES = 4 * 1024**2
 
+#: Parsed JSON from the archive: untrusted, of any shape (every reader below runs inside try).
+Json = dict[str, Any]
+Floats = npt.NDArray[np.float64]
 
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-z))
+
+def _sigmoid(z: Floats) -> Floats:
+    found: Floats = 1.0 / (1.0 + np.exp(-z))
+    return found
 
 
-def _softmax(z: np.ndarray) -> np.ndarray:
+def _softmax(z: Floats) -> Floats:
     e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
+    found: Floats = e / e.sum(axis=-1, keepdims=True)
+    return found
 
 
 #: Keras's built-in activations the archive reader computes itself, by their saved names.
-ACTIVATIONS = {
+ACTIVATIONS: dict[str, Callable[[Floats], Floats]] = {
     "linear": lambda z: z,
     "relu": lambda z: np.maximum(z, 0.0),
     "sigmoid": _sigmoid,
@@ -82,7 +91,7 @@ def _require(condition: bool) -> None:
         raise _Unknown
 
 
-def _only_builtin_objects(node) -> None:
+def _only_builtin_objects(node: object) -> None:
     """Require every serialized object in ``node`` to be one of Keras's own (no custom code)."""
     if isinstance(node, dict):
         if "class_name" in node:
@@ -96,7 +105,7 @@ def _only_builtin_objects(node) -> None:
             _only_builtin_objects(value)
 
 
-def _dense_facts(layer: dict) -> facts.LayerFacts:
+def _dense_facts(layer: Json) -> facts.LayerFacts:
     config = layer["config"]
     activation = config.get("activation")
     _require(activation in ACTIVATIONS)
@@ -112,12 +121,14 @@ def _dense_facts(layer: dict) -> facts.LayerFacts:
     )
 
 
-def _last_dim(shape) -> int:
-    _require(isinstance(shape, list) and shape and isinstance(shape[-1], int) and shape[-1] > 0)
-    return shape[-1]
+def _last_dim(shape: object) -> int:
+    last = shape[-1] if isinstance(shape, list) and shape else None
+    if not isinstance(last, int) or last <= 0:
+        raise _Unknown
+    return last
 
 
-def _loss_facts(compile_config: dict) -> facts.LossFacts | None:
+def _loss_facts(compile_config: Json) -> facts.LossFacts | None:
     """Return the loss facts of a saved compile config (None: not compiled)."""
     if not compile_config:
         return None
@@ -138,7 +149,7 @@ def _loss_facts(compile_config: dict) -> facts.LossFacts | None:
     return facts.loss("object", loss["config"].get("name") or loss["class_name"], from_logits)
 
 
-def _describe_config(config: dict) -> facts.ModelFacts:
+def _describe_config(config: Json) -> facts.ModelFacts:
     """Return :func:`autograder.kernel.probes.model_facts` of a saved ``Sequential`` of Dense layers."""
     _require(isinstance(config, dict) and config.get("class_name") == "Sequential")
     compile_config = config.get("compile_config") or {}
@@ -152,7 +163,8 @@ def _describe_config(config: dict) -> facts.ModelFacts:
     built = "build_config" in config
     declared = None
     features = _last_dim(config["build_config"]["input_shape"]) if built else cases.INPUT_FEATURES
-    described, params = [], 0
+    described: list[facts.LayerFacts] = []
+    params = 0
     for index, layer in enumerate(layers):
         kind = layer.get("class_name")
         if kind == "InputLayer" and index == 0:
@@ -164,10 +176,11 @@ def _describe_config(config: dict) -> facts.ModelFacts:
         if layer_build is not None:
             _require(_last_dim(layer_build["input_shape"]) == features)
         dense = _dense_facts(layer)
+        units: int = layer["config"]["units"]  # a positive int: _dense_facts checked it
         use_bias = layer["config"].get("use_bias", True)
         _require(isinstance(use_bias, bool))
-        params += features * dense["units"] + (dense["units"] if use_bias else 0)
-        features = dense["units"]
+        params += features * units + (units if use_bias else 0)
+        features = units
         described.append(dense)
     return facts.model(
         "Sequential",
@@ -192,11 +205,12 @@ def _member(data: bytes, name: str, limit: int) -> bytes:
     return content
 
 
-def _config(data: bytes) -> dict:
-    return json.loads(_member(data, "config.json", MAX_CONFIG_BYTES))
+def _config(data: bytes) -> Json:
+    config: Json = json.loads(_member(data, "config.json", MAX_CONFIG_BYTES))
+    return config
 
 
-def describe_archive(data: bytes) -> dict | None:
+def describe_archive(data: bytes) -> facts.ModelFacts | None:
     """Describe a saved ``.keras`` archive from its ``config.json``, without TensorFlow.
 
     Returns the facts :func:`autograder.kernel.probes.model_facts` gives for the same model, or None
@@ -211,11 +225,13 @@ def describe_archive(data: bytes) -> dict | None:
         return None
 
 
-def _dense_weights(weights, index: int, rows: int, units: int, use_bias: bool):
+def _dense_weights(
+    weights: Any, index: int, rows: int, units: int, use_bias: bool
+) -> tuple[Floats, Floats]:
     """Return the kernel and bias of the ``index``-th Dense layer in a Keras weights file."""
     # Keras names the groups by class and position (dense, dense_1, ...), not by layer name.
     group = weights["layers"]["dense" if index == 0 else f"dense_{index}"]["vars"]
-    arrays = []
+    arrays: list[Floats] = []
     for key, shape in (("0", (rows, units)), ("1", (units,))):
         if key == "1" and not use_bias:
             break
@@ -225,13 +241,15 @@ def _dense_weights(weights, index: int, rows: int, units: int, use_bias: bool):
     return arrays[0], (arrays[1] if use_bias else np.zeros(units))
 
 
-def archive_outputs(data: bytes, described_facts: dict, seed: int) -> dict:
+def archive_outputs(
+    data: bytes, described_facts: facts.ModelFacts, seed: int
+) -> facts.ModelOutputs:
     """Return the outputs of the archived Dense stack on the probe inputs of ``seed``.
 
     ``described_facts`` is :func:`describe_archive` of the same archive. The weights are read with
     ``h5py`` and the forward pass computed with NumPy; any problem is reported as the error.
     """
-    import h5py
+    import h5py  # type: ignore[import-untyped]  # h5py ships no type hints
 
     try:
         layers = [
@@ -246,17 +264,20 @@ def archive_outputs(data: bytes, described_facts: dict, seed: int) -> dict:
             for index, (layer, described) in enumerate(
                 zip(layers, described_facts["layers"], strict=True)
             ):
+                units, activation = described["units"], described["activation_name"]
+                if units is None or activation is None:  # describe_archive sets both
+                    raise ValueError("a Dense layer without units or activation")
                 use_bias = layer["config"].get("use_bias", True)
-                kernel, bias = _dense_weights(
-                    weights, index, a.shape[1], described["units"], use_bias
-                )
-                a = ACTIVATIONS[described["activation_name"]](a @ kernel + bias)
+                kernel, bias = _dense_weights(weights, index, a.shape[1], units, use_bias)
+                a = ACTIVATIONS[activation](a @ kernel + bias)
     except Exception as err:  # a file without usable weights cannot be tied to the model
-        return {"values": None, "error": f"the saved weights could not be used: {err}"[:300]}
-    return {"values": [[probes.json_float(v) for v in row] for row in a], "error": None}
+        return facts.ModelOutputs(
+            values=None, error=f"the saved weights could not be used: {err}"[:300]
+        )
+    return facts.ModelOutputs(values=[[probes.json_float(v) for v in row] for row in a], error=None)
 
 
-def facts_from_file(path: str | Path, seed: int) -> dict:
+def facts_from_file(path: str | Path, seed: int) -> facts.FileFacts:
     """Describe the saved model at ``path``: its facts and its outputs for ``seed``.
 
     A ``Sequential`` of Dense layers is read without TensorFlow (:func:`describe_archive`,
@@ -279,9 +300,11 @@ def facts_from_file(path: str | Path, seed: int) -> dict:
             warnings.simplefilter("ignore")
             model = keras.saving.load_model(str(path), safe_mode=True, compile=True)
     except Exception as err:  # the file is untrusted: any failure is a fact to report
-        return {"load_error": probes.error_text(err)}
-    outputs = probes.model_outputs(model, seed)
-    return {**probes.model_facts(model), "outputs": outputs}
+        return facts.LoadError(load_error=probes.error_text(err))
+    outputs = probes.model_outputs(model, seed)  # first: calling builds an unbuilt model
+    described = probes.model_facts(model)
+    described["outputs"] = outputs
+    return described
 
 
 def main(argv: list[str] | None = None) -> int:

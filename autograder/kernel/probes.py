@@ -8,6 +8,8 @@ Non-finite floats are written as the strings ``"nan"``, ``"inf"`` and ``"-inf"``
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import Any, SupportsFloat
 
 import numpy as np
 
@@ -16,6 +18,10 @@ from autograder.kernel import facts as _facts
 
 _MAX_ERROR_CHARS = 300
 
+#: A Keras model from the student's notebook, or anything else they assigned: duck-typed
+#: behind ``getattr`` and ``try``, as Keras itself ships no type hints.
+StudentModel = Any
+
 
 def error_text(err: BaseException) -> str:
     """Return ``"Name: message"`` for ``err``, cut to a length fit for feedback."""
@@ -23,24 +29,24 @@ def error_text(err: BaseException) -> str:
     return text if len(text) <= _MAX_ERROR_CHARS else text[: _MAX_ERROR_CHARS - 3] + "..."
 
 
-def json_float(value: float) -> float | str:
+def json_float(value: SupportsFloat) -> float | str:
     """Return ``value`` as a float, or as "nan"/"inf"/"-inf" so it survives strict JSON."""
-    value = float(value)
-    if math.isnan(value):
+    number = float(value)
+    if math.isnan(number):
         return "nan"
-    if math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    return value
+    if math.isinf(number):
+        return "inf" if number > 0 else "-inf"
+    return number
 
 
-def _dtype_name(result) -> str | None:
+def _dtype_name(result: object) -> str | None:
     dtype = getattr(result, "dtype", None)
     if dtype is None:
         return None
     return str(getattr(dtype, "name", dtype))
 
 
-def _output_facts(result) -> _facts.OutputFacts:
+def _output_facts(result: object) -> _facts.OutputFacts:
     """Describe one value returned by the student's function."""
     kind, dtype = type(result).__name__, _dtype_name(result)
     if result is None:
@@ -62,7 +68,7 @@ def _output_facts(result) -> _facts.OutputFacts:
     )
 
 
-def softmax_facts(fn, cases: list[dict]) -> _facts.SoftmaxFacts:
+def softmax_facts(fn: object, cases: list[_cases.ProbeCase]) -> _facts.SoftmaxFacts:
     """Call ``fn`` on each probe case and report what it returned or raised.
 
     Returns ``{"callable": bool, "cases": {case_id: {...}}}``; each case holds ``n``,
@@ -83,17 +89,20 @@ def softmax_facts(fn, cases: list[dict]) -> _facts.SoftmaxFacts:
             entry["error"] = error_text(err)
             entry["not_implemented"] = isinstance(err, NotImplementedError)
         else:
-            entry.update(_output_facts(result))
+            output = _output_facts(result)
+            entry["type"], entry["dtype"] = output["type"], output["dtype"]
+            entry["values"], entry["shape"] = output["values"], output["shape"]
+            entry["problem"] = output["problem"]
         found[case["id"]] = entry
     return _facts.SoftmaxFacts(callable=True, type=type(fn).__name__, cases=found)
 
 
-def is_unanswered(obj) -> bool:
+def is_unanswered(obj: object) -> bool:
     """Return True for the placeholder a released exercise cell leaves in place of an answer."""
     return bool(getattr(type(obj), "_nn_course_unanswered", False))
 
 
-def _layer_facts(layer, probe) -> _facts.LayerFacts:
+def _layer_facts(layer: object, probe: Sequence[float]) -> _facts.LayerFacts:
     import keras
 
     units = getattr(layer, "units", None)
@@ -115,7 +124,7 @@ def _layer_facts(layer, probe) -> _facts.LayerFacts:
     return found
 
 
-def _declared_input_features(model) -> int | None:
+def _declared_input_features(model: StudentModel) -> int | None:
     """Return the last dimension of the model's declared input, or None if not declared."""
     try:
         inputs = model.inputs
@@ -127,7 +136,7 @@ def _declared_input_features(model) -> int | None:
     return None if last is None else int(last)
 
 
-def _declared_input_shape(model) -> tuple[int, ...]:
+def _declared_input_shape(model: StudentModel) -> tuple[int, ...]:
     """Return the shape of one input the model declares, or (400,) if it declares none."""
     try:
         shape = tuple(model.inputs[0].shape[1:])
@@ -138,7 +147,7 @@ def _declared_input_shape(model) -> tuple[int, ...]:
     return shape
 
 
-def _loss_facts(model) -> _facts.LossFacts | None:
+def _loss_facts(model: object) -> _facts.LossFacts | None:
     if not getattr(model, "compiled", False):
         return None
     loss = getattr(model, "loss", None)
@@ -161,7 +170,7 @@ def _loss_facts(model) -> _facts.LossFacts | None:
     return _facts.loss("function", getattr(loss, "__name__", type(loss).__name__))
 
 
-def model_outputs(model, seed: int) -> dict:
+def model_outputs(model: StudentModel, seed: int) -> _facts.ModelOutputs:
     """Evaluate ``model`` on the probe inputs drawn from ``seed``; report outputs or the error.
 
     The inputs have the shape the model declares (400 features when it declares none; an
@@ -174,15 +183,15 @@ def model_outputs(model, seed: int) -> dict:
         y = np.asarray(keras.ops.convert_to_numpy(model(x, training=False)), dtype=np.float64)
         values = [[json_float(v) for v in row] for row in y.reshape(len(x), -1)]
     except Exception as err:  # a model that cannot be called is a fact, not a crash
-        return {"values": None, "error": error_text(err)}
-    return {"values": values, "error": None}
+        return _facts.ModelOutputs(values=None, error=error_text(err))
+    return _facts.ModelOutputs(values=values, error=None)
 
 
 def model_facts(
-    model,
+    model: StudentModel,
     *,
     input_features: int = _cases.INPUT_FEATURES,
-    probe=_cases.ACTIVATION_PROBE,
+    probe: Sequence[float] = _cases.ACTIVATION_PROBE,
 ) -> _facts.ModelFacts:
     """Report the layers, input, parameter count and loss of a Keras model.
 

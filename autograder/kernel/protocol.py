@@ -23,7 +23,7 @@ class Code(str, enum.Enum):
     ``enum.StrEnum`` does; this runs on 3.10 too)."""
 
     def __str__(self) -> str:
-        return self.value
+        return str(self.value)
 
 
 class Status(Code):

@@ -7,17 +7,22 @@ autograder.grading.make_reference``), the grader's per-submission probes and its
 graded cells (one per spec: ``grade_id`` = name, its points, the call, hidden or not), the
 specs and the reference data agree.
 
-To add a check: write its judge in :mod:`autograder.kernel.checks`, add a :class:`Spec` here,
-add its test cell to the assignment, and regenerate the reference data.
+To add a check: write its judge in :mod:`autograder.kernel.checks`, add a :class:`SoftmaxSpec`
+or a :class:`ModelSpec` here (the judge's facts fix which), add its test cell to the
+assignment, and regenerate the reference data.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import ClassVar, Literal, cast
 
 from autograder.kernel import cases, checks
+from autograder.kernel.cases import ProbeCase
+from autograder.kernel.facts import ModelFacts, SoftmaxFacts
+from autograder.kernel.reference import Reference
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,8 +40,8 @@ class ProbePlan:
 
 
 @dataclasses.dataclass(frozen=True)
-class Spec:
-    """One graded check: its test cell, what it probes and how it is judged."""
+class _Spec:
+    """What every graded check has: its test cell and what it asks."""
 
     #: ``kernel.check_<name>`` and the ``grade_id`` of its test cell.
     name: str
@@ -46,26 +51,45 @@ class Spec:
     points: int
     #: Whether the test cell hides the call (``### BEGIN HIDDEN TESTS``).
     hidden: bool
-    #: ``"softmax"`` (probes ``my_softmax``) or ``"model"`` (describes ``model``).
-    subject: str
+
+
+@dataclasses.dataclass(frozen=True)
+class SoftmaxSpec(_Spec):
+    """A check that probes ``my_softmax`` and judges what it returned."""
+
+    #: Probes ``my_softmax``.
+    subject: ClassVar[Literal["softmax"]] = "softmax"
     #: Judges the facts against the reference data.
-    judge: Callable[[dict, dict], checks.CheckResult]
-    #: Public softmax inputs (softmax checks only).
-    cases: tuple[dict, ...] = ()
-    #: The grader's extra per-submission softmax inputs (softmax checks only).
-    probe_plan: ProbePlan | None = None
+    judge: Callable[[SoftmaxFacts, Reference], checks.CheckResult]
+    #: Public softmax inputs.
+    cases: tuple[ProbeCase, ...]
+    #: The grader's extra per-submission softmax inputs.
+    probe_plan: ProbePlan
 
 
-_SOFTMAX = "softmax"
-_MODEL = "model"
+@dataclasses.dataclass(frozen=True)
+class ModelSpec(_Spec):
+    """A check that describes ``model`` and judges its facts."""
+
+    #: Describes ``model``.
+    subject: ClassVar[Literal["model"]] = "model"
+    #: Judges the facts against the reference data.
+    judge: Callable[[ModelFacts, Reference], checks.CheckResult]
+    #: No softmax inputs and no extra probes: the model is probed on its own inputs.
+    cases: ClassVar[tuple[ProbeCase, ...]] = ()
+    probe_plan: ClassVar[None] = None
+
+
+#: One graded check: its test cell, what it probes (``subject``) and how it is judged.
+Spec = SoftmaxSpec | ModelSpec
+
 
 SPECS: tuple[Spec, ...] = (
-    Spec(
+    SoftmaxSpec(
         "softmax_original_cases",
         "Check ``my_softmax`` on z = [1, 2, 3, 4] and on ten equal entries.",
         1,
         False,
-        _SOFTMAX,
         checks.softmax_original_cases,
         cases=(
             cases.case("one_to_four", [1.0, 2.0, 3.0, 4.0]),
@@ -73,12 +97,11 @@ SPECS: tuple[Spec, ...] = (
         ),
         probe_plan=ProbePlan((2, 12), ("float64",) * 3),
     ),
-    Spec(
+    SoftmaxSpec(
         "softmax_large_logits",
         "Check that ``my_softmax`` stays finite and right on large logits (public cases).",
         1,
         False,
-        _SOFTMAX,
         checks.softmax_large_logits,
         cases=(
             cases.case("logits_near_800", [800.0, 801.0, 799.0, 800.5]),
@@ -86,22 +109,20 @@ SPECS: tuple[Spec, ...] = (
         ),
         probe_plan=ProbePlan((2, 12), ("float64",) * 2, far=True),
     ),
-    Spec(
+    SoftmaxSpec(
         "softmax_random_vectors",
         "Check ``my_softmax`` on random vectors of several lengths and signs.",
         2,
         True,
-        _SOFTMAX,
         checks.softmax_random_vectors,
         cases=cases.random_cases(),
         probe_plan=ProbePlan((2, 12), ("float64",) * 3),
     ),
-    Spec(
+    SoftmaxSpec(
         "softmax_large_inputs",
         "Check that ``my_softmax`` stays finite and right on large inputs.",
         1,
         True,
-        _SOFTMAX,
         checks.softmax_large_inputs,
         cases=(
             cases.case("large_positive", [1000.0, 1001.0, 1002.0]),
@@ -110,22 +131,20 @@ SPECS: tuple[Spec, ...] = (
         ),
         probe_plan=ProbePlan((2, 12), ("float64",) * 3, far=True),
     ),
-    Spec(
+    SoftmaxSpec(
         "softmax_length_one",
         "Check ``my_softmax`` on a vector with one entry.",
         1,
         True,
-        _SOFTMAX,
         checks.softmax_length_one,
         cases=(cases.case("single_zero", [0.0]), cases.case("single_positive", [3.5])),
         probe_plan=ProbePlan((1, 2), ("float64", "float32")),
     ),
-    Spec(
+    SoftmaxSpec(
         "softmax_dtypes",
         "Check ``my_softmax`` on float32 and float64 inputs.",
         1,
         True,
-        _SOFTMAX,
         checks.softmax_dtypes,
         cases=(
             cases.case("float32_mixed", [0.5, -1.25, 2.0, 0.0], "float32"),
@@ -133,70 +152,62 @@ SPECS: tuple[Spec, ...] = (
         ),
         probe_plan=ProbePlan((2, 8), ("float32", "float64")),
     ),
-    Spec(
+    SoftmaxSpec(
         "softmax_accepts_list_output",
         "Check that ``my_softmax`` returns one probability per entry, in any array-like.",
         1,
         True,
-        _SOFTMAX,
         checks.softmax_accepts_list_output,
         cases=(cases.case("short_float64", [2.0, 1.0, 0.1]),),
         probe_plan=ProbePlan((2, 6), ("float64",)),
     ),
-    Spec(
+    ModelSpec(
         "model_three_dense_layers",
         "Check that ``model`` is three Dense layers.",
         1,
         False,
-        _MODEL,
         checks.model_three_dense_layers,
     ),
-    Spec(
+    ModelSpec(
         "model_units",
         "Check the units of the Dense layers (25, 15, 10).",
         2,
         False,
-        _MODEL,
         checks.model_units,
     ),
-    Spec(
+    ModelSpec(
         "model_output_linear",
         "Check that the output layer is linear (logits; the loss applies softmax).",
         1,
         False,
-        _MODEL,
         checks.model_output_linear,
     ),
-    Spec(
+    ModelSpec(
         "model_input_features",
         "Check the declared input size (400 features, or none declared).",
         1,
         True,
-        _MODEL,
         checks.model_input_features,
     ),
-    Spec(
+    ModelSpec(
         "model_activations",
         "Check the activations by behaviour (relu, relu, linear).",
         1,
         True,
-        _MODEL,
         checks.model_activations,
     ),
-    Spec(
+    ModelSpec(
         "model_parameter_count",
         "Check the number of parameters (10,575).",
         1,
         True,
-        _MODEL,
         checks.model_parameter_count,
     ),
-    Spec(
+    ModelSpec(
         "model_loss_from_logits",
         "Check the loss takes logits, if the exercise cell compiled the model.",
         1,
         True,
-        _MODEL,
         checks.model_loss_from_logits,
     ),
 )
@@ -210,6 +221,18 @@ def names(subject: str | None = None) -> tuple[str, ...]:
     return tuple(spec.name for spec in SPECS if subject in (None, spec.subject))
 
 
-def softmax_cases() -> dict[str, list[dict]]:
+def softmax_cases() -> dict[str, list[ProbeCase]]:
     """Return the public probe inputs of every softmax check, keyed by check name."""
-    return {spec.name: list(spec.cases) for spec in SPECS if spec.subject == _SOFTMAX}
+    return {spec.name: list(spec.cases) for spec in SPECS if isinstance(spec, SoftmaxSpec)}
+
+
+def judge(spec: Spec, facts: Mapping[str, object], reference: Reference) -> checks.CheckResult:
+    """Judge ``facts`` reported for ``spec`` with its judge.
+
+    The facts are not validated here: the kernel builds them with :mod:`autograder.kernel.facts`
+    for the check they are reported for, and the grader passes what a kernel reported, turning
+    the error a judge raises on malformed facts into a verdict.
+    """
+    if isinstance(spec, SoftmaxSpec):
+        return spec.judge(cast(SoftmaxFacts, facts), reference)
+    return spec.judge(cast(ModelFacts, facts), reference)

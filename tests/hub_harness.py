@@ -79,7 +79,8 @@ class ClassHub:
     def start(self, timeout_s: float = 120) -> ClassHub:
         """Start the hub with its documented command line and wait until its API answers."""
         command = f"{self.start_command} --state {shlex.quote(str(self.state))} --port {self.port}"
-        with self.log_path.open("wb") as log:
+        # Appended: a hub started again (a restart mid-term) keeps the first run's lines.
+        with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 ["bash", "-c", command],
                 cwd=REPO_ROOT,
@@ -164,6 +165,39 @@ class ClassHub:
                 ):
                     found.append(process)
         return found
+
+    def watchers(self, assignment: str) -> list[psutil.Process]:
+        """Return the running watchers of ``assignment`` (the hub's watcher service once it
+        has become ``nn-autograde watch``: until then its command line holds the watcher's)."""
+        uid = pwd.getpwnam(self.settings.instructor).pw_uid
+        found = []
+        for process in psutil.process_iter(["uids", "cmdline"]):
+            with contextlib.suppress(psutil.Error):
+                command = process.info["cmdline"] or []
+                owner = process.info["uids"]
+                if (
+                    owner
+                    and owner.real == uid
+                    and "watch" in command
+                    and assignment in command
+                    and any(part.endswith("nn-autograde") for part in command)
+                    and "autograder.hub.watch_service" not in command
+                ):
+                    found.append(process)
+        return found
+
+    def wait_for_watcher(self, assignment: str, *, other_than: int = 0, timeout_s: float = 120):
+        """Wait until one watcher of ``assignment`` runs (a pid other than ``other_than``)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            running = [p for p in self.watchers(assignment) if p.pid != other_than]
+            if len(running) == 1:
+                return running[0]
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"no watcher of {assignment} within {timeout_s:.0f} s: {running}"
+                )
+            time.sleep(1)
 
     def stop(self, timeout_s: float = 30) -> list[int]:
         """Stop the hub (it stops the proxy and every single-user server); return the pids of

@@ -5,7 +5,7 @@ imports nothing of ours outside itself, and a sandbox gets a copy of it alone. T
 driver (``autograder.grading``) may import the kernel room (the protocol, cases and checks it
 shares) and the notebook-execution core (``autograder.notebooks``, which imports nothing of
 ours) but not the feedback room; the feedback room may import both; ``lab_utils``, the
-students' helper package, imports nothing of the autograder.
+students' helper package, imports nothing of the autograder; the hub may import the grading side.
 """
 
 from __future__ import annotations
@@ -34,7 +34,9 @@ MAY_IMPORT = {
         "lab_utils.data",
     },
     "autograder.feedback": {"autograder.kernel", "autograder.grading", "autograder.feedback"},
-    "autograder.hub": {"autograder.hub"},
+    # The hub runs the course: it reads the grading side's settings and gradebook helpers and
+    # starts the watcher as a service; nothing of the grading side imports the hub.
+    "autograder.hub": {"autograder.hub", "autograder.grading"},
     "lab_utils": {"lab_utils"},
 }
 

@@ -3,8 +3,10 @@
 One row per student of the gradebook, one grade column: the assignment's total after the late
 penalty, computed as ``nbgrader export`` computes its ``score`` column
 (``max(0, raw score - late penalty)``, manual scores from the Formgrader included). A student
-with no submission gets an empty cell, which both importers leave unchanged (nbgrader's own
-export writes 0 instead).
+of the gradebook with no submission (the class hub puts its roster there) gets 0 once the
+assignment's due date has passed, as ``nbgrader export`` writes; before it, or with no due
+date, an empty cell, which both importers leave unchanged, so a grade is not set to 0 while
+the student may still submit.
 
 - **Canvas** (Grades > Import): ``Student, ID, SIS User ID, SIS Login ID, Section,
   <assignment>``, then a ``Points Possible`` row, as in Canvas's own gradebook export. Canvas
@@ -20,11 +22,13 @@ export writes 0 instead).
 from __future__ import annotations
 
 import csv
+import datetime
 import io
 import warnings
 from pathlib import Path
+from typing import Any
 
-from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.api import MissingEntry
 from sqlalchemy.exc import SAWarning
 from traitlets import Enum, Unicode
 from traitlets.config import Configurable
@@ -56,17 +60,21 @@ class LmsExport(Configurable):
     ).tag(config=True)
 
 
-def class_scores(plan: grade.Plan) -> list[dict]:
-    """Return one dict per gradebook student: id, names, email and total (None: no submission)."""
+def class_scores(plan: grade.Plan, now: datetime.datetime | None = None) -> list[dict[str, Any]]:
+    """Return one dict per gradebook student: id, names, email and total (None: no
+    submission, and the due date, if any, has not passed at ``now``, default the clock's)."""
     coursedir = grade.course_directory(plan.config, plan.assignment)
+    now = now or datetime.datetime.now(datetime.timezone.utc)
     rows = []
-    with warnings.catch_warnings(), Gradebook(coursedir.db_url) as gb:
+    with warnings.catch_warnings(), grade.open_gradebook(coursedir) as gb:
         warnings.simplefilter("ignore", SAWarning)
+        due = gb.find_assignment(plan.assignment).duedate  # naive UTC, as nbgrader keeps it
+        missed = 0.0 if due and due.replace(tzinfo=datetime.timezone.utc) <= now else None
         for student in gb.students:
             try:
                 submission = gb.find_submission(plan.assignment, student.id)
             except MissingEntry:
-                total = None
+                total = missed
             else:
                 total = max(0.0, submission.score - submission.late_submission_penalty)
             rows.append(

@@ -5,5 +5,7 @@
 path in the state folder, ``accounts`` creates the Unix accounts and checks what they can
 reach (and locks the repository's folders that hold answers), ``students_env`` builds the
 students' environment (the package from a wheel), ``auth`` is the per-user password
-authenticator, ``config`` turns the settings into JupyterHub's configuration.
+authenticator, ``settings`` reads the instructor's course settings file, ``gradebook`` puts
+the roster and due dates into nbgrader's gradebook, ``watch_service`` runs the grading watcher
+as a JupyterHub service, ``config`` turns the settings into JupyterHub's configuration.
 """

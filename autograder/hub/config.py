@@ -35,6 +35,10 @@ LAB_NOTIFICATIONS = {"fetchNews": "false", "checkForUpdates": False}
 FRAMED_BY_SELF = "frame-ancestors 'self'"
 #: Seconds a single-user server may take to start (JupyterLab and nbgrader on a busy machine).
 START_TIMEOUT_S = 120
+#: The idle culler's JupyterHub service and the only scopes it needs (jupyterhub-idle-culler's
+#: README): list the users, read their activity and servers, stop servers.
+CULLER_SERVICE = "idle-culler"
+CULLER_SCOPES = ("list:users", "read:users:activity", "read:servers", "delete:servers")
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,12 @@ class HubSettings:
     #: The students' environment (the package from a wheel): see ``students_env``.
     students_bin: str
     proxy_command: str
+    #: The assignments graded on submission (a watcher service each), from the settings file.
+    watched: tuple[str, ...] = ()
+    #: The watcher's ``--max-graded-per-hour`` (None: the watcher's default).
+    max_graded_per_hour: int | None = None
+    #: Seconds without activity before the idle culler stops a server (0: no culler).
+    cull_idle_after_s: int = 0
 
     @property
     def layout(self) -> HubLayout:
@@ -74,6 +84,7 @@ class HubSettings:
     def read(cls, path: Path) -> HubSettings:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         data["students"] = tuple(data["students"])
+        data["watched"] = tuple(data.get("watched", ()))
         return cls(**data)
 
 
@@ -144,6 +155,62 @@ def _prepare_spawn(settings: HubSettings, spawner) -> None:
     spawner.environment = {**spawner.environment, **user_environment(settings, name)}
 
 
+def watch_service_name(assignment: str) -> str:
+    """Return the name of the JupyterHub service that grades ``assignment`` on submission."""
+    return f"watch-{assignment}"
+
+
+def watch_service(settings: HubSettings, assignment: str) -> dict:
+    """Return the JupyterHub service that runs ``nn-autograde watch ASSIGNMENT`` as the
+    instructor, from the course root (see :mod:`autograder.hub.watch_service`)."""
+    layout = settings.layout
+    watch = [f"{settings.venv_bin}/nn-autograde", "watch", assignment]
+    if settings.max_graded_per_hour is not None:
+        watch += ["--max-graded-per-hour", str(settings.max_graded_per_hour)]
+    # The roster is in the gradebook (the hub puts it there at each start): nobody else's
+    # submissions are graded, whatever Unix account wrote them.
+    watch.append("--known-students-only")
+    inbound = layout.exchange / settings.course_id / "inbound"
+    return {
+        "name": watch_service_name(assignment),
+        "user": settings.instructor,
+        "cwd": str(layout.course_root),
+        "environment": user_environment(settings, settings.instructor),
+        "command": [
+            f"{settings.venv_bin}/python",
+            "-m",
+            "autograder.hub.watch_service",
+            f"--course-root={layout.course_root}",
+            f"--assignment={assignment}",
+            f"--home={layout.home(settings.instructor)}",
+            f"--inbound={inbound}",
+            "--",
+            *watch,
+        ],
+    }
+
+
+def culler_service(settings: HubSettings) -> dict:
+    """Return the JupyterHub service that stops servers idle for ``cull_idle_after_s``.
+
+    It runs as the instructor (stopping the class's idle servers is theirs to decide, and it
+    needs no file), not as root; its token holds only :data:`CULLER_SCOPES`.
+    """
+    return {
+        "name": CULLER_SERVICE,
+        "user": settings.instructor,
+        "cwd": str(settings.layout.course_root),
+        "environment": {"PATH": user_environment(settings, settings.instructor)["PATH"]},
+        "command": [
+            f"{settings.venv_bin}/python",
+            "-m",
+            "jupyterhub_idle_culler",
+            f"--timeout={settings.cull_idle_after_s}",
+            f"--cull-every={max(settings.cull_idle_after_s // 2, 10)}",
+        ],
+    }
+
+
 def configure(c, settings_file: str | Path) -> HubSettings:
     """Fill JupyterHub's config object ``c`` for the class; return the settings it used."""
     from autograder.hub.auth import ClassPasswordAuthenticator
@@ -173,6 +240,18 @@ def configure(c, settings_file: str | Path) -> HubSettings:
     c.Spawner.start_timeout = START_TIMEOUT_S
     c.Spawner.http_timeout = START_TIMEOUT_S
     c.Spawner.pre_spawn_hook = partial(_prepare_spawn, settings)
+
+    # Started and stopped with the hub, started again if they exit (JupyterHub's managed
+    # services; it notices an exit at its next poll, within about 30 s).
+    services = [watch_service(settings, assignment) for assignment in settings.watched]
+    roles = []
+    if settings.cull_idle_after_s:
+        services.append(culler_service(settings))
+        roles.append(
+            {"name": CULLER_SERVICE, "scopes": list(CULLER_SCOPES), "services": [CULLER_SERVICE]}
+        )
+    c.JupyterHub.services = services
+    c.JupyterHub.load_roles = roles
     return settings
 
 
@@ -191,18 +270,25 @@ def hub_config_text(settings_file: Path, extra_config: Path | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def course_config_text(layout: HubLayout, course_config: Path, source_directory: Path) -> str:
+def course_config_text(
+    layout: HubLayout,
+    course_config: Path,
+    source_directory: Path,
+    *,
+    late_penalty: str | None = None,
+) -> str:
     """Return the ``nbgrader_config.py`` of the hub's course root.
 
     It loads the repository's course configuration (preprocessors, feedback, limits, course id)
     and moves the course: its root into the state folder, the source folder stays the
     repository's ``assignment/``, and the exchange is the hub's (``nn-autograde watch`` reads
-    ``c.Exchange.root`` from here too).
+    ``c.Exchange.root`` from here too). ``late_penalty`` is the settings file's
+    (``LateSubmissionPlugin.penalty_method``).
     """
-    return (
+    text = (
         '"""nbgrader configuration of the class hub\'s course root: written by\n'
-        "python -m autograder.hub at each start; edit the repository's course configuration\n"
-        'instead."""\n\n'
+        "python -m autograder.hub at each start, so an edit here is lost. Due dates, the late\n"
+        'penalty and the hourly limit are yours in course-settings.toml, beside this file."""\n\n'
         "c = get_config()  # noqa: F821\n"
         f"load_subconfig({str(course_config)!r})  # noqa: F821\n"
         f"c.CourseDirectory.root = {str(layout.course_root)!r}\n"
@@ -212,6 +298,12 @@ def course_config_text(layout: HubLayout, course_config: Path, source_directory:
         "# fails a submission whose inbound folder belongs to another account.\n"
         "c.Watch.check_owner = True\n"
     )
+    if late_penalty is not None:
+        text += (
+            "# From course-settings.toml:\n"
+            f"c.LateSubmissionPlugin.penalty_method = {late_penalty!r}\n"
+        )
+    return text
 
 
 def role_config_files(settings: HubSettings) -> dict[str, dict[str, str]]:
@@ -229,7 +321,16 @@ def role_config_files(settings: HubSettings) -> dict[str, dict[str, str]]:
         # Under a spawner, terminals start login shells, and /etc/profile resets PATH: a plain
         # bash keeps the server's environment (the course's nbgrader and nn-autograde first).
         server["terminado_settings"] = {"shell_command": ["/bin/bash"]}
-        return json.dumps({"LabApp": lab, "ServerApp": server}, indent=1)
+        config = {"LabApp": lab, "ServerApp": server}
+        if settings.cull_idle_after_s:
+            # A kernel idle that long is shut down even with its notebook open (each holds
+            # about 1 GB with TensorFlow); the idle culler stops whole servers.
+            config["MappingKernelManager"] = {
+                "cull_idle_timeout": settings.cull_idle_after_s,
+                "cull_interval": max(settings.cull_idle_after_s // 2, 10),
+                "cull_connected": True,
+            }
+        return json.dumps(config, indent=1)
 
     lab_defaults = json.dumps({"@jupyterlab/apputils-extension:notification": LAB_NOTIFICATIONS})
     student_server = {

@@ -8,8 +8,11 @@ students' environment, and rewrites only the generated configuration (ports may 
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
 import socket
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +25,7 @@ from autograder.hub.config import (
     hub_config_text,
     role_config_files,
 )
+from autograder.hub.gradebook import GradebookPlan
 from autograder.hub.layout import (
     COURSE_CONFIG,
     PROXY_COMMAND,
@@ -30,7 +34,16 @@ from autograder.hub.layout import (
     SOURCE_DIRECTORY,
     HubLayout,
 )
-from autograder.hub.roster import RosterError, load_roster
+from autograder.hub.roster import ClassRoster, RosterError, load_roster
+from autograder.hub.settings import (
+    SETTINGS_FILE,
+    CourseSettings,
+    SettingsError,
+    create_nofollow,
+    default_text,
+    load_settings,
+    source_assignments,
+)
 from autograder.hub.students_env import (
     StudentsEnv,
     StudentsEnvError,
@@ -67,11 +80,35 @@ def _folder(path: Path, mode: int, owner: accounts.Account | None = None) -> Pat
 
 
 def _write(path: Path, text: str, mode: int = 0o644, owner: accounts.Account | None = None) -> None:
+    """Replace ``path`` with a file holding ``text``, without following a link at its place.
+
+    Some of these files are in a folder of the instructor's (the course root), where root must
+    not write or chown through a link they left: the text goes into a new file (``O_EXCL``, its
+    owner and mode set through its descriptor), which is then renamed over ``path``.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    os.chmod(path, mode)
-    if owner is not None:
-        os.chown(path, owner.uid, owner.gid)
+    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        temporary = f".{path.name}.{secrets.token_hex(8)}.tmp"
+        fd = os.open(
+            temporary,
+            os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+            0o600,
+            dir_fd=folder,
+        )
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(text)
+                if owner is not None:
+                    os.fchown(out.fileno(), owner.uid, owner.gid)
+                os.fchmod(out.fileno(), mode)
+            os.replace(temporary, path.name, src_dir_fd=folder, dst_dir_fd=folder)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary, dir_fd=folder)
+            raise
+    finally:
+        os.close(folder)
 
 
 def _lock_secrets(instructor: accounts.Account, say: Callable[[str], None]) -> None:
@@ -87,6 +124,67 @@ def _lock_secrets(instructor: accounts.Account, say: Callable[[str], None]) -> N
             ) from err
         if changed:
             say(f"class hub: locked {path.relative_to(REPO_ROOT)}/ to the instructor: {changed}")
+
+
+def course_settings(layout: HubLayout, instructor: accounts.Account) -> CourseSettings:
+    """Read the instructor's settings file, writing the defaults first if there is none."""
+    from autograder.grading.watch import Watch
+
+    assignments = source_assignments(SOURCE_DIRECTORY)
+    limit = Watch.class_traits()["max_graded_per_hour"].default_value
+    create_nofollow(
+        layout.course_root,
+        SETTINGS_FILE,
+        default_text(assignments, limit),
+        instructor.uid,
+        instructor.gid,
+    )
+    try:
+        return load_settings(layout.course_root, assignments)
+    except SettingsError as err:
+        raise HubSetupError(
+            f"{err}\nThe hub did not start: fix the file (the instructor checks it with"
+            f" python -m autograder.hub.settings {SETTINGS_FILE} in their course root) and"
+            " start the hub again"
+        ) from err
+
+
+def fill_gradebook(
+    layout: HubLayout,
+    instructor: accounts.Account,
+    roster: ClassRoster,
+    settings: CourseSettings,
+    say: Callable[[str], None],
+) -> None:
+    """Put the roster and the due dates into the gradebook, as the instructor (it is theirs)."""
+    plan = GradebookPlan(
+        course_root=str(layout.course_root),
+        course_id=roster.course_id,
+        students=tuple(vars(roster.student(name)) for name in roster.students),
+        due_dates={a.name: a.due_utc_text for a in settings.assignments},
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "autograder.hub.gradebook"],
+        input=plan.to_json(),
+        capture_output=True,
+        text=True,
+        cwd=layout.course_root,
+        env={
+            "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+            "HOME": str(layout.home(instructor.name)),
+            "LANG": "C.UTF-8",
+        },
+        user=instructor.uid,
+        group=instructor.gid,
+        extra_groups=[],
+        timeout=300,
+    )
+    if done.returncode != 0:
+        raise HubSetupError(
+            f"cannot put the roster and due dates into the gradebook:\n{done.stderr[-3000:]}"
+        )
+    for line in done.stdout.splitlines():
+        say(f"class hub: {line}")
 
 
 def _check_reach(
@@ -185,6 +283,7 @@ def prepare_hub(
     _folder(layout.homes, 0o755)
     for name, account in members.items():
         _folder(layout.home(name), 0o700, account)
+    course = course_settings(layout, instructor)
     try:
         env = ensure_students_env(layout.students_env, say)
     except StudentsEnvError as err:
@@ -204,12 +303,18 @@ def prepare_hub(
         venv_bin=str(Path(sys.prefix) / "bin"),
         students_bin=str(env.bin),
         proxy_command=str(PROXY_COMMAND),
+        watched=tuple(a.name for a in course.assignments),
+        max_graded_per_hour=course.max_graded_per_hour,
+        cull_idle_after_s=course.cull_idle_after_s,
     )
     _write(
         layout.course_root / "nbgrader_config.py",
-        course_config_text(layout, COURSE_CONFIG, SOURCE_DIRECTORY),
+        course_config_text(
+            layout, COURSE_CONFIG, SOURCE_DIRECTORY, late_penalty=course.late_penalty
+        ),
         owner=instructor,
     )
+    fill_gradebook(layout, instructor, roster, course, say)
     for role, files in role_config_files(settings).items():
         _folder(layout.jupyter_config(role), 0o755)
         for name, text in files.items():

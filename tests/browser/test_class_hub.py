@@ -1,14 +1,15 @@
-"""A class's whole assignment on the class hub, in real Chromium (slow).
+"""A class's term on the class hub, in real Chromium (slow).
 
-The hub starts with the command of docs/class-hub.md on loopback, in a
-temporary state folder. Two students and the instructor log in (separate browser contexts).
-The instructor releases the assignment with the page's commands, typed into a terminal of
-their JupyterLab, and starts the grading watcher as their Unix account. The students fetch it
-in the Assignments tab, answer it (one correctly, one with the naive softmax of the sample
-submissions), validate and submit it there; the watcher grades both; each student fetches
-their feedback in the Assignments tab, reads their own score and cannot read the other's; the
-instructor's Formgrader lists both submissions and ``nbgrader export`` holds both rows. A
-screenshot of each step is kept in tests/browser/screenshots/hub/.
+The hub starts with the command of docs/class-hub.md on loopback, in a temporary state folder.
+Two students and the instructor log in (separate browser contexts). The instructor checks the
+course settings and releases the assignment with the page's commands, typed into a terminal of
+their JupyterLab; the hub's watcher service, waiting for the release, starts grading. The
+students fetch the assignment in the Assignments tab, answer it (one correctly, one with the
+naive softmax of the sample submissions), validate and submit it there; the watcher grades
+both; each student fetches their feedback, reads their own score and cannot read the other's.
+The instructor's Formgrader, opened from the menu, lists the submissions by name and takes a
+comment; the exports list every student by name; the hub restarts and its watcher grades the
+next submission by itself. A screenshot of each step is kept in tests/browser/screenshots/hub/.
 """
 
 from __future__ import annotations
@@ -22,8 +23,6 @@ import json
 import os
 import pwd
 import shlex
-import signal
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -32,7 +31,7 @@ import nbformat
 import psutil
 import pytest
 from hub_harness import ClassHub, can_run_hub, readme_hub_blocks
-from nbgrader.api import Gradebook
+from nbgrader.api import Comment, Gradebook
 from traitlets.config.loader import PyFileConfigLoader
 
 from autograder.hub.accounts import Account, unreachable
@@ -246,18 +245,6 @@ def answer(hub: ClassHub, student: str, sample: str, *, markdown: str = "") -> P
     return path
 
 
-def stop_watcher(watcher: subprocess.Popen, log: Path) -> str:
-    """Stop the watcher as Ctrl-C in its terminal would; return what it printed."""
-    if watcher.poll() is None:
-        os.killpg(watcher.pid, signal.SIGINT)
-        try:
-            watcher.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(watcher.pid, signal.SIGKILL)
-            watcher.wait(timeout=10)
-    return log.read_text(encoding="utf-8", errors="replace")
-
-
 #: A Markdown cell the naive student adds: script and handler the instructor's Formgrader must
 #: not run when it shows the submission.
 HOSTILE_MARKDOWN = (
@@ -323,25 +310,36 @@ def listening_ports(user: str) -> set[int]:
     return ports
 
 
+def queue(hub: ClassHub) -> list[dict]:
+    """Return the watcher's queue, as the instructor's ``nn-autograde queue --json`` shows it."""
+    shown = hub.run_as(hub.settings.instructor, f"nn-autograde queue {ASSIGNMENT} --json")
+    assert shown.returncode == 0, shown.stderr
+    return [json.loads(line) for line in shown.stdout.splitlines() if line.startswith("{")]
+
+
 def queue_entries(hub: ClassHub, ids: set[str], timeout_s: float = 120) -> dict[str, dict]:
     """Wait until the watcher's queue holds the inbound folders ``ids`` as ended; return them."""
     deadline = time.monotonic() + timeout_s
     while True:
-        shown = hub.run_as(hub.settings.instructor, f"nn-autograde queue {ASSIGNMENT} --json")
-        entries = {e["id"]: e for e in map(json.loads, shown.stdout.splitlines())}
+        entries = {e["id"]: e for e in queue(hub)}
         found = {i: entries[i] for i in ids if i in entries}
         if len(found) == len(ids) and all(e["state"] != "waiting" for e in found.values()):
             return found
         if time.monotonic() > deadline:
-            raise AssertionError(f"the watcher did not take up {ids}: {shown.stdout}")
+            raise AssertionError(f"the watcher did not take up {ids}: {entries}")
         time.sleep(2)
 
 
 @end_to_end
 def test_a_class_submits_and_reads_its_feedback_on_the_hub(hub, browser):
     blocks = readme_hub_blocks()
-    assert len(blocks) == 4, "start, release, watch and export: four command blocks"
+    assert len(blocks) == 5, "start, settings, release, the watcher's state, export: five blocks"
+    settings_block, release_block, watcher_block, export_block = blocks[1:]
     roster = hub.settings.roster
+    # The class file the hub started with (the page's command names none: the default), for
+    # the students' names and emails.
+    people = load_roster()
+    assert people.students == roster.students
     instructor = roster.instructor
     solver, wrong = roster.students[:2]
     timings: dict[str, float] = {}
@@ -365,93 +363,96 @@ def test_a_class_submits_and_reads_its_feedback_on_the_hub(hub, browser):
     assert status == 0, where
     assert str(hub.layout.course_root) in where
     assert f"{hub.settings.venv_bin}/nbgrader" in where, where
-    status, printed = teacher.terminal(" && ".join(blocks[1].strip().splitlines()))
+    # The course's settings are theirs, in the course root: they check them (the page's block 2)
+    # ...
+    status, printed = teacher.terminal(settings_block.strip())
+    assert status == 0 and f"{ASSIGNMENT}: graded on submission" in printed, printed
+    # ... and release the assignment (block 3); the hub's watcher service, which waited for
+    # the release, becomes the watcher.
+    status, printed = teacher.terminal(" && ".join(release_block.strip().splitlines()))
     assert status == 0 and "Released as: nn-training-c2w2 C2_W2_Assignment" in printed, printed
     lap("released")
-    # ... and start the grading watcher (the page's block 3), which keeps running.
-    watcher_log = hub.state.with_name(hub.state.name + "-watch.log")
-    watcher = hub.start_as(instructor, blocks[2], watcher_log)
-    try:
-        # A student's terminal runs the students' environment (the package from a wheel), and the
-        # source notebook, with the solutions and the hidden tests, is out of its reach.
-        source = SOURCE_DIRECTORY / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
-        status, shown = students[solver].terminal(
-            f"command -v python nbgrader; cat {shlex.quote(str(source))}"
-        )
-        assert status != 0 and f"{source}: Permission denied" in shown, shown
-        assert f"{hub.settings.students_bin}/nbgrader" in shown, shown
-        assert "BEGIN SOLUTION" not in shown, "a student read the solutions"
-        # Neither sees the instructor's tools: not in the menu, not on the server.
-        response = students[solver].page.request.get(f"{hub.url}/user/{solver}/formgrader")
-        assert response.status == 404, response.status
-        for member in students.values():
-            labels = member.nbgrader_menu()
-            assert "Assignment List" in labels
-            assert not [label for label in labels if "Formgrader" in label], labels
-            member.open_assignments()
-            member.shot(f"01_{member.name}_assignments")
-            member.fetch()
-            member.shot(f"02_{member.name}_fetched")
-        lap("fetched")
+    watcher = hub.wait_for_watcher(ASSIGNMENT)
+    # A student's terminal runs the students' environment (the package from a wheel), and the
+    # source notebook, with the solutions and the hidden tests, is out of its reach.
+    source = SOURCE_DIRECTORY / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    status, shown = students[solver].terminal(
+        f"command -v python nbgrader; cat {shlex.quote(str(source))}"
+    )
+    assert status != 0 and f"{source}: Permission denied" in shown, shown
+    assert f"{hub.settings.students_bin}/nbgrader" in shown, shown
+    assert "BEGIN SOLUTION" not in shown, "a student read the solutions"
+    # Neither sees the instructor's tools: not in the menu, not on the server.
+    response = students[solver].page.request.get(f"{hub.url}/user/{solver}/formgrader")
+    assert response.status == 404, response.status
+    for member in students.values():
+        labels = member.nbgrader_menu()
+        assert "Assignment List" in labels
+        assert not [label for label in labels if "Formgrader" in label], labels
+        member.open_assignments()
+        member.shot(f"01_{member.name}_assignments")
+        member.fetch()
+        member.shot(f"02_{member.name}_fetched")
+    lap("fetched")
 
-        # The students answer: one with the stable softmax, one with the naive one.
-        answer(hub, solver, SOLVED)
-        answer(hub, wrong, WRONG, markdown=HOSTILE_MARKDOWN)
-        for member in students.values():
-            member.validate()
-        results = {name: member.validation_result() for name, member in students.items()}
-        assert "Success" in results[solver], results[solver]
-        for member in students.values():
-            member.shot(f"03_{member.name}_validated")
-            member.close_dialog()
-            member.submit()
-            member.shot(f"04_{member.name}_submitted")
-        lap("validated and submitted")
+    # The students answer: one with the stable softmax, one with the naive one.
+    answer(hub, solver, SOLVED)
+    answer(hub, wrong, WRONG, markdown=HOSTILE_MARKDOWN)
+    for member in students.values():
+        member.validate()
+    results = {name: member.validation_result() for name, member in students.items()}
+    assert "Success" in results[solver], results[solver]
+    for member in students.values():
+        member.shot(f"03_{member.name}_validated")
+        member.close_dialog()
+        member.submit()
+        member.shot(f"04_{member.name}_submitted")
+    lap("validated and submitted")
 
-        # The watcher grades both and releases the feedback; each student fetches theirs.
-        max_score = expected_score(SOLVED)
-        assert max_score == 16
-        for name, sample in ((solver, SOLVED), (wrong, WRONG)):
-            member = students[name]
-            member.fetch_feedback()
-            title = member.open_feedback().locator("#nn-summary-title").inner_text()
-            member.shot(f"06_{name}_feedback")
-            assert f"{expected_score(sample):g} / {max_score:g} points" in title, title
-        lap("feedback read")
+    # The watcher grades both and releases the feedback; each student fetches theirs.
+    max_score = expected_score(SOLVED)
+    assert max_score == 16
+    for name, sample in ((solver, SOLVED), (wrong, WRONG)):
+        member = students[name]
+        member.fetch_feedback()
+        title = member.open_feedback().locator("#nn-summary-title").inner_text()
+        member.shot(f"06_{name}_feedback")
+        assert f"{expected_score(sample):g} / {max_score:g} points" in title, title
+    lap("feedback read")
 
-        # The naive student attacks from their terminal. Finding 1: every loopback port that
-        # listens, the watcher's Dask cluster among them, as a Dask client: none runs their code.
-        grader_ports = listening_ports(instructor)
-        status, probed = students[wrong].terminal(typed_python(PORT_PROBE), timeout_s=180)
-        assert "probe done" in probed and "OWNED" not in probed, probed
-        tried = {
-            int(p)
-            for line in probed.splitlines()
-            if line.startswith("tried")
-            for p in line.split()[1:]
-        }
-        assert grader_ports and grader_ports <= tried, (grader_ports, tried)
-        # Finding 2 (and 3): an inbound "submission" that is a link to the source folder, and a
-        # future-dated folder under the solver's name. The watcher fails both, with reasons,
-        # and neither changes a grade or the watcher's life.
-        inbound = hub.layout.exchange / roster.course_id / "inbound"
-        link = f"{wrong}+{ASSIGNMENT}+{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime())}.000000 UTC+ln"
-        forged = f"{solver}+{ASSIGNMENT}+2099-01-01 00:00:00.000000 UTC+fk"
-        status, shown = students[wrong].terminal(
-            f"cd {shlex.quote(str(inbound))} && "
-            f"ln -s {shlex.quote(str(SOURCE_DIRECTORY / ASSIGNMENT))} {shlex.quote(link)} && "
-            f"mkdir {shlex.quote(forged)} && cp ~/{ASSIGNMENT}/{ASSIGNMENT}.ipynb {shlex.quote(forged)}/"
-        )
-        assert status == 0, shown
-        ended = queue_entries(hub, {link, forged})
-        for entry in ended.values():
-            assert entry["state"] == "failed" and entry["reason"], entry
-        assert watcher.poll() is None, "the watcher died"
-        lap("classmate attacks")
-    finally:
-        printed = stop_watcher(watcher, watcher_log)
-        watcher_log.unlink(missing_ok=True)
-    print(printed[-2000:])
+    # The naive student attacks from their terminal. Finding 1: every loopback port that
+    # listens, the watcher's Dask cluster among them, as a Dask client: none runs their code.
+    grader_ports = listening_ports(instructor)
+    status, probed = students[wrong].terminal(typed_python(PORT_PROBE), timeout_s=180)
+    assert "probe done" in probed and "OWNED" not in probed, probed
+    tried = {
+        int(p) for line in probed.splitlines() if line.startswith("tried") for p in line.split()[1:]
+    }
+    assert grader_ports and grader_ports <= tried, (grader_ports, tried)
+    # Finding 2 (and 3): an inbound "submission" that is a link to the source folder, and a
+    # future-dated folder under the solver's name. The watcher fails both, with reasons,
+    # and neither changes a grade or the watcher's life.
+    inbound = hub.layout.exchange / roster.course_id / "inbound"
+    link = f"{wrong}+{ASSIGNMENT}+{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime())}.000000 UTC+ln"
+    forged = f"{solver}+{ASSIGNMENT}+2099-01-01 00:00:00.000000 UTC+fk"
+    status, shown = students[wrong].terminal(
+        f"cd {shlex.quote(str(inbound))} && "
+        f"ln -s {shlex.quote(str(SOURCE_DIRECTORY / ASSIGNMENT))} {shlex.quote(link)} && "
+        f"mkdir {shlex.quote(forged)} && cp ~/{ASSIGNMENT}/{ASSIGNMENT}.ipynb {shlex.quote(forged)}/"
+    )
+    assert status == 0, shown
+    ended = queue_entries(hub, {link, forged})
+    for entry in ended.values():
+        assert entry["state"] == "failed" and entry["reason"], entry
+    assert watcher.is_running(), "the watcher died"
+    lap("classmate attacks")
+
+    # The instructor sees the watcher's queue and log (block 4).
+    shown = hub.run_as(instructor, watcher_block)
+    assert shown.returncode == 0, shown.stderr
+    assert f"watcher service of {ASSIGNMENT} started" in shown.stdout, shown.stdout
+    assert solver in shown.stdout and wrong in shown.stdout, shown.stdout
+    print(shown.stdout[-2000:])
 
     # Neither student can read the other's feedback: not through the hub ...
     solver_home = hub.layout.home(solver)
@@ -474,42 +475,109 @@ def test_a_class_submits_and_reads_its_feedback_on_the_hub(hub, browser):
     for member in students.values():
         member.close()
 
-    # The instructor's Formgrader opens from the menu, inside JupyterLab, and lists both
-    # submissions.
+    # The instructor's Formgrader opens from the menu, inside JupyterLab; from its list of
+    # assignments to the submissions, listed by the students' names (the roster is in the
+    # gradebook), to the solver's notebook, where the instructor adds a comment.
     assert [label for label in teacher.nbgrader_menu() if "Formgrader" in label]
     teacher.page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").first.click()
     teacher.page.locator(".lm-Menu-itemLabel", has_text="Formgrader").first.click()
     framed = teacher.page.frame_locator("iframe[src*='formgrader']").first
     framed.get_by_text("Manage Assignments").first.wait_for()
     teacher.shot("08_formgrader_from_the_menu")
-    teacher.page.goto(f"{hub.url}/user/{instructor}/formgrader/manage_submissions/{ASSIGNMENT}")
+    framed.locator(f"a[href$='/formgrader/manage_submissions/{ASSIGNMENT}']").first.click()
     for name in (solver, wrong):
-        teacher.page.locator("table tr", has_text=name).first.wait_for()
-    teacher.shot("08_formgrader_submissions_by_url")
+        student = people.student(name)
+        framed.locator(
+            "td a", has_text=f"{student.last_name}, {student.first_name}"
+        ).first.wait_for()
+    assert framed.locator("td", has_text="None, None").count() == 0
+    teacher.shot("08_formgrader_submissions_by_name")
+    # By its address, not its place: the table sorts itself after it has drawn its rows.
+    framed.locator(f"a[href$='/formgrader/manage_students/{solver}/{ASSIGNMENT}']").click()
+    framed.locator("a[href*='/formgrader/submissions/']").first.click()
+    comment = framed.locator("textarea.comment").first
+    comment.wait_for()
+    saved: list[str] = []  # the comments the Formgrader's API was asked to save
+    teacher.page.on(
+        "response",
+        lambda r: (
+            saved.append(r.url.rsplit("/", 1)[-1])
+            if r.request.method == "PUT" and "/formgrader/api/comment/" in r.url and r.ok
+            else None
+        ),
+    )
+    remark = "Well done: the maximum is subtracted before exp."
+    comment.fill(remark)
+    comment.press("Tab")  # the Formgrader saves a comment when it loses focus
+    gradebook = f"sqlite:///{hub.layout.course_root / 'gradebook.db'}"
+    deadline = time.monotonic() + 30
+    while not saved:
+        assert time.monotonic() < deadline, "the Formgrader saved no comment"
+        teacher.page.wait_for_timeout(500)
+    with Gradebook(gradebook) as gb:
+        kept = gb.db.query(Comment).filter(Comment.id == saved[-1]).one()
+        assert kept.manual_comment == remark
+        commented = kept.notebook.student.id
+    assert commented == solver, f"the Formgrader showed {commented}'s submission"
+    teacher.shot("09_formgrader_manual_comment")
     # ... and shows the naive student's submission, whose Markdown holds a script and an
     # onerror handler, as text: nothing of it runs in the instructor's JupyterLab origin.
-    with Gradebook(f"sqlite:///{hub.layout.course_root / 'gradebook.db'}") as gb:
+    with Gradebook(gradebook) as gb:
         submitted = gb.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, wrong).id
     shown = teacher.page.goto(f"{hub.url}/user/{instructor}/formgrader/submissions/{submitted}")
     assert shown.status == 200, shown.status
     teacher.page.get_by_text("Nothing to see here.").first.wait_for()
     teacher.page.wait_for_timeout(1000)
-    teacher.shot("09_formgrader_hostile_submission")
+    teacher.shot("10_formgrader_hostile_submission")
     assert teacher.page.evaluate("window.nnPwned") is None, "the student's script ran"
     teacher.close()
     lap("formgrader")
 
-    # nbgrader export (the page's block 4) writes both rows.
-    exported = hub.run_as(instructor, blocks[3])
+    # The exports (block 5): a row for every student of the class, by name, the one who never
+    # submitted included.
+    exported = hub.run_as(instructor, export_block)
     assert exported.returncode == 0, exported.stdout + exported.stderr
+    absent = [name for name in roster.students if name not in (solver, wrong)]
+    assert absent, "the class file has a student who never submits"
     with (hub.layout.course_root / "grades.csv").open(encoding="utf-8") as rows:
         scores = {
-            row["student_id"]: float(row["raw_score"])
+            row["student_id"]: (row["last_name"], float(row["raw_score"]))
             for row in csv.DictReader(rows)
             if row["assignment"] == ASSIGNMENT
         }
-    assert scores == {solver: expected_score(SOLVED), wrong: expected_score(WRONG)}
+    expected = {solver: expected_score(SOLVED), wrong: expected_score(WRONG)}
+    assert scores == {
+        name: (people.student(name).last_name, expected.get(name, 0.0)) for name in roster.students
+    }
+    reports = hub.layout.course_root / "reports"
+    with (reports / f"{ASSIGNMENT}-canvas.csv").open(encoding="utf-8") as rows:
+        canvas = {row[3]: (row[0], row[5]) for row in list(csv.reader(rows))[2:]}
+    with (reports / f"{ASSIGNMENT}-moodle.csv").open(encoding="utf-8") as rows:
+        moodle = {row[0]: row[1] for row in list(csv.reader(rows))[1:]}
+    for name in roster.students:
+        student = people.student(name)
+        total = f"{expected[name]:g}" if name in expected else ""  # no due date: not missed yet
+        assert canvas[name] == (f"{student.last_name}, {student.first_name}", total)
+        assert moodle[name] == student.email
     lap("exported")
+
+    # The hub restarts mid-term; its watcher service comes back by itself and grades the next
+    # submission (the solver's, handed in from their terminal) with nobody touching it.
+    before = {e["id"] for e in queue(hub)}
+    assert hub.stop() == [], "class processes outlived the hub"
+    assert not hub.watchers(ASSIGNMENT)
+    hub.start()
+    lap("hub restarted")
+    hub.wait_for_watcher(ASSIGNMENT, timeout_s=SPAWN_S)
+    handed_in = hub.run_as(solver, f"nbgrader submit {ASSIGNMENT}")
+    assert handed_in.returncode == 0, handed_in.stderr[-3000:]
+    deadline = time.monotonic() + FEEDBACK_S
+    while not [e for e in queue(hub) if e["id"] not in before and e["state"] == "done"]:
+        assert time.monotonic() < deadline, f"not graded after the restart: {queue(hub)}"
+        time.sleep(3)
+    (entry,) = [e for e in queue(hub) if e["id"] not in before]
+    assert (entry["student"], entry["score"]) == (solver, expected_score(SOLVED)), entry
+    lap("graded after the restart")
     print(
         "class hub, seconds since the start: "
         + ", ".join(f"{k} {v:.0f}" for k, v in timings.items())

@@ -103,7 +103,7 @@ def test_the_kernel_room_imports_from_the_sandboxs_copy_alone():
             "print(sorted(m for m in sys.modules if m.startswith('autograder')))\n"
         )
         done = subprocess.run(
-            [*prefix, sandbox.python_executable(), "-P", "-c", code],
+            [*prefix, *sandbox.python_command("-c", code)],
             env=env,
             cwd=space.work,
             capture_output=True,

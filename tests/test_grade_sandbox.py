@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -297,3 +298,34 @@ def test_kernel_builds_the_digits_itself_when_the_grader_has_no_cache(tmp_path, 
     run = _run(_DIGITS_HASH)
     assert run.status == Status.OK, _text(run)
     assert _digits_hash(_text(run)[0]) == truth
+
+
+@pytest.mark.parametrize("form", ["-P", "python 3.10 prologue"])
+@pytest.mark.parametrize("flag", ["-m", "-c"])
+def test_python_command_keeps_a_planted_module_in_the_working_folder_off_the_path(
+    tmp_path, monkeypatch, form, flag
+):
+    """Does neither form of the command import a module planted where it runs?"""
+    import sys
+
+    (tmp_path / "planted.py").write_text("print('PLANTED')\n")
+    (tmp_path / "sitecustomize.py").write_text("print('PLANTED')\n")
+    if form == "-P" and sys.version_info < (3, 11):
+        pytest.skip("-P needs Python 3.11")
+    if form != "-P":
+        monkeypatch.setattr(sys, "version_info", (3, 10, 13, "final", 0))
+    probe = "import importlib.util, sys; print(importlib.util.find_spec('planted'), sys.argv[1:])"
+    if flag == "-m":
+        (probe_dir := tmp_path / "lib").mkdir()
+        (probe_dir / "probe_argv.py").write_text(probe + "\n")
+        command = sandbox.python_command("-m", "probe_argv", "a", "b")
+        env = {**os.environ, "PYTHONPATH": str(probe_dir)}
+    else:
+        command = sandbox.python_command("-c", probe, "a", "b")
+        env = dict(os.environ)
+    assert (form == "-P") == ("-P" in command)
+    done = subprocess.run(
+        command, cwd=tmp_path, env=env, capture_output=True, text=True, check=True
+    )
+    assert "PLANTED" not in done.stdout
+    assert done.stdout.strip().splitlines()[-1] == "None ['a', 'b']"

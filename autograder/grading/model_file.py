@@ -65,8 +65,8 @@ def describe(
     target = space.work / MODEL_FILE if sandboxed else space.model_file
     try:
         prefix, env = sandbox.confinement(space, limits, sandboxed=sandboxed)
-        python = sandbox.python_executable()
-        command = [*prefix, python, "-P", "-m", model_probe.__name__, str(target), str(int(seed))]
+        probe = sandbox.python_command("-m", model_probe.__name__, str(target), str(int(seed)))
+        command = [*prefix, *probe]
         done = subprocess.run(
             command,
             env=env,

@@ -274,6 +274,30 @@ def python_executable() -> str:
     return str(Path(sys.executable).parent.resolve() / Path(sys.executable).name)
 
 
+#: ``python -c`` body that runs the module named in argv[1] as ``-m`` would, after taking the
+#: working folder ('' for ``-c``) off ``sys.path``: Python 3.10 has no ``-P``.
+_RUN_MODULE_OFF_CWD = (
+    "import runpy, sys; del sys.path[0]; del sys.argv[0]; "
+    "runpy.run_module(sys.argv[0], run_name='__main__', alter_sys=True)"
+)
+
+
+def python_command(flag: str, target: str, *args: str) -> list[str]:
+    """Return the grading interpreter's ``python -P {-m module | -c code} args`` on any Python.
+
+    The working folder (a sandbox's, full of the submission's files) stays off ``sys.path``;
+    on Python 3.10, which has no ``-P``, a short ``-c`` prologue removes it instead.
+    """
+    if flag not in ("-m", "-c"):
+        raise ValueError(f"flag must be -m or -c, not {flag!r}")
+    python = python_executable()
+    if sys.version_info >= (3, 11):
+        return [python, "-P", flag, target, *args]
+    if flag == "-c":
+        return [python, "-c", "import sys; del sys.path[0]\n" + target, *args]
+    return [python, "-c", _RUN_MODULE_OFF_CWD, target, *args]
+
+
 def bwrap_path() -> str | None:
     """Return the path of the ``bwrap`` executable, or None when bubblewrap is not installed."""
     return shutil.which("bwrap")

@@ -23,10 +23,11 @@ import tempfile
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import dask
 import yaml
-from distributed import Client, LocalCluster, as_completed
+from distributed import Client, Future, LocalCluster, as_completed
 from distributed.security import Security
 
 from autograder.grading import execute
@@ -38,6 +39,16 @@ ALLOWED_FAILURES = 3
 TLS_CONFIG = "dask.yaml"
 #: The parts of a Dask cluster that each present the key.
 ROLES = ("scheduler", "worker", "client")
+
+
+class Runnable(Protocol):
+    """An item :func:`run_jobs` runs: anything carrying the job to send to a worker."""
+
+    @property
+    def job(self) -> execute.Job | None: ...
+
+
+Item = TypeVar("Item", bound=Runnable)
 
 
 class ClusterError(RuntimeError):
@@ -139,10 +150,10 @@ def open_client(*, workers: int, scheduler: str | None = None) -> Iterator[Clien
 
 
 def run_jobs(
-    prepared: Iterable,
+    prepared: Iterable[Item],
     *,
-    on_done: Callable,
-    on_lost: Callable,
+    on_done: Callable[[Item, execute.JobResult], None],
+    on_lost: Callable[[Item, BaseException], None],
     workers: int,
     scheduler: str | Client | None = None,
     window: int | None = None,
@@ -171,15 +182,17 @@ def run_jobs(
     client = scheduler
     window = window or 4 * max(workers, len(client.scheduler_info().get("workers", {})), 1)
     items = iter(prepared)
-    pending: dict = {}
+    pending: dict[Future[execute.JobResult], Item] = {}
     completed = as_completed()
 
     def submit_next() -> bool:
         item = next(items, None)
         if item is None:
             return False
-        key = f"grade-{item.job.student}-{item.job.sha256[:12]}-{uuid.uuid4().hex[:8]}"
-        future = client.submit(execute.run_job, item.job, key=key, pure=False, retries=0)
+        job = item.job
+        assert job is not None, "only an item with a job is run"
+        key = f"grade-{job.student}-{job.sha256[:12]}-{uuid.uuid4().hex[:8]}"
+        future = client.submit(execute.run_job, job, key=key, pure=False, retries=0)
         pending[future] = item
         completed.add(future)
         return True

@@ -16,9 +16,14 @@ import json
 import os
 import socket
 import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeGuard
 
 import nbformat
 import zmq
+from jupyter_client.client import KernelClient
+from jupyter_client.manager import AsyncKernelManager
+from jupyter_client.provisioning.local_provisioner import LocalProvisioner
 from jupyter_core.utils import ensure_async, run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import CellControlSignal, DeadKernelError
@@ -40,15 +45,15 @@ class Execution:
     reason: str
     completed: list[int]
     seconds: float
-    model_facts: dict | None = None
+    model_facts: dict[str, Any] | None = None
 
 
 def _has_memory_error(text: str) -> bool:
     return any(sign in text for sign in _MEMORY_SIGNS)
 
 
-def _outputs_text(cell) -> str:
-    parts = []
+def _outputs_text(cell: nbformat.NotebookNode) -> str:
+    parts: list[str] = []
     for output in cell.get("outputs", []):
         parts.append(str(output.get("ename", "")))
         parts.append(str(output.get("evalue", "")))
@@ -61,7 +66,7 @@ def _outputs_text(cell) -> str:
 RECEIVE_QUEUE = 64
 
 
-def _message_size(msg: dict) -> int:
+def _message_size(msg: dict[str, Any]) -> int:
     """Return about how many bytes a kernel message took on the wire (content and buffers)."""
     size = len(json.dumps(msg.get("content"), default=str))
     for buffer in msg.get("buffers") or ():
@@ -69,7 +74,7 @@ def _message_size(msg: dict) -> int:
     return size
 
 
-def _well_formed(msg) -> bool:
+def _well_formed(msg: object) -> TypeGuard[dict[str, Any]]:
     """Return True for a message shaped as the Jupyter protocol says (nbclient relies on it)."""
     return (
         isinstance(msg, dict)
@@ -92,8 +97,15 @@ class CappedClient(NotebookClient):
     ``bad_messages`` instead of stopping the grading.
     """
 
-    def __init__(self, nb, *, output_limit: int, **kwargs):
-        super().__init__(nb, store_widget_state=False, **kwargs)
+    def __init__(
+        self,
+        nb: nbformat.NotebookNode,
+        *,
+        km: AsyncKernelManager,
+        output_limit: int,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(nb, km=km, store_widget_state=False, **kwargs)
         self.comm_open_handlers = {}
         self.output_limit = output_limit
         self.received_bytes = 0
@@ -102,11 +114,17 @@ class CappedClient(NotebookClient):
         # The message that crossed the limit, and how many bytes of it still fit.
         self._crossing: tuple[int, int] | None = None
 
-    async def async_start_new_kernel_client(self):
+    def _manager(self) -> AsyncKernelManager:
+        """Return the kernel manager: the one given, which nbclient keeps (it does not own it)."""
+        assert isinstance(self.km, AsyncKernelManager), "CappedClient is given its kernel manager"
+        return self.km
+
+    async def async_start_new_kernel_client(self) -> KernelClient:
         # Before the client's sockets exist, so the limits apply to each of them: no frame
         # larger than the whole cap, and at most RECEIVE_QUEUE messages waiting to be counted.
-        self.km.context.setsockopt(zmq.MAXMSGSIZE, self.output_limit + 65536)
-        self.km.context.setsockopt(zmq.RCVHWM, RECEIVE_QUEUE)
+        context = self._manager().context
+        context.setsockopt(zmq.MAXMSGSIZE, self.output_limit + 65536)
+        context.setsockopt(zmq.RCVHWM, RECEIVE_QUEUE)
         kc = await super().async_start_new_kernel_client()
         for channel in (kc.iopub_channel, kc.shell_channel):
             channel.get_msg = self._counted(channel.get_msg)
@@ -114,8 +132,8 @@ class CappedClient(NotebookClient):
 
     start_new_kernel_client = run_sync(async_start_new_kernel_client)
 
-    def _counted(self, get_msg):
-        async def get_counted_msg(*args, **kwargs):
+    def _counted(self, get_msg: Callable[..., Any]) -> Callable[..., Awaitable[dict[str, Any]]]:
+        async def get_counted_msg(*args: Any, **kwargs: Any) -> dict[str, Any]:
             while True:
                 msg = await ensure_async(get_msg(*args, **kwargs))
                 if not _well_formed(msg):
@@ -126,17 +144,20 @@ class CappedClient(NotebookClient):
 
         return get_counted_msg
 
-    def _count(self, msg: dict) -> None:
+    def _count(self, msg: dict[str, Any]) -> None:
         remaining = self.output_limit - self.received_bytes
         self.received_bytes += _message_size(msg)
         if self.received_bytes > self.output_limit and not self.output_exceeded:
             self.output_exceeded = True
             self._crossing = (id(msg), max(0, remaining))
             # Stopping the kernel ends the cell: nbclient then raises DeadKernelError.
-            self._stop_task = asyncio.ensure_future(self.km.shutdown_kernel(now=True))
+            self._stop_task = asyncio.ensure_future(self._manager().shutdown_kernel(now=True))
 
-    def process_message(self, msg, cell, cell_index):
-        if self.output_exceeded and msg["msg_type"] != "status":
+    def process_message(
+        self, msg: dict[str, Any], cell: nbformat.NotebookNode, cell_index: int
+    ) -> nbformat.NotebookNode | None:
+        # _crossing is set with output_exceeded, once the output has passed the limit.
+        if self._crossing is not None and msg["msg_type"] != "status":
             crossing_id, fits = self._crossing
             if id(msg) != crossing_id or msg["msg_type"] != "stream":
                 return None
@@ -151,7 +172,9 @@ class CappedClient(NotebookClient):
             self.bad_messages += 1
             return None
 
-    def handle_comm_msg(self, outs, msg, cell_index):
+    def handle_comm_msg(
+        self, outs: list[nbformat.NotebookNode], msg: dict[str, Any], cell_index: int
+    ) -> None:
         """Ignore widget messages: grading keeps no widget state."""
 
 
@@ -160,7 +183,7 @@ def _why_dead(
     watch: sandbox.ProcessWatch | None,
     limits: sandbox.Limits,
     index: int | None = None,
-) -> tuple[str, str]:
+) -> tuple[Status, str]:
     """Return the status and reason for a kernel that died (while running cell ``index``)."""
     where = "the notebook" if index is None else f"cell {index}"
     if client.output_exceeded:
@@ -188,7 +211,7 @@ def _why_stopped(
     client: CappedClient,
     watch: sandbox.ProcessWatch,
     limits: sandbox.Limits,
-) -> tuple[str, str]:
+) -> tuple[Status, str]:
     """Return the status and reason of a run of cells (OK and "" if it ran to the end)."""
     index, total = run.index, f"{limits.total_timeout:g} s"
     if run.stop is None:
@@ -210,12 +233,22 @@ def _why_stopped(
     )
 
 
-def _memory_error(nb, completed: list[int], limits: sandbox.Limits) -> tuple[str, str]:
+def _memory_error(
+    nb: nbformat.NotebookNode, completed: list[int], limits: sandbox.Limits
+) -> tuple[Status, str]:
     """Return MEMORY and the first finished cell whose outputs say it ran out of memory."""
     for index in completed:
         if _has_memory_error(_outputs_text(nb.cells[index])):
             return Status.MEMORY, f"cell {index} ran out of memory (limit {limits.memory} bytes)"
     return Status.OK, ""
+
+
+def _kernel_pid(km: AsyncKernelManager) -> int:
+    """Return the process id of the kernel ``km`` started (a local subprocess)."""
+    provisioner = km.provisioner
+    assert isinstance(provisioner, LocalProvisioner), "the sandbox starts kernels locally"
+    assert provisioner.pid is not None, "a started kernel has a process"
+    return provisioner.pid
 
 
 def execute(
@@ -250,11 +283,11 @@ def execute(
         resources={"metadata": {"path": str(space.work)}},
     )
     status, reason, completed = Status.OK, "", []
-    model_facts = None
-    watch = None
+    model_facts: dict[str, Any] | None = None
+    watch: sandbox.ProcessWatch | None = None
     try:
         with client.setup_kernel(**box.start_kwargs()):
-            watch = sandbox.ProcessWatch(box.km.provisioner.pid, limits.processes, space=space)
+            watch = sandbox.ProcessWatch(_kernel_pid(box.km), limits.processes, space=space)
             watch.start()
             run = notebooks.run_cells(
                 client, cell_timeout=limits.cell_timeout, deadline=deadline, stop_after=stop_after
@@ -321,7 +354,7 @@ class JobResult:
     reason: str
     completed: list[int]
     seconds: float
-    model_facts: dict | None
+    model_facts: dict[str, Any] | None
     worker: str
 
 

@@ -51,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return parser
 
 
-def add_command(commands) -> None:
+def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``hub`` on another command line's subcommands (``nn-autograde hub``)."""
     hub = commands.add_parser(
         "hub", help="start the class hub (JupyterHub)", description=DESCRIPTION

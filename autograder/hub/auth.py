@@ -14,6 +14,7 @@ import json
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 from jupyterhub.auth import Authenticator
 from traitlets import Unicode
@@ -34,15 +35,15 @@ def ensure_passwords(path: Path, users: tuple[str, ...]) -> dict[str, str]:
     return {user: passwords[user] for user in users}
 
 
-class ClassPasswordAuthenticator(Authenticator):
+class ClassPasswordAuthenticator(Authenticator):  # type: ignore[misc]  # jupyterhub is untyped
     """Log in the members of the class, each with their own password from a JSON file."""
 
     passwords_file = Unicode(
         help="JSON file mapping each user to their password (written by python -m autograder.hub)"
     ).tag(config=True)
 
-    async def authenticate(self, handler, data):
-        username = self.normalize_username(data.get("username", ""))
+    async def authenticate(self, handler: Any, data: dict[str, Any]) -> str | None:
+        username: str = self.normalize_username(data.get("username", ""))
         given = data.get("password", "")
         try:
             passwords = json.loads(Path(self.passwords_file).read_text(encoding="utf-8"))

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from jupyterhub.spawner import LocalProcessSpawner
 
@@ -119,21 +121,21 @@ def root_dir(settings: HubSettings, name: str) -> Path:
     return settings.layout.home(name)
 
 
-class ClassSpawner(LocalProcessSpawner):
+class ClassSpawner(LocalProcessSpawner):  # type: ignore[misc]  # jupyterhub is untyped
     """JupyterHub's LocalProcessSpawner, keeping the ``HOME`` the class's environment gives
     and starting the server in its root folder (the Unix account's home is neither)."""
 
-    def user_env(self, env):
+    def user_env(self, env: dict[str, str]) -> dict[str, str]:
         env = super().user_env(env)
         if "HOME" in self.environment:
             env["HOME"] = self.environment["HOME"]
         return env
 
-    def make_preexec_fn(self, name):
+    def make_preexec_fn(self, name: str) -> Callable[[], None]:
         become_user = super().make_preexec_fn(name)
         root = self.notebook_dir
 
-        def preexec():
+        def preexec() -> None:
             become_user()
             # Terminals and nbgrader's fetch start in the server's working folder.
             if root:
@@ -142,7 +144,7 @@ class ClassSpawner(LocalProcessSpawner):
         return preexec
 
 
-def _prepare_spawn(settings: HubSettings, spawner) -> None:
+def _prepare_spawn(settings: HubSettings, spawner: Any) -> None:
     """Give each server its role's folder, environment and interpreter (JupyterHub's pre-spawn
     hook): the server's Python is its kernels' too."""
     name = spawner.user.name
@@ -160,7 +162,7 @@ def watch_service_name(assignment: str) -> str:
     return f"watch-{assignment}"
 
 
-def watch_service(settings: HubSettings, assignment: str) -> dict:
+def watch_service(settings: HubSettings, assignment: str) -> dict[str, Any]:
     """Return the JupyterHub service that runs ``nn-autograde watch ASSIGNMENT`` as the
     instructor, from the course root (see :mod:`autograder.hub.watch_service`)."""
     layout = settings.layout
@@ -190,7 +192,7 @@ def watch_service(settings: HubSettings, assignment: str) -> dict:
     }
 
 
-def culler_service(settings: HubSettings) -> dict:
+def culler_service(settings: HubSettings) -> dict[str, Any]:
     """Return the JupyterHub service that stops servers idle for ``cull_idle_after_s``.
 
     It runs as the instructor (stopping the class's idle servers is theirs to decide, and it
@@ -211,7 +213,7 @@ def culler_service(settings: HubSettings) -> dict:
     }
 
 
-def configure(c, settings_file: str | Path) -> HubSettings:
+def configure(c: Any, settings_file: str | Path) -> HubSettings:
     """Fill JupyterHub's config object ``c`` for the class; return the settings it used."""
     from autograder.hub.auth import ClassPasswordAuthenticator
 
@@ -310,7 +312,7 @@ def role_config_files(settings: HubSettings) -> dict[str, dict[str, str]]:
     """Return, per role, the files of its Jupyter configuration folder (name -> text)."""
     layout = settings.layout
 
-    def server_config(role: str, **server) -> str:
+    def server_config(role: str, **server: Any) -> str:
         # JupyterLab asks nobody about news or updates (the class needs no network), from
         # settings defaults kept in the role's folder.
         lab = {

@@ -29,7 +29,7 @@ class GradebookPlan:
     course_root: str
     course_id: str
     #: One dict per student: id, first_name, last_name, email (roster.Student's fields).
-    students: tuple[dict, ...]
+    students: tuple[dict[str, str], ...]
     #: Assignment name -> due date as nbgrader writes it (``... UTC``), or None: keep the
     #: gradebook's.
     due_dates: dict[str, str | None]

@@ -68,7 +68,8 @@ def free_port(ip: str = "127.0.0.1") -> int:
     """Return a TCP port on ``ip`` that is free right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((ip, 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def _folder(path: Path, mode: int, owner: accounts.Account | None = None) -> Path:

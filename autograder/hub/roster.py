@@ -133,7 +133,7 @@ def load_roster(path: Path = DEFAULT_CLASS_FILE) -> ClassRoster:
         raise RosterError(f"{path}: {err}") from err
 
 
-def _student(entry) -> Student:
+def _student(entry: object) -> Student:
     """Return the student a ``students`` entry names: a name, or a table with ``id``."""
     if isinstance(entry, str):
         return Student(entry)

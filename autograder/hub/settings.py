@@ -190,7 +190,7 @@ def parse_settings(text: str, path: Path, known_assignments: tuple[str, ...]) ->
 
 
 def _assignment(
-    path: Path, name: str, table, known_assignments: tuple[str, ...]
+    path: Path, name: str, table: object, known_assignments: tuple[str, ...]
 ) -> AssignmentSettings:
     key = f"[assignments.{name}]"
     if not _ASSIGNMENT.fullmatch(name) or name not in known_assignments:

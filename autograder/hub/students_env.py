@@ -152,10 +152,12 @@ def _origin(wheel: Path) -> str:
     with zipfile.ZipFile(wheel) as archive:
         (record,) = [n for n in archive.namelist() if n.endswith(".dist-info/RECORD")]
         digest = hashlib.sha256(archive.read(record)).hexdigest()
+    # The interpreter a virtual environment was made from (CPython's; typeshed does not list it).
+    base: str = sys._base_executable  # type: ignore[attr-defined]
     return "\n".join(
         [
             f"wheel {wheel.name} RECORD sha256 {digest}",
-            f"python {os.path.realpath(sys._base_executable)}",
+            f"python {os.path.realpath(base)}",
             *(f"shared {path}" for path in shared_site_packages()),
         ]
     )

@@ -32,6 +32,7 @@ from autograder.hub.settings import SETTINGS_FILE
 ASSIGNMENT = "C2_W2_Assignment"
 SETTINGS = (
     "max_graded_per_hour = 2\n"
+    'counts = "latest"\n'
     "cull_idle_after_minutes = 0.5\n"
     f"[assignments.{ASSIGNMENT}]\n"
     "due = 2026-12-07T18:00:00+01:00\n"
@@ -157,6 +158,7 @@ def test_the_watcher_service_runs_as_the_instructor_logs_privately_and_comes_bac
     watcher = hub.wait_for_watcher(ASSIGNMENT, timeout_s=60)
     command = watcher.cmdline()
     assert command[command.index("--max-graded-per-hour") + 1] == "2"
+    assert command[command.index("--counts") + 1] == "latest"
     environment = watcher.environ()
     assert "JUPYTERHUB_API_TOKEN" not in environment, "student code would run beside the token"
     assert environment["HOME"] == str(hub.layout.home(instructor))

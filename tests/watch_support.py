@@ -14,8 +14,10 @@ hidden ones, one holding a canary string that feedback must not show before the 
 
 from __future__ import annotations
 
+import datetime
 import os
 import shutil
+import time
 from pathlib import Path
 
 import nbformat
@@ -157,3 +159,18 @@ def copy_course(template: Path, root: Path) -> Path:
 def set_due_date(course: Path, due: str, assignment: str = MINI) -> None:
     """Set the assignment's due date in the gradebook, as the README tells instructors to."""
     nbgrader(course, "db", "assignment", "add", assignment, f"--duedate={due}")
+
+
+def add_config(course: Path, lines: str) -> None:
+    """Append ``lines`` to the course's ``nbgrader_config.py`` (as an instructor edits it)."""
+    config = course / "nbgrader_config.py"
+    config.write_text(config.read_text() + f"\n{lines}\n")
+
+
+def due_now(course: Path, assignment: str = MINI) -> str:
+    """Set the due date to the current second (what came before is on time); return it."""
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    due = now.strftime("%Y-%m-%d %H:%M:%S UTC")
+    set_due_date(course, due, assignment)
+    time.sleep(1.1)  # what is submitted next is late by a second at least
+    return due

@@ -105,6 +105,7 @@ c.GenerateFeedback.preprocessors.insert(
 # c.Watch.known_students_only = False  # True: only students in the gradebook are graded
 # c.Watch.check_owner = True  # folders must be the student's Unix user's (False: one-user exchange)
 # c.Watch.max_clock_skew = 300.0  # seconds a claimed submission time may precede its files
+# c.Watch.counts = "latest-on-time-unless-later-scores-higher"  # or "latest" (nbgrader's)
 # Late submissions: nbgrader's penalty plug-in, applied by AssignLatePenalties above, e.g.
 # c.LateSubmissionPlugin.penalty_method = "zero"  # default "none": late work keeps its score
 # Grades for an LMS (`nn-autograde export-lms`): the Canvas column matched to the student id.

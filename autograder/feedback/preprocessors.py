@@ -23,6 +23,7 @@ from nbgrader import utils
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool, Unicode
 
+from autograder.feedback import standing
 from autograder.grading.preprocessors import FilterLibraryWarnings
 from autograder.kernel.protocol import FACTS_MIME, Code
 
@@ -235,7 +236,8 @@ class SummarizeChecks(NbGraderPreprocessor):  # type: ignore[misc]  # nbgrader i
     summary quotes only what the page itself shows). Each graded cell is named by its
     question (the first line of its docstring) and grouped under its exercise: the last
     Markdown heading matching ``exercise_heading`` above it, with the last solution cell's
-    ``grade_id``.
+    ``grade_id``. It also puts where the submission stands (its time, how late, whether it
+    counts: :mod:`autograder.feedback.standing`) into ``resources["nn_submission"]``.
     """
 
     exercise_heading = Unicode(
@@ -267,6 +269,7 @@ class SummarizeChecks(NbGraderPreprocessor):  # type: ignore[misc]  # nbgrader i
             if meta.get("grade"):
                 title = " · ".join(t for t in (heading, solution) if t) or self.ungrouped_title
                 groups.setdefault(title, []).append(self._check(cell))
+        resources["nn_submission"] = standing.read_standing(resources, self.config)
         resources["nn_summary"] = FeedbackSummary(
             exercises=tuple(ExerciseSummary(t, tuple(c)) for t, c in groups.items()),
             comments=tuple(CommentSummary(t, tuple(ids)) for t, ids in comments.items()),

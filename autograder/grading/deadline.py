@@ -104,3 +104,23 @@ class FeedbackDeadline(Configurable):
         if not self.hidden_until_deadline:
             return FeedbackScope.FULL
         return scope_at(due_date(db_url, assignment, course_id), now)
+
+
+def format_duration(seconds: float) -> str:
+    """Return a duration for people: "40 s", "2 h 5 min", "3 days 4 h"."""
+    seconds = max(0, round(seconds))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days} day{'s' if days > 1 else ''}" + (f" {hours} h" if hours else "")
+    if hours:
+        return f"{hours} h" + (f" {minutes} min" if minutes else "")
+    if minutes:
+        return f"{minutes} min" + (f" {secs} s" if secs else "")
+    return f"{secs} s"
+
+
+def format_time(when: datetime.datetime) -> str:
+    """Return a time as the pages and the queue show it (UTC, to the second)."""
+    return f"{as_utc(when):%Y-%m-%d %H:%M:%S} UTC"

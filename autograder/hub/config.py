@@ -64,6 +64,8 @@ class HubSettings:
     watched: tuple[str, ...] = ()
     #: The watcher's ``--max-graded-per-hour`` (None: the watcher's default).
     max_graded_per_hour: int | None = None
+    #: The watcher's ``--counts`` (which submission counts; None: the watcher's default).
+    counts: str | None = None
     #: Seconds without activity before the idle culler stops a server (0: no culler).
     cull_idle_after_s: int = 0
 
@@ -169,6 +171,8 @@ def watch_service(settings: HubSettings, assignment: str) -> dict[str, Any]:
     watch = [f"{settings.venv_bin}/nn-autograde", "watch", assignment]
     if settings.max_graded_per_hour is not None:
         watch += ["--max-graded-per-hour", str(settings.max_graded_per_hour)]
+    if settings.counts is not None:
+        watch += ["--counts", settings.counts]
     # The roster is in the gradebook (the hub puts it there at each start): nobody else's
     # submissions are graded, whatever Unix account wrote them.
     watch.append("--known-students-only")

@@ -306,6 +306,7 @@ def prepare_hub(
         proxy_command=str(PROXY_COMMAND),
         watched=tuple(a.name for a in course.assignments),
         max_graded_per_hour=course.max_graded_per_hour,
+        counts=course.counts,
         cull_idle_after_s=course.cull_idle_after_s,
     )
     _write(

@@ -36,8 +36,7 @@ else:  # pragma: no cover - Python 3.10
 SETTINGS_FILE = "course-settings.toml"
 #: Larger than any settings file; a bigger one is refused before it is read.
 MAX_BYTES = 64 * 1024
-#: Which submission counts. Recorded and validated here; the watcher applies it in a later
-#: version (today the latest graded submission counts, nbgrader's ``collect --update``).
+#: Which submission counts (the watcher's ``c.Watch.counts``, docs/grading-on-submission.md).
 COUNTS = ("latest-on-time-unless-later-scores-higher", "latest")
 #: nbgrader's late penalties (``LateSubmissionPlugin.penalty_method``), its default first.
 LATE_PENALTIES = ("none", "zero")
@@ -301,8 +300,8 @@ def default_text(assignments: tuple[str, ...], max_graded_per_hour: int) -> str:
         '# (the gradebook records how late it was), "zero" scores it 0.',
         f'late_penalty = "{LATE_PENALTIES[0]}"',
         "",
-        "# Which submission counts when a student submits more than once. Recorded now; the",
-        "# watcher applies it in a later version (today the latest graded submission counts):",
+        "# Which submission counts when a student submits more than once: a late one is",
+        "# graded and shown to the student, but counts only if it scores higher after its penalty:",
         f"# {' or '.join(map(repr, COUNTS))}.",
         f'counts = "{COUNTS[0]}"',
         "",

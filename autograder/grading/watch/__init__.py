@@ -13,6 +13,9 @@ part has one job and a module of its own:
   ``Watch.max_graded_per_hour``).
 - :mod:`~autograder.grading.watch.collect`: the copy of a chosen submission into
   ``submitted/``, through descriptors of the one folder checked, never by path twice.
+- :mod:`~autograder.grading.watch.counts`: which graded submission counts
+  (``Watch.counts``): a late resubmission that scores no more after its penalty is graded
+  and its feedback released, then the submission that counts is put back into the gradebook.
 - :mod:`~autograder.grading.watch.release`: nbgrader's ``GenerateFeedback`` and exchange
   ``ReleaseFeedback`` for each graded student, and full feedback again after the due date.
 - :mod:`~autograder.grading.watch.loop`: the cycle that wires them to the grading core
@@ -22,9 +25,9 @@ part has one job and a module of its own:
 
 A submission is *grading* only between collection and its result; a watcher that is killed
 and restarted puts those back to *waiting* and grades them again. The gradebook holds one
-submission per student, replaced by each grading, and the rate limit counts only *done*
-entries, so nothing is lost or counted twice. A lock file keeps a second watcher of the same
-assignment from starting.
+submission per student, replaced by each grading (or the one that counts put back:
+``Watch.counts``), and the rate limit counts only *done* entries, so nothing is lost or
+counted twice. A lock file keeps a second watcher of the same assignment from starting.
 """
 
 from autograder.grading.watch.admission import STUDENT_ID, split_inbound_name

@@ -46,6 +46,8 @@ class Entry:
     attempts: int = 0  # gradings that ended in a machine fault (grading_error)
     device: int | None = None  # the inbound folder scanned: collect opens only that one
     inode: int | None = None
+    counts: bool | None = None  # whether this graded submission is the one the grade keeps
+    counting: str = ""  # why it counts or not (Watch.counts), for the queue and its feedback
 
     def finish(self, to: QueueState, reason: str, at: datetime.datetime) -> None:
         """End this submission's time in the queue as ``to``, with ``reason``."""
@@ -94,9 +96,19 @@ def _integer(value: object) -> int | None:
     return value
 
 
+def _flag(value: object) -> bool | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):  # SQLite keeps booleans as integers
+        return bool(value)
+    raise ValueError(f"not a flag: {value!r}")
+
+
 def entry_from(data: dict[str, object]) -> Entry:
     """Return the entry a row or a JSON object holds; raise ValueError for a malformed one."""
-    text = {k: data.get(k) for k in ("id", "student", "reason")}
+    text = {k: data.get(k) for k in ("id", "student", "reason", "counting")}
     if not all(isinstance(v, str) for v in (text["id"], text["student"])):
         raise ValueError("an entry needs an id and a student")
     seen = parse_time(data.get("seen_at"))
@@ -120,6 +132,8 @@ def entry_from(data: dict[str, object]) -> Entry:
         attempts=_integer(data.get("attempts")) or 0,
         device=_integer(data.get("device")),
         inode=_integer(data.get("inode")),
+        counts=_flag(data.get("counts")),
+        counting=str(text["counting"] or ""),
     )
 
 
@@ -142,6 +156,8 @@ class EntryJson(TypedDict):
     attempts: int
     device: int | None
     inode: int | None
+    counts: bool | None  # whether the grade keeps this submission (None: not graded yet)
+    counting: str  # why it counts or not
 
 
 def entry_json(entry: Entry) -> EntryJson:
@@ -163,4 +179,6 @@ def entry_json(entry: Entry) -> EntryJson:
         attempts=entry.attempts,
         device=entry.device,
         inode=entry.inode,
+        counts=entry.counts,
+        counting=entry.counting,
     )

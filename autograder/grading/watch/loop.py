@@ -25,6 +25,7 @@ from traitlets.config import Config
 from autograder.grading import deadline, grade, sandbox
 from autograder.grading.watch.admission import Admission
 from autograder.grading.watch.collect import Collector, StillWriting
+from autograder.grading.watch.counts import Keeper, by_student
 from autograder.grading.watch.entries import Entry, QueueState
 from autograder.grading.watch.heartbeat import Beating
 from autograder.grading.watch.release import Releaser
@@ -85,6 +86,13 @@ class Watcher:
         self.inbound = Path(exchange.exchange(config=self.config).root) / course_id / "inbound"
         self._make_parts(exchange)
         self.store = self._open_store()
+        self.keeper = Keeper(
+            settings=self.settings,
+            plan=self.plan,
+            folder=self.store.folder / "kept",
+            submitted_folder=self._submitted_folder,
+            log=self.log,
+        )
         self.entries = self.store.load()
         self._client: Client | None = None
         self._cluster = contextlib.ExitStack()  # the Dask cluster, closed when run ends
@@ -200,22 +208,45 @@ class Watcher:
         grading, postponed = self._collect_chosen(chosen)
         if grading:
             record = functools.partial(self._record, grading)
-            try:
-                rows = grade.grade_assignment(
-                    assignment=self.assignment,
-                    course_root=self.course_root,
-                    workers=workers,
-                    scheduler=self._scheduler(workers),
-                    sandboxed=self.sandboxed,
-                    config=self.overrides,
-                    show_progress=False,
-                    on_result=record,
-                )
-            except Exception as err:  # the queue goes on; these are tried again
-                rows = []
-                self.log(f"grading failed: {type(err).__name__}: {err}")
+            rows = self._grade(workers=workers, on_result=record)
             self._settle(grading, rows)
+            self.restore_counting(workers=workers)
         return len(chosen) - postponed
+
+    def _grade(
+        self,
+        *,
+        workers: int,
+        on_result: Callable[[grade.Outcome], None] | None = None,
+        student: str | None = None,
+    ) -> list[grade.Outcome]:
+        """Run the grading command on ``submitted/`` (one student's, with ``student``)."""
+        try:
+            return grade.grade_assignment(
+                assignment=self.assignment,
+                course_root=self.course_root,
+                workers=workers,
+                scheduler=self._scheduler(workers),
+                sandboxed=self.sandboxed,
+                config=self.overrides,
+                show_progress=False,
+                on_result=on_result,
+                student=student,
+            )
+        except Exception as err:  # the queue goes on; these are tried again
+            self.log(f"grading failed: {type(err).__name__}: {err}")
+            return []
+
+    def restore_counting(self, *, workers: int) -> int:
+        """Put the submissions that count back into the gradebook where a later one replaced
+        them (``Watch.counts``); return how many were restored."""
+        restored = 0
+        for student in self.keeper.pending(self.entries):
+            self.keeper.put_back(student)
+            rows = self._grade(workers=workers, student=student)
+            row = next((r for r in rows if r.student == student), None)
+            restored += self.keeper.restored(student, row)
+        return restored
 
     def _collect_chosen(self, chosen: list[Entry]) -> tuple[dict[str, Entry], int]:
         """Collect ``chosen``; return those to grade by student, and how many must wait."""
@@ -225,7 +256,9 @@ class Watcher:
         self.save()
         grading: dict[str, Entry] = {}
         postponed = 0
+        histories = by_student(self.entries)
         for entry in chosen:
+            self.keeper.keep(entry, histories[entry.student])
             try:
                 problem = self.collect(entry)
             except StillWriting:
@@ -250,6 +283,7 @@ class Watcher:
         entry.score, entry.max_score = outcome.score, outcome.max_score
         note = self.collector.notes.pop(entry.student, "")
         entry.reason = "; ".join(r for r in (note, outcome.reason) if r)
+        self.keeper.decide(entry, [e for e in self.entries if e.student == entry.student])
         try:
             self.release_feedback(entry)
         except Exception as err:  # the grade stands; say why feedback is missing
@@ -257,7 +291,8 @@ class Watcher:
         self._finish(entry, QueueState.DONE, entry.reason)
         self.log(
             f"{entry.student}: {outcome.status}, {outcome.score:g}/{outcome.max_score:g} "
-            f"in {outcome.seconds:.1f} s; feedback: {entry.feedback or 'not released'}"
+            f"in {outcome.seconds:.1f} s; feedback: {entry.feedback or 'not released'}; "
+            f"{'counts' if entry.counts else 'does not count'}: {entry.counting}"
         )
         self.save()
 
@@ -311,6 +346,7 @@ class Watcher:
         self.scan()
         self.store.beat(at=deadline.utcnow(), scanned=True)
         self.refresh_feedback_after_deadline()
+        self.restore_counting(workers=workers)  # one a killed watcher left
         chosen = self.choose()
         return self.grade_chosen(chosen, workers=workers) if chosen else 0
 

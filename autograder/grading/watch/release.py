@@ -61,6 +61,10 @@ class Releaser:
         config = copy.deepcopy(self.config)
         config.CourseDirectory.assignment_id = self.assignment
         config.CourseDirectory.student_id = entry.student
+        # The page says whether this submission counts (autograder.feedback.standing).
+        if entry.counts is not None:
+            config.SubmissionStanding.counts = "yes" if entry.counts else "no"
+            config.SubmissionStanding.why = entry.counting
         coursedir = CourseDirectory(config=config)
         feedback = GenerateFeedback(coursedir=coursedir, config=config)
         feedback.force = True
@@ -83,14 +87,22 @@ class Releaser:
 
     def stale_after_deadline(self, entries: Iterable[Entry]) -> list[Entry]:
         """Return the latest graded entry of each student whose feedback is public only,
-        once feedback is full (the due date has passed); [] before."""
+        once feedback is full (the due date has passed); [] before.
+
+        One that does not count is left out: the gradebook holds another submission, so its
+        page cannot be generated again (``Watch.counts``).
+        """
         if self.scope() != deadline.FeedbackScope.FULL:
             return []
         latest: dict[str, Entry] = {}
         for entry in entries:
             if entry.state == QueueState.DONE:
                 latest[entry.student] = entry
-        return [e for e in latest.values() if e.feedback == deadline.FeedbackScope.PUBLIC]
+        return [
+            e
+            for e in latest.values()
+            if e.feedback == deadline.FeedbackScope.PUBLIC and e.counts is not False
+        ]
 
     def release_full(self, entry: Entry) -> None:
         """Release full feedback to a student whose feedback showed only public tests."""

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from traitlets import Bool, Float, Int, Unicode
+from traitlets import Bool, Enum, Float, Int, Unicode
 from traitlets.config import Configurable
+
+#: The values of ``Watch.counts``: the default first.
+COUNTS_DEFAULT = "latest-on-time-unless-later-scores-higher"
+COUNTS_LATEST = "latest"
 
 
 class Watch(Configurable):
@@ -50,6 +54,15 @@ class Watch(Configurable):
         "submission (it would supersede later ones). 0: trust an earlier claim, as nbgrader "
         "does (e.g. after restoring the exchange from a copy, which resets those times); a "
         "claim later than the watcher's clock still fails.",
+    ).tag(config=True)
+    counts = Enum(
+        [COUNTS_DEFAULT, COUNTS_LATEST],
+        COUNTS_DEFAULT,
+        help="Which graded submission the gradebook keeps when a student submits more than "
+        "once. 'latest-on-time-unless-later-scores-higher': a submission after the due date "
+        "is graded and its feedback released, but the grade stays that of the student's "
+        "on-time one unless the late one scores higher after its late penalty. 'latest': "
+        "the latest graded submission counts, late or not (nbgrader's collect --update).",
     ).tag(config=True)
     max_attempts = Int(
         3,

@@ -42,8 +42,9 @@ def summary(entries: list[Entry]) -> dict[str, int]:
 
 
 def format_queue(entries: list[Entry]) -> str:
-    """Return the queue as a table: student, state, status, score, times, reason."""
-    header = ("student", "state", "status", "score", "submitted", "finished", "reason")
+    """Return the queue as a table: student, state, status, score, whether it counts, times,
+    and why it counts or not and any other reason."""
+    header = ("student", "state", "status", "score", "counts", "submitted", "finished", "reason")
     lines = [header]
     for e in entries:
         score = "" if e.score is None else f"{e.score:g}/{e.max_score or 0:g}"
@@ -56,9 +57,10 @@ def format_queue(entries: list[Entry]) -> str:
                 str(e.state),
                 str(e.status or ""),
                 score,
+                {True: "yes", False: "no", None: ""}[e.counts],
                 f"{e.timestamp:%Y-%m-%dT%H:%M:%S}" if e.timestamp else "",
                 f"{e.finished_at:%Y-%m-%dT%H:%M:%S}" if e.finished_at else "",
-                (e.reason or until)[:100],
+                "; ".join(r for r in (e.counting, e.reason or until) if r)[:160],
             )
         )
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]

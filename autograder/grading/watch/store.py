@@ -47,7 +47,7 @@ from autograder.grading.watch.settings import WatchError
 DATABASE = "queue.sqlite"
 LEGACY_QUEUE = "queue.jsonl"
 _JOURNALS = ("-journal", "-wal", "-shm")
-_SCHEMA_VERSION = 1
+_SCHEMA_VERSION = 2
 _FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
@@ -73,7 +73,9 @@ CREATE TABLE IF NOT EXISTS entries (
     feedback TEXT,
     attempts INTEGER NOT NULL,
     device INTEGER,
-    inode INTEGER
+    inode INTEGER,
+    counts INTEGER,
+    counting TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS heartbeat (
     one INTEGER PRIMARY KEY CHECK (one = 1),
@@ -85,6 +87,11 @@ CREATE TABLE IF NOT EXISTS heartbeat (
     stopped_at TEXT
 );
 """
+#: From schema 1 to 2: which submission counts, and why (``Watch.counts``).
+_UPGRADE_1 = (
+    "ALTER TABLE entries ADD COLUMN counts INTEGER",
+    "ALTER TABLE entries ADD COLUMN counting TEXT NOT NULL DEFAULT ''",
+)
 
 
 def _row(entry: Entry) -> _Row:
@@ -286,9 +293,13 @@ class QueueStore:
         if version == _SCHEMA_VERSION:
             return  # readers such as `queue` write nothing
         with self.transaction() as db:
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
+            if version == 1:  # a queue of the version before Watch.counts
+                for statement in _UPGRADE_1:
                     db.execute(statement)
+            else:
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
             db.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
 
     def _migrate(self) -> None:

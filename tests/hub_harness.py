@@ -199,9 +199,10 @@ class ClassHub:
                 )
             time.sleep(1)
 
-    def stop(self, timeout_s: float = 30) -> list[int]:
+    def stop(self, timeout_s: float = 60, grace_s: float = 30) -> list[int]:
         """Stop the hub (it stops the proxy and every single-user server); return the pids of
-        class processes that outlived it and had to be killed."""
+        class processes still there ``grace_s`` after it exited, which had to be killed (on
+        a loaded machine a kernel or server may still be on its way out when the hub is gone)."""
         if self.process is not None and self.process.poll() is None:
             # The hub's process: the documented command execs into JupyterHub.
             os.kill(self.process.pid, signal.SIGTERM)
@@ -213,7 +214,7 @@ class ClassHub:
                 self.process.wait(timeout=10)
         leftovers = []
         if self.layout.settings.exists():
-            leftovers = self.class_processes()
+            _, leftovers = psutil.wait_procs(self.class_processes(), timeout=grace_s)
             for process in leftovers:
                 with contextlib.suppress(psutil.Error):
                     process.kill()

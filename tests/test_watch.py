@@ -351,7 +351,12 @@ def test_queue_tells_a_running_watcher_from_one_stopped_with_ctrl_c(course):
     try:
         end = time.monotonic() + 120
         status = watch.read_watcher(course, ws.MINI)
-        while status.state != watch.WatcherState.RUNNING and time.monotonic() < end:
+        # Running, and in its loop: it has looked at the exchange at least once.
+        while time.monotonic() < end and not (
+            status.state == watch.WatcherState.RUNNING
+            and status.heartbeat is not None
+            and status.heartbeat.scanned_at is not None
+        ):
             time.sleep(0.5)
             status = watch.read_watcher(course, ws.MINI)
         assert status.state == watch.WatcherState.RUNNING
@@ -359,7 +364,12 @@ def test_queue_tells_a_running_watcher_from_one_stopped_with_ctrl_c(course):
         assert "watcher running (pid" in watch.format_watcher(status)
     finally:
         os.killpg(running.pid, signal.SIGINT)  # Ctrl-C
-        running.communicate(timeout=60)
+        try:
+            running.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            os.killpg(running.pid, signal.SIGKILL)
+            said = running.communicate()[0]
+            pytest.fail(f"the watcher ignored Ctrl-C for 120 s; it said:\n{said[-3000:]}")
 
     stopped = watch.read_watcher(course, ws.MINI)
 

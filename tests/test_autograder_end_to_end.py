@@ -21,6 +21,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from autograder.kernel import specs
+
 from submissions import make_submissions
 from support.courses import ASSIGNMENT, REPO_ROOT
 from support.instructor_course import CANARY, SOURCE_STUDENT, gradebook_scores
@@ -54,7 +56,7 @@ def test_source_notebook_autogrades_to_full_marks(course):
     scores = _scores(course["dir"], SOURCE_STUDENT)
     full = make_submissions.expected_scores()["passes_all"]
     assert scores == full
-    assert sum(scores.values()) == 16
+    assert sum(scores.values()) == sum(spec.points for spec in specs.SPECS)
 
 
 def test_tf_warnings_fixture_really_wrote_library_warnings_that_were_filtered(course):

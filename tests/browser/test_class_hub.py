@@ -40,6 +40,7 @@ from autograder.hub.config import HubSettings, course_config_text, hub_config_te
 from autograder.hub.layout import COURSE_CONFIG, SOURCE_DIRECTORY, HubLayout
 from autograder.hub.prepare import HubSetupError, course_id_of, prepare_hub
 from autograder.hub.roster import DEFAULT_CLASS_FILE, RosterError, load_roster
+from autograder.kernel import specs
 
 from .conftest import SCREENSHOTS, SKIP_REASON
 from .jupyterlab import CHROMIUM, CHROMIUM_ARGS, VIEWPORT
@@ -411,7 +412,7 @@ def test_a_class_submits_and_reads_its_feedback_on_the_hub(hub, browser):
 
     # The watcher grades both and releases the feedback; each student fetches theirs.
     max_score = expected_score(SOLVED)
-    assert max_score == 16
+    assert max_score == sum(spec.points for spec in specs.SPECS)
     for name, sample in ((solver, SOLVED), (wrong, WRONG)):
         member = students[name]
         member.fetch_feedback()

@@ -104,17 +104,6 @@ def test_hidden_test_cells_end_in_a_statement_so_the_student_version_prints_noth
         assert not isinstance(last, ast.Expr), cell.source
 
 
-def test_training_and_prediction_cells_read_as_a_student_would_write_them(source):
-    code = [c.source for c in source.cells if c.cell_type == "code"]
-    for tweak in ("steps_per_execution", "disable_meta_optimizer", "set_experimental_options"):
-        assert not [c for c in code if tweak in c], tweak
-    assert not [c for c in code if "predict(" in c and "batch_size" in c]
-    prose = "\n".join(c.source for c in source.cells if c.cell_type == "markdown")
-    assert "steps_per_execution" not in prose
-    # The speed-up lives in one documented call in the setup cell, before any model exists.
-    assert [i for i, c in enumerate(code) if "training.run_small_models_fast()" in c] == [0]
-
-
 def test_notebook_starts_with_the_widget_backend_and_is_committed_clean(source):
     code = [c for c in source.cells if c.cell_type == "code"]
     assert code[0].source.startswith("%matplotlib widget")

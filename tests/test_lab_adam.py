@@ -191,13 +191,3 @@ def test_adam_lab_draws_every_run_in_its_optimizers_colour():
     assert re.findall(r"color=([^,)\n]+)", code) == ['optimizers.OPTIMIZER_COLORS["GD"]']
     runs = re.findall(r'"((?:GD|SGD|Adam), lr=[\d.]+)"', code)
     assert {optimizers.optimizer_of(run) for run in runs} == {"GD", "SGD", "Adam"}
-
-
-def test_adam_lab_leaves_its_speed_up_to_one_documented_setup_call():
-    """Does every training cell read as a student would write it, the speed-up in the setup cell?"""
-    nb = json.loads((REPO_ROOT / LAB).read_text(encoding="utf-8"))
-    cells = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
-    for tweak in ("disable_meta_optimizer", "steps_per_execution", "batch_size=len("):
-        assert not any(tweak in cell for cell in cells), f"{tweak} is back in the student's code"
-    assert [i for i, cell in enumerate(cells) if "run_small_models_fast" in cell] == [0]
-    assert "same results without it" in cells[0]

@@ -119,19 +119,6 @@ def _sources(kind: str) -> list[str]:
     return ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == kind]
 
 
-SPEED_TWEAKS = ("steps_per_execution", "disable_meta_optimizer", "batch_size=len(", "STEPS")
-
-
-def test_multiclass_lab_training_cells_carry_no_speed_tweaks():
-    """Is the speed-up one documented call in the setup cell, not settings students copy?"""
-    code = _sources("code")
-    assert not [t for t in SPEED_TWEAKS if any(t in s for s in code)]
-    setup = code[0]
-    line = next(ln for ln in setup.splitlines() if "run_small_models_fast()" in ln)
-    assert line.startswith("training.run_small_models_fast()  # ")
-    assert "same results without it" in line
-
-
 def test_multiclass_lab_try_it_trains_more_epochs_on_the_same_data():
     try_it = next(s for s in _sources("code") if s.startswith("units_try ="))
     assert "np.tile" not in try_it

@@ -125,16 +125,6 @@ def _cells(kind: str) -> list[str]:
     return ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == kind]
 
 
-def test_multilabel_lab_training_cells_carry_no_speed_tweaks():
-    """Is the speed-up one documented call in the setup cell, not settings students copy?"""
-    code = _cells("code")
-    tweaks = ("steps_per_execution", "disable_meta_optimizer", "batch_size=len(", "STEPS")
-    assert not [t for t in tweaks if any(t in s for s in code)]
-    line = next(ln for ln in code[0].splitlines() if "run_small_models_fast()" in ln)
-    assert line.startswith("training.run_small_models_fast()  # ")
-    assert "same results without it" in line
-
-
 def test_multilabel_lab_cites_the_digits_source_and_licence_where_they_first_appear():
     prose = _cells("markdown")
     first = next(s for s in prose if "handwritten digits" in s and not s.startswith("# "))

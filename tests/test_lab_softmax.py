@@ -255,13 +255,3 @@ def test_softmax_lab_explains_every_line_tensorflow_prints_at_start_up(executed_
     for message in messages:
         assert " ".join(message.split()[:4]) in note, f"the note does not explain {message!r}"
     assert all(messages.count(m) <= 2 for m in messages)  # "each may appear twice"
-
-
-def test_softmax_lab_leaves_its_speed_up_to_one_documented_setup_call():
-    """Does every training cell read as a student would write it, the speed-up in the setup cell?"""
-    nb = json.loads((REPO_ROOT / LAB).read_text(encoding="utf-8"))
-    cells = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
-    for tweak in ("disable_meta_optimizer", "steps_per_execution", "batch_size=len("):
-        assert not any(tweak in cell for cell in cells), f"{tweak} is back in the student's code"
-    assert [i for i, cell in enumerate(cells) if "run_small_models_fast" in cell] == [0]
-    assert "same results without it" in cells[0]

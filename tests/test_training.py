@@ -1,9 +1,15 @@
-"""Tests of lab_utils.training.plot_loss_curve."""
+"""Tests of lab_utils.training: the loss curve, and the one call that speeds up small models."""
+
+import json
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from lab_utils import training
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 class _History:
@@ -110,3 +116,36 @@ def test_run_small_models_fast_gives_the_same_numbers_in_fewer_calls():
     assert runs["plain"].pop("steps") == 1
     assert runs["fast"].pop("steps") == 10  # 300 rows / 32 per batch: one epoch per call
     assert runs["fast"] == runs["plain"]
+
+
+#: The notebooks that train Keras models, and what they once carried in their training cells.
+TRAINING_NOTEBOOKS = (
+    "labs/C2_W2_SoftMax.ipynb",
+    "labs/C2_W2_Adam.ipynb",
+    "labs/C2_W2_Layer_Types.ipynb",
+    "labs/C2_W2_Multiclass_TF.ipynb",
+    "labs/C2_W2_Multilabel.ipynb",
+    "assignment/C2_W2_Assignment/C2_W2_Assignment.ipynb",
+)
+SPEED_TWEAKS = (
+    "steps_per_execution",
+    "disable_meta_optimizer",
+    "set_experimental_options",
+    "batch_size=len(",
+    "STEPS",
+)
+
+
+@pytest.mark.parametrize("notebook", TRAINING_NOTEBOOKS, ids=lambda p: Path(p).stem)
+def test_a_notebook_leaves_its_speed_up_to_one_documented_call_in_its_setup_cell(notebook):
+    """Does every training cell read as a student would write it?"""
+    nb = json.loads((REPO_ROOT / notebook).read_text(encoding="utf-8"))
+    code = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+    prose = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    assert not [t for t in SPEED_TWEAKS if any(t in cell for cell in code)], "a tweak is back"
+    assert not [c for c in code if re.search(r"predict\([^)]*batch_size", c)]
+    assert "steps_per_execution" not in prose
+    assert [i for i, cell in enumerate(code) if "run_small_models_fast" in cell] == [0]
+    lines = code[0].splitlines()
+    call = lines.index("training.run_small_models_fast()")
+    assert lines[call - 1].startswith("# ") and "same results without it" in lines[call - 1]

@@ -156,16 +156,21 @@ class Collector:
         (new / "timestamp.txt").write_text(f"{entry.timestamp:%Y-%m-%d %H:%M:%S.%f} UTC")
         if secret:
             (new / "submission_secret.txt").write_text(secret)
-        if os.path.lexists(dest):
-            old = dest.parent / f"{prefix}{secrets.token_hex(4)}"
-            os.replace(dest, old)
-            os.replace(new, dest)
-            if old.is_dir() and not old.is_symlink():
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                old.unlink()
-        else:
-            os.replace(new, dest)
+        replace_folder(new, dest)
+
+
+def replace_folder(new: Path, dest: Path) -> None:
+    """Put the folder ``new`` in ``dest``'s place; the old one (if any) is removed after."""
+    if not os.path.lexists(dest):
+        os.replace(new, dest)
+        return
+    old = dest.parent / f"{new.name}.old"
+    os.replace(dest, old)
+    os.replace(new, dest)
+    if old.is_dir() and not old.is_symlink():
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        old.unlink()
 
 
 def _changed_lately(fd: int) -> bool:

@@ -36,6 +36,7 @@ from nbgrader.api import MissingEntry
 from sqlalchemy.exc import SAWarning
 
 from autograder.grading import deadline, grade
+from autograder.grading.watch import collect
 from autograder.grading.watch.entries import Entry, QueueState
 from autograder.grading.watch.settings import COUNTS_LATEST, Watch
 from autograder.kernel.protocol import Status
@@ -208,7 +209,7 @@ class Keeper:
             if path.is_file() and not path.is_symlink():
                 shutil.copyfile(path, new / name, follow_symlinks=False)
         (new / _RECORD).write_text(json.dumps(dataclasses.asdict(kept)))
-        _replace_folder(new, self._kept_folder(student))
+        collect.replace_folder(new, self._kept_folder(student))
 
     # -- after grading ---------------------------------------------------------------------
 
@@ -293,7 +294,7 @@ class Keeper:
         for name in (f"{self.plan.notebook}.ipynb", *_KEPT_FILES):
             if (source / name).is_file():
                 shutil.copyfile(source / name, new / name, follow_symlinks=False)
-        _replace_folder(new, dest)
+        collect.replace_folder(new, dest)
 
     def restored(self, student: str, outcome: grade.Outcome | None) -> bool:
         """Finish a restore after its grading: True (and the copy removed) if it was graded."""
@@ -312,17 +313,3 @@ class Keeper:
 
 def _when(entry: Entry) -> str:
     return deadline.format_time(entry.timestamp) if entry.timestamp else "an unknown time"
-
-
-def _replace_folder(new: Path, dest: Path) -> None:
-    """Put the folder ``new`` in ``dest``'s place; the old one (if any) is removed after."""
-    if os.path.lexists(dest):
-        old = dest.parent / f"{new.name}.old"
-        os.replace(dest, old)
-        os.replace(new, dest)
-        if old.is_dir() and not old.is_symlink():
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            old.unlink()
-    else:
-        os.replace(new, dest)

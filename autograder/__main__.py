@@ -25,7 +25,7 @@ from autograder.grading import sandbox
 
 def _grade(argv: list[str]) -> int:
     """Run ``nn-autograde grade`` (an nbgrader app: :mod:`autograder.grading.app`)."""
-    from autograder.grading import cluster, grade, report
+    from autograder.grading import cluster, planning, report
     from autograder.grading.app import GradeApp
     from autograder.kernel.protocol import Status
 
@@ -33,7 +33,7 @@ def _grade(argv: list[str]) -> int:
     try:
         app.initialize(argv)
         app.start()
-    except (sandbox.SandboxUnavailable, grade.GradingSetupError, cluster.ClusterError) as err:
+    except (sandbox.SandboxUnavailable, planning.GradingSetupError, cluster.ClusterError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except ValueError as err:  # no assignment name, or a limit that is not positive
@@ -65,7 +65,7 @@ def _watch_flags(args: argparse.Namespace) -> Config:
 
 
 def _watch(args: argparse.Namespace) -> int:
-    from autograder.grading import grade, watch
+    from autograder.grading import planning, watch
 
     # nbgrader runs `alembic` from PATH: find the one installed beside this interpreter.
     os.environ["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), os.environ["PATH"]])
@@ -79,7 +79,7 @@ def _watch(args: argparse.Namespace) -> int:
             sandboxed=not args.no_sandbox,
             log=lambda line: print(line, flush=True),
         )
-    except (sandbox.SandboxUnavailable, grade.GradingSetupError, watch.WatchError) as err:
+    except (sandbox.SandboxUnavailable, planning.GradingSetupError, watch.WatchError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -113,7 +113,7 @@ def _queue(args: argparse.Namespace) -> int:
 
 
 def _export_lms(args: argparse.Namespace) -> int:
-    from autograder.grading import grade, lms
+    from autograder.grading import lms, planning
 
     try:
         path = lms.export_lms(
@@ -122,7 +122,7 @@ def _export_lms(args: argparse.Namespace) -> int:
             course_root=args.course_root,
             output=args.output,
         )
-    except grade.GradingSetupError as err:
+    except planning.GradingSetupError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(path)

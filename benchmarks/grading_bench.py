@@ -23,7 +23,8 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.grading import execute, grade, sandbox
+from autograder.grading import execute, grade, preparation, sandbox
+from autograder.grading.limits import Limits
 from autograder.kernel.protocol import Status
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -35,8 +36,8 @@ ASSIGNMENT = courses.ASSIGNMENT
 def measure_floor(*, samples: int, sandboxed: bool) -> float:
     """Return the median seconds to start a kernel and run the cells grading needs, serially."""
     nb = nbformat.read(courses.SOURCE, as_version=4)
-    stop = grade.last_graded_index(nb)
-    limits = sandbox.Limits(threads=os.cpu_count() or 1)
+    stop = preparation.last_graded_index(nb)
+    limits = Limits(threads=os.cpu_count() or 1)
     times = []
     for _ in range(samples):
         run = execute.execute(

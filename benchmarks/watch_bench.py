@@ -28,7 +28,8 @@ from pathlib import Path
 import nbformat
 from nbgrader.utils import notebook_hash
 
-from autograder.grading import execute, grade, sandbox
+from autograder.grading import execute, preparation
+from autograder.grading.limits import Limits
 from autograder.kernel.protocol import Status
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -61,8 +62,8 @@ def percentile(values: list[float], q: float) -> float:
 def measure_floor(*, samples: int) -> float:
     """Return the median seconds for a plain kernel to import TensorFlow and run the graded cells."""
     nb = nbformat.read(SOURCE, as_version=4)
-    stop = grade.last_graded_index(nb)
-    limits = sandbox.Limits(threads=os.cpu_count() or 1)
+    stop = preparation.last_graded_index(nb)
+    limits = Limits(threads=os.cpu_count() or 1)
     times = []
     for _ in range(samples):
         run = execute.execute(

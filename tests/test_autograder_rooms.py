@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.grading import sandbox
+from autograder.grading import sandbox, workspace
+from autograder.grading.limits import Limits
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "autograder"
@@ -92,9 +93,9 @@ def test_the_kernel_room_imports_from_the_sandboxs_copy_alone():
         "autograder.kernel" + ("" if p.stem == "__init__" else f".{p.stem}")
         for p in _modules("autograder.kernel")
     )
-    space = sandbox.make_workspace()
+    space = workspace.make_workspace()
     try:
-        limits = sandbox.Limits(threads=1)
+        limits = Limits(threads=1)
         prefix, env = sandbox.confinement(space, limits, sandboxed=sandbox.sandbox_available())
         code = (
             "import autograder, sys\n"

@@ -16,7 +16,8 @@ import time
 import nbformat
 import pytest
 
-from autograder.grading import grade, sandbox
+from autograder.grading import grade, planning, sandbox
+from autograder.grading.limits import Limits
 from autograder.kernel.protocol import Status
 
 from adversarial import attacks, course
@@ -29,7 +30,7 @@ pytestmark = [
 VICTIM_CANARY = "CANARY-VICTIM-SUBMISSION-81d2"
 # A mini course kernel (NumPy, one thread) has 13 threads, its sandbox's included: 64 leaves
 # the bounded fork bomb (256 processes) far past the limit, as the default (256) would not.
-LIMITS = sandbox.Limits(
+LIMITS = Limits(
     cell_timeout=15,
     total_timeout=90,
     memory=2 * 1024**3,
@@ -239,11 +240,11 @@ def test_every_submission_is_graded_exactly_once_into_the_gradebook(graded):
     assert dict(submitted) == {s: 1 for s in students}
     for student in students:
         row = graded["rows"][student]
-        assert grade.read_state(_plan(graded), student).score == row.score
+        assert planning.read_state(_plan(graded), student).score == row.score
 
 
 def _plan(graded):
-    return grade.make_plan(course_root=graded["course"], assignment=course.ASSIGNMENT)
+    return planning.make_plan(course_root=graded["course"], assignment=course.ASSIGNMENT)
 
 
 def test_other_students_submissions_are_untouched(graded):

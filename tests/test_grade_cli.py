@@ -10,7 +10,9 @@ import pytest
 from traitlets.config import Config
 
 from autograder import __main__ as cli
-from autograder.grading import grade, report, sandbox
+from autograder.grading import grade, planning, report, sandbox
+from autograder.grading.limits import GradingLimits, Limits
+from autograder.grading.recording import Outcome
 from autograder.kernel.protocol import Status
 
 from adversarial import course
@@ -45,7 +47,7 @@ def test_grade_turns_flags_into_one_options_object_with_the_defaults_of_the_trai
     assert options.force is True and options.sandboxed is True
     assert options.skip_after_last_graded is True and options.scheduler is None
     assert options.verify_model_file is True and options.course_root == tmp_path.resolve()
-    assert options.limits == sandbox.Limits().for_workers(3)
+    assert options.limits == Limits().for_workers(3)
     options = _options_of(
         monkeypatch, ["A", *root, "--no-sandbox", "--run-all-cells", "--cell-timeout", "5"]
     )
@@ -63,7 +65,7 @@ def test_every_limit_setting_is_a_flag_of_the_grading_command():
     """Is each c.GradingLimits setting a --flag (or switch) of `nn-autograde grade`?"""
     from autograder.grading.app import GradeApp
 
-    options = {f"GradingLimits.{n}" for n in sandbox.GradingLimits.class_traits(config=True)}
+    options = {f"GradingLimits.{n}" for n in GradingLimits.class_traits(config=True)}
     aliased = set(GradeApp.aliases.values())
     switched = {
         f"{cls}.{n}" for conf, _ in GradeApp.flags.values() for cls in conf for n in conf[cls]
@@ -82,31 +84,29 @@ def test_limits_come_from_the_configuration_with_flags_on_top():
     config.GradingLimits.cell_timeout = 42.0
     config.GradingLimits.disk_gib = 0.25
     config.GradingLimits.threads = 3
-    limits = sandbox.GradingLimits(config=config).limits(workers=2)
-    assert limits == dataclasses.replace(
-        sandbox.Limits(), cell_timeout=42.0, disk=256 * 1024**2, threads=3
-    )
+    limits = GradingLimits(config=config).limits(workers=2)
+    assert limits == dataclasses.replace(Limits(), cell_timeout=42.0, disk=256 * 1024**2, threads=3)
     flags = Config()
     flags.GradingLimits.cell_timeout = 5.0
     config.merge(flags)
-    assert sandbox.GradingLimits(config=config).limits(workers=2).cell_timeout == 5.0
+    assert GradingLimits(config=config).limits(workers=2).cell_timeout == 5.0
 
 
 def test_limits_default_to_the_sandboxs_defaults_with_threads_shared_among_workers():
-    limits = sandbox.GradingLimits().limits(workers=1)
-    assert dataclasses.replace(limits, threads=0) == sandbox.Limits()
+    limits = GradingLimits().limits(workers=1)
+    assert dataclasses.replace(limits, threads=0) == Limits()
     assert limits.threads == max(1, os.cpu_count() or 1)
-    assert sandbox.Limits().for_workers(2 * (os.cpu_count() or 1)).threads == 1
+    assert Limits().for_workers(2 * (os.cpu_count() or 1)).threads == 1
 
 
 def test_a_missing_prlimit_stops_grading_unless_the_instructor_allows_it(monkeypatch):
     """Is a limit that cannot be applied an error that says how to fix it, not a silent drop?"""
     monkeypatch.setattr(sandbox, "prlimit_path", lambda: None)
     with pytest.raises(sandbox.LimitsUnavailable, match="--allow-unenforced-limits"):
-        sandbox.check_available(sandbox.Limits(), sandboxed=False)
+        sandbox.check_available(Limits(), sandboxed=False)
     with pytest.raises(sandbox.LimitsUnavailable, match="prlimit"):
-        sandbox.prlimit_prefix(sandbox.Limits())
-    allowed = sandbox.Limits(allow_unenforced=True)
+        sandbox.prlimit_prefix(Limits())
+    allowed = Limits(allow_unenforced=True)
     sandbox.check_available(allowed, sandboxed=False)
     assert sandbox.prlimit_prefix(allowed) == []
 
@@ -120,15 +120,15 @@ def test_the_grading_command_refuses_to_run_without_prlimit(monkeypatch, tmp_pat
 
 def test_limits_reject_non_positive_values():
     with pytest.raises(ValueError, match="cell_timeout"):
-        sandbox.Limits(cell_timeout=0)
+        Limits(cell_timeout=0)
     with pytest.raises(ValueError, match="processes"):
-        sandbox.Limits(processes=0)
+        Limits(processes=0)
 
 
 def test_table_says_when_a_submission_ran_without_the_sandbox():
     rows = [
-        grade.Outcome("ann", 4.0, 4.0, 1.25, Status.OK, sandbox=True),
-        grade.Outcome("bob", 0.0, 4.0, 0.0, Status.CORRUPT_NOTEBOOK, sandbox=False),
+        Outcome("ann", 4.0, 4.0, 1.25, Status.OK, sandbox=True),
+        Outcome("bob", 0.0, 4.0, 0.0, Status.CORRUPT_NOTEBOOK, sandbox=False),
     ]
     lines = report.format_table(rows).splitlines()
     assert lines[0].split() == ["student", "score", "max", "time_s", "status", "sandbox"]
@@ -166,12 +166,14 @@ def test_the_course_configuration_file_sets_the_grading_limits(monkeypatch, tmp_
     course_root = course.make_course(tmp_path)
     with (course_root / "nbgrader_config.py").open("a") as handle:
         handle.write("\nc.GradingLimits.cell_timeout = 42\n")
-    plan = grade.make_plan(course_root=course_root, assignment=course.ASSIGNMENT)
-    assert sandbox.GradingLimits(config=plan.config).limits(workers=1).cell_timeout == 42.0
+    plan = planning.make_plan(course_root=course_root, assignment=course.ASSIGNMENT)
+    assert GradingLimits(config=plan.config).limits(workers=1).cell_timeout == 42.0
     flags = Config()
     flags.GradingLimits.cell_timeout = 7.0
-    plan = grade.make_plan(course_root=course_root, assignment=course.ASSIGNMENT, overrides=flags)
-    assert sandbox.GradingLimits(config=plan.config).limits(workers=1).cell_timeout == 7.0
+    plan = planning.make_plan(
+        course_root=course_root, assignment=course.ASSIGNMENT, overrides=flags
+    )
+    assert GradingLimits(config=plan.config).limits(workers=1).cell_timeout == 7.0
 
     # On the command line, a flag wins over the file.
     with (course_root / "nbgrader_config.py").open("a") as handle:

@@ -21,6 +21,7 @@ from distributed import Client
 from distributed.security import Security
 
 from autograder.grading import grade, sandbox
+from autograder.grading.limits import Limits
 
 from adversarial import course
 
@@ -29,7 +30,7 @@ pytestmark = [
     pytest.mark.skipif(not sandbox.sandbox_available(), reason="needs bubblewrap (bwrap)"),
 ]
 
-LIMITS = sandbox.Limits(cell_timeout=60, total_timeout=120, memory=2 * 1024**3, threads=1)
+LIMITS = Limits(cell_timeout=60, total_timeout=120, memory=2 * 1024**3, threads=1)
 
 
 def _course_with_slow_submissions(root: Path, count: int, seconds: float) -> Path:

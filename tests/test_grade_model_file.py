@@ -13,6 +13,7 @@ import pytest
 
 from autograder import kernel
 from autograder.grading import judge, model_file, sandbox
+from autograder.grading.limits import Limits
 from autograder.kernel import model_probe, probes
 
 SEED = 7
@@ -220,9 +221,7 @@ def test_the_archive_reader_defers_what_only_keras_can_describe(name, tmp_path):
     live = _live(model)
     model.save(tmp_path / kernel.MODEL_FILE)
     assert model_probe.describe_archive((tmp_path / kernel.MODEL_FILE).read_bytes()) is None
-    facts = model_file.describe(
-        tmp_path / kernel.MODEL_FILE, sandbox.Limits(), sandboxed=False, seed=SEED
-    )
+    facts = model_file.describe(tmp_path / kernel.MODEL_FILE, Limits(), sandboxed=False, seed=SEED)
     assert _agree(facts, live), facts
 
 
@@ -313,7 +312,7 @@ def test_a_broken_archive_is_a_load_error_not_a_crash(how, tmp_path):
     assert model_probe.describe_archive(broken) is None
     path = tmp_path / "broken.keras"
     path.write_bytes(broken)
-    facts = model_file.describe(path, sandbox.Limits(), sandboxed=False, seed=SEED)
+    facts = model_file.describe(path, Limits(), sandboxed=False, seed=SEED)
     assert set(facts) == {"load_error"}, facts
 
 
@@ -349,7 +348,7 @@ def test_a_file_with_python_code_in_it_is_not_loaded(tmp_path):
 
 
 def _file_facts(path):
-    return model_file.describe(path, sandbox.Limits(), sandboxed=False, seed=SEED)
+    return model_file.describe(path, Limits(), sandboxed=False, seed=SEED)
 
 
 def test_an_oversized_file_is_not_read(tmp_path, monkeypatch):
@@ -393,7 +392,7 @@ def test_a_link_in_place_of_the_file_is_not_followed(tmp_path):
 @pytest.mark.skipif(not sandbox.sandbox_available(), reason="needs bubblewrap (bwrap)")
 def test_the_sandboxed_loader_describes_the_saved_model(tmp_path):
     path = tmp_path / kernel.MODEL_FILE
-    limits = sandbox.Limits(threads=1)
+    limits = Limits(threads=1)
     for build in (DEFERRED_TO_KERAS["flatten_layer"], _reference_string):
         model = build()
         live = _live(model)

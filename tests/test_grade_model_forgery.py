@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from autograder.grading import grade, sandbox
+from autograder.grading import grade, planning, sandbox
+from autograder.grading.limits import Limits
 from autograder.kernel.protocol import Verdict
 
 from adversarial import attacks, course
@@ -20,7 +21,7 @@ pytestmark = [
     pytest.mark.skipif(not sandbox.sandbox_available(), reason="needs bubblewrap (bwrap)"),
 ]
 
-LIMITS = sandbox.Limits(cell_timeout=120, total_timeout=300, memory=6 * 1024**3, threads=1)
+LIMITS = Limits(cell_timeout=120, total_timeout=300, memory=6 * 1024**3, threads=1)
 
 
 @pytest.fixture(scope="module")
@@ -45,11 +46,13 @@ def graded(tmp_path_factory):
         limits=LIMITS,
         show_progress=False,
     )
-    plan = grade.make_plan(course_root=course_root, assignment=course.ASSIGNMENT)
+    plan = planning.make_plan(course_root=course_root, assignment=course.ASSIGNMENT)
     return {
         "course": course_root,
         "rows": {row.student: row for row in rows},
-        "reasons": {row.student: grade.read_state(plan, row.student).test_reasons for row in rows},
+        "reasons": {
+            row.student: planning.read_state(plan, row.student).test_reasons for row in rows
+        },
     }
 
 

@@ -15,7 +15,7 @@ import shutil
 
 import pytest
 
-from autograder.grading import grade, sandbox
+from autograder.grading import planning, sandbox
 
 from support import courses
 from support.instructor_course import SOURCE_STUDENT, gradebook_scores
@@ -30,10 +30,10 @@ pytestmark = [
 def graded(readme_graded_course):
     """The course both graders graded; the grading command's record of each student."""
     course = readme_graded_course.dir
-    plan = grade.make_plan(course_root=course, assignment=courses.ASSIGNMENT)
+    plan = planning.make_plan(course_root=course, assignment=courses.ASSIGNMENT)
     expected = courses.expected_scores()
     expected[SOURCE_STUDENT] = expected.pop("reference_solution")
-    records = {student: grade.read_state(plan, student) for student in expected}
+    records = {student: planning.read_state(plan, student) for student in expected}
     return {
         "ours": course,
         "stock_gradebook": readme_graded_course.stock_gradebook,

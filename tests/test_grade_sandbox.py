@@ -13,7 +13,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.grading import execute, sandbox
+from autograder.grading import execute, sandbox, workspace
+from autograder.grading.limits import Limits
+from autograder.grading.process_watch import ProcessWatch
 from autograder.kernel.protocol import Status
 from lab_utils import data
 
@@ -22,12 +24,10 @@ REPO_AUTOGRADER = Path(sandbox.__file__).resolve().parent
 pytestmark = pytest.mark.skipif(not sandbox.sandbox_available(), reason="needs bubblewrap")
 
 
-def _run(
-    *sources: str, limits: sandbox.Limits | None = None, sandboxed: bool = True
-) -> execute.Execution:
+def _run(*sources: str, limits: Limits | None = None, sandboxed: bool = True) -> execute.Execution:
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(src) for src in sources]
-    limits = limits or sandbox.Limits(cell_timeout=120, total_timeout=300, threads=1)
+    limits = limits or Limits(cell_timeout=120, total_timeout=300, threads=1)
     return execute.execute(nb, limits=limits, sandboxed=sandboxed)
 
 
@@ -73,14 +73,14 @@ def test_kernel_imports_tensorflow_and_loads_the_digits():
 
 
 def test_cell_timeout_stops_the_cell_and_keeps_earlier_cells():
-    limits = sandbox.Limits(cell_timeout=3, total_timeout=60, threads=1)
+    limits = Limits(cell_timeout=3, total_timeout=60, threads=1)
     run = _run("print('first')", "while True:\n    pass", "print('never')", limits=limits)
     assert run.status == Status.CELL_TIMEOUT and run.completed == [0]
     assert "never" not in _text(run)[2]
 
 
 def test_a_flood_of_output_stops_the_kernel_and_keeps_earlier_cells():
-    limits = sandbox.Limits(cell_timeout=60, total_timeout=120, threads=1, output_size=200_000)
+    limits = Limits(cell_timeout=60, total_timeout=120, threads=1, output_size=200_000)
     run = _run(
         "print('first')",
         "while True:\n    print('x' * 1000)",
@@ -96,7 +96,7 @@ def test_a_flood_of_output_stops_the_kernel_and_keeps_earlier_cells():
 
 
 #: An idle kernel and its sandbox have 13 threads (measured, ipykernel 7.4): room for 11 more.
-_FEW_PROCESSES = sandbox.Limits(cell_timeout=60, total_timeout=120, threads=1, processes=24)
+_FEW_PROCESSES = Limits(cell_timeout=60, total_timeout=120, threads=1, processes=24)
 
 
 def test_too_many_processes_stop_the_kernel_and_keep_earlier_cells():
@@ -137,7 +137,7 @@ def test_bytes_in_a_subfolder_of_the_socket_folder_stop_the_kernel():
     )
     assert run.status == Status.DISK_LIMIT, run.reason
     assert run.completed == [0] and run.seconds < 15
-    assert f"more than {sandbox.HOST_BYTES} bytes" in run.reason
+    assert f"more than {workspace.HOST_BYTES} bytes" in run.reason
 
 
 def test_threads_count_against_the_process_limit():
@@ -155,9 +155,9 @@ def test_threads_count_against_the_process_limit():
 
 
 def test_host_bytes_count_subfolders_whole_and_links_without_following_them():
-    space = sandbox.make_workspace()
+    space = workspace.make_workspace()
     try:
-        deep = space.run.joinpath(*[f"d{k}" for k in range(sandbox.HOST_DEPTH)])
+        deep = space.run.joinpath(*[f"d{k}" for k in range(workspace.HOST_DEPTH)])
         deep.mkdir(parents=True)
         (deep / "fill").write_bytes(b"x" * 1_000_000)
         (space.run / "usr").symlink_to("/usr")  # followed, it would count gigabytes
@@ -169,13 +169,13 @@ def test_host_bytes_count_subfolders_whole_and_links_without_following_them():
 
 @pytest.mark.parametrize("shape", ["too_many_entries", "too_deep"])
 def test_a_socket_folder_too_big_to_count_counts_as_over_any_limit(shape):
-    space = sandbox.make_workspace()
+    space = workspace.make_workspace()
     try:
         if shape == "too_many_entries":
-            for k in range(sandbox.HOST_ENTRIES + 1):
+            for k in range(workspace.HOST_ENTRIES + 1):
                 (space.run / f"empty{k}").touch()
         else:
-            space.run.joinpath(*["d"] * (sandbox.HOST_DEPTH + 1)).mkdir(parents=True)
+            space.run.joinpath(*["d"] * (workspace.HOST_DEPTH + 1)).mkdir(parents=True)
         assert space.host_bytes() is None
         watch = _watch_sleeper(space)
         assert watch.disk_exceeded and not watch.exceeded
@@ -183,10 +183,10 @@ def test_a_socket_folder_too_big_to_count_counts_as_over_any_limit(shape):
         space.cleanup()
 
 
-def _watch_sleeper(space: sandbox.Workspace) -> sandbox.ProcessWatch:
+def _watch_sleeper(space: workspace.Workspace) -> ProcessWatch:
     """Watch a process that sleeps, with ``space`` as its workspace; return once it ended."""
     sleeper = subprocess.Popen(["sleep", "30"])
-    watch = sandbox.ProcessWatch(sleeper.pid, 64, space=space, interval=0.05)
+    watch = ProcessWatch(sleeper.pid, 64, space=space, interval=0.05)
     watch.start()
     try:
         sleeper.wait(timeout=10)
@@ -219,7 +219,7 @@ def _fill_results(text: str) -> dict[str, tuple[str, int, int]]:
 
 
 def test_the_sandbox_root_is_read_only_but_tmp_shm_and_the_working_folder_are_writable():
-    limits = sandbox.Limits(cell_timeout=60, total_timeout=120, threads=1, disk=64 * 1024**2)
+    limits = Limits(cell_timeout=60, total_timeout=120, threads=1, disk=64 * 1024**2)
     run = _run(
         _FILL + "for path in ['/big', '/root/x', '/var/x', '/home/x', '/etc/x', '/opt/x']:\n"
         "    print('RESULT', path, *fill(path, 100_000_000))\n"

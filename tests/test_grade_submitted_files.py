@@ -8,18 +8,18 @@ import threading
 
 import pytest
 
-from autograder.grading import grade
+from autograder.grading import grade, sandbox, submitted
 
 
 def test_a_regular_file_is_read_whole(tmp_path):
     (tmp_path / "a.ipynb").write_bytes(b"{}")
-    assert grade.read_submitted(tmp_path / "a.ipynb", 10) == b"{}"
+    assert submitted.read_submitted(tmp_path / "a.ipynb", 10) == b"{}"
 
 
 def test_a_file_over_the_limit_is_too_large(tmp_path):
     (tmp_path / "a.ipynb").write_bytes(b"x" * 11)
-    with pytest.raises(grade.TooLarge, match="larger than 10 bytes"):
-        grade.read_submitted(tmp_path / "a.ipynb", 10)
+    with pytest.raises(submitted.TooLarge, match="larger than 10 bytes"):
+        submitted.read_submitted(tmp_path / "a.ipynb", 10)
 
 
 @pytest.mark.parametrize("kind", ["link", "folder", "fifo"])
@@ -36,14 +36,14 @@ def test_a_link_folder_or_fifo_is_refused_without_blocking(tmp_path, kind):
 
     def read():
         try:
-            grade.read_submitted(path, 100)
-        except grade.SubmittedFileError as err:
+            submitted.read_submitted(path, 100)
+        except submitted.SubmittedFileError as err:
             errors.append(err)
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     reader.join(timeout=10)
-    assert errors and not isinstance(errors[0], grade.TooLarge), "read blocked or succeeded"
+    assert errors and not isinstance(errors[0], submitted.TooLarge), "read blocked or succeeded"
 
 
 @pytest.mark.parametrize(
@@ -61,12 +61,12 @@ def test_the_submission_time_is_read_as_a_date_or_ignored_with_a_reason(
 ):
     if content is not None:
         (tmp_path / "timestamp.txt").write_bytes(content.encode("utf-8", "surrogateescape"))
-    assert grade.read_timestamp(tmp_path) == expected
+    assert submitted.read_timestamp(tmp_path) == expected
 
 
 def test_an_oversized_timestamp_is_ignored_with_a_reason(tmp_path):
     (tmp_path / "timestamp.txt").write_text("2026-11-30 " * 100)
-    timestamp, problem = grade.read_timestamp(tmp_path)
+    timestamp, problem = submitted.read_timestamp(tmp_path)
     assert timestamp is None and "larger than" in problem
 
 
@@ -86,13 +86,13 @@ def test_the_submission_secret_is_read_when_it_is_hex_and_ignored_otherwise(
 ):
     if content is not None:
         (tmp_path / "submission_secret.txt").write_text(content)
-    assert grade.read_secret(tmp_path) == expected
+    assert submitted.read_secret(tmp_path) == expected
 
 
 def test_a_linked_submission_secret_is_ignored(tmp_path):
     (tmp_path / "elsewhere").write_text("abcdef")
     (tmp_path / "submission_secret.txt").symlink_to(tmp_path / "elsewhere")
-    assert grade.read_secret(tmp_path) is None
+    assert submitted.read_secret(tmp_path) is None
 
 
 @pytest.mark.slow
@@ -107,7 +107,7 @@ def test_the_submission_secret_reaches_autograded_so_feedback_can_be_released(tm
         assignment=course.ASSIGNMENT,
         course_root=root,
         workers=1,
-        sandboxed=grade.sandbox.sandbox_available(),
+        sandboxed=sandbox.sandbox_available(),
         show_progress=False,
     )
     autograded = root / "autograded"

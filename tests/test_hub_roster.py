@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from nbgrader.api import Gradebook
 
-from autograder.grading import grade, lms
+from autograder.grading import lms, planning
 from autograder.hub.gradebook import GradebookPlan, apply
 from autograder.hub.roster import DEFAULT_CLASS_FILE, RosterError, Student, load_roster
 
@@ -116,7 +116,7 @@ def test_lms_exports_have_a_named_row_for_every_student_and_zero_for_a_missed_de
         student = roster.student(name)
         assert names[name] == f"{student.last_name}, {student.first_name}"
         assert emails[name] == student.email
-    plan = grade.make_plan(course_root=course, assignment=ASSIGNMENT)
+    plan = planning.make_plan(course_root=course, assignment=ASSIGNMENT)
     before = datetime.datetime(2026, 12, 7, 16, 59, tzinfo=UTC)
     after = datetime.datetime(2026, 12, 7, 17, 1, tzinfo=UTC)
     totals = {

@@ -3,7 +3,7 @@
 :class:`GradeApp` is an nbgrader app (``NbGrader``, a ``JupyterApp``): its configuration comes
 from nbgrader's places (Jupyter's configuration paths, the current folder and the course
 root's ``nbgrader_config.py``), its flags and aliases are generated from its traits and those
-of :class:`autograder.grading.sandbox.GradingLimits`, and a flag overrides the configuration
+of :class:`autograder.grading.limits.GradingLimits`, and a flag overrides the configuration
 for one run. It turns all of that into one :class:`GradingOptions` and hands it to
 :func:`autograder.grading.grade.grade`.
 """
@@ -21,8 +21,8 @@ from nbgrader.coursedir import CourseDirectory
 from traitlets import Bool, Int, TraitType, Unicode
 from traitlets.config import Config, Configurable
 
+from autograder.grading.limits import GradingLimits
 from autograder.grading.options import GradingOptions, default_workers
-from autograder.grading.sandbox import GradingLimits
 
 _TRUST_HELP = (
     "Judge the model checks from the kernel's own report instead of the model file it saved "

@@ -179,9 +179,19 @@ def run_jobs(
                 window=window,
             )
         return
-    client = scheduler
-    window = window or 4 * max(workers, len(client.scheduler_info().get("workers", {})), 1)
-    items = iter(prepared)
+    window = window or 4 * max(workers, len(scheduler.scheduler_info().get("workers", {})), 1)
+    _run_windowed(scheduler, iter(prepared), window, on_done=on_done, on_lost=on_lost)
+
+
+def _run_windowed(
+    client: Client,
+    items: Iterator[Item],
+    window: int,
+    *,
+    on_done: Callable[[Item, execute.JobResult], None],
+    on_lost: Callable[[Item, BaseException], None],
+) -> None:
+    """Keep at most ``window`` of the jobs of ``items`` queued on ``client``; handle each result."""
     pending: dict[Future[execute.JobResult], Item] = {}
     completed = as_completed()
 
@@ -189,10 +199,7 @@ def run_jobs(
         item = next(items, None)
         if item is None:
             return False
-        job = item.job
-        assert job is not None, "only an item with a job is run"
-        key = f"grade-{job.student}-{job.sha256[:12]}-{uuid.uuid4().hex[:8]}"
-        future = client.submit(execute.run_job, job, key=key, pure=False, retries=0)
+        future = _submit(client, item)
         pending[future] = item
         completed.add(future)
         return True
@@ -200,13 +207,31 @@ def run_jobs(
     while len(pending) < window and submit_next():
         pass
     for future in completed:
-        item = pending.pop(future)
-        try:
-            result = future.result()
-        except Exception as err:  # KilledWorker and friends: the worker, not the student
-            on_lost(item, err)
-        else:
-            on_done(item, result)
-        finally:
-            future.release()
+        _hand_over(future, pending.pop(future), on_done=on_done, on_lost=on_lost)
         submit_next()
+
+
+def _submit(client: Client, item: Runnable) -> Future[execute.JobResult]:
+    """Submit the job of ``item`` to ``client`` under a key no other job has."""
+    job = item.job
+    assert job is not None, "only an item with a job is run"
+    key = f"grade-{job.student}-{job.sha256[:12]}-{uuid.uuid4().hex[:8]}"
+    return client.submit(execute.run_job, job, key=key, pure=False, retries=0)
+
+
+def _hand_over(
+    future: Future[execute.JobResult],
+    item: Item,
+    *,
+    on_done: Callable[[Item, execute.JobResult], None],
+    on_lost: Callable[[Item, BaseException], None],
+) -> None:
+    """Call ``on_done`` with the result of ``future``, or ``on_lost`` with why it has none."""
+    try:
+        result = future.result()
+    except Exception as err:  # KilledWorker and friends: the worker, not the student
+        on_lost(item, err)
+    else:
+        on_done(item, result)
+    finally:
+        future.release()

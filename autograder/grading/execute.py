@@ -9,28 +9,25 @@ without running student code (:mod:`autograder.grading.model_file`).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
-import json
 import os
 import socket
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeGuard
+from typing import Any
 
 import nbformat
-import zmq
-from jupyter_client.client import KernelClient
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.provisioning.local_provisioner import LocalProvisioner
-from jupyter_core.utils import ensure_async, run_sync
-from nbclient import NotebookClient
-from nbclient.exceptions import CellControlSignal, DeadKernelError
+from jupyter_core.utils import run_sync
+from nbclient.exceptions import DeadKernelError
 
 from autograder import notebooks
-from autograder.grading import model_file, sandbox
+from autograder.grading import model_file, sandbox, workspace
+from autograder.grading.limits import Limits
 from autograder.grading.options import GradingOptions
+from autograder.grading.output_cap import CappedClient
+from autograder.grading.process_watch import ProcessWatch
 from autograder.kernel.protocol import Status
 
 _MEMORY_SIGNS = ("MemoryError", "bad_alloc", "Cannot allocate memory", "Resource exhausted")
@@ -61,127 +58,10 @@ def _outputs_text(cell: nbformat.NotebookNode) -> str:
     return "\n".join(parts)
 
 
-#: Messages a client socket queues before it drops (iopub) or stops taking (replies) more; a
-#: grading kernel sends a few per cell, a flood is stopped at the output cap.
-RECEIVE_QUEUE = 64
-
-
-def _message_size(msg: dict[str, Any]) -> int:
-    """Return about how many bytes a kernel message took on the wire (content and buffers)."""
-    size = len(json.dumps(msg.get("content"), default=str))
-    for buffer in msg.get("buffers") or ():
-        size += memoryview(buffer).nbytes
-    return size
-
-
-def _well_formed(msg: object) -> TypeGuard[dict[str, Any]]:
-    """Return True for a message shaped as the Jupyter protocol says (nbclient relies on it)."""
-    return (
-        isinstance(msg, dict)
-        and isinstance(msg.get("msg_type"), str)
-        and isinstance(msg.get("content"), dict)
-        and isinstance(msg.get("header"), dict)
-        and isinstance(msg.get("parent_header"), dict)
-        and isinstance(msg.get("metadata", {}), dict)
-    )
-
-
-class CappedClient(NotebookClient):
-    """An nbclient that counts every byte the kernel sends and stops it past ``output_limit``.
-
-    Every message received on the kernel's output and reply channels counts, whatever its type
-    or parent (widget updates and messages addressed to no cell included), and no single
-    message may exceed the limit (``ZMQ_MAXMSGSIZE``): a cell printing in a loop, or a flood of
-    widget state, cannot fill the worker's memory while the cell timeout runs. Widget state
-    is not kept, and a message the Jupyter protocol does not allow is dropped and counted in
-    ``bad_messages`` instead of stopping the grading.
-    """
-
-    def __init__(
-        self,
-        nb: nbformat.NotebookNode,
-        *,
-        km: AsyncKernelManager,
-        output_limit: int,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(nb, km=km, store_widget_state=False, **kwargs)
-        self.comm_open_handlers = {}
-        self.output_limit = output_limit
-        self.received_bytes = 0
-        self.output_exceeded = False
-        self.bad_messages = 0
-        # The message that crossed the limit, and how many bytes of it still fit.
-        self._crossing: tuple[int, int] | None = None
-
-    def _manager(self) -> AsyncKernelManager:
-        """Return the kernel manager: the one given, which nbclient keeps (it does not own it)."""
-        assert isinstance(self.km, AsyncKernelManager), "CappedClient is given its kernel manager"
-        return self.km
-
-    async def async_start_new_kernel_client(self) -> KernelClient:
-        # Before the client's sockets exist, so the limits apply to each of them: no frame
-        # larger than the whole cap, and at most RECEIVE_QUEUE messages waiting to be counted.
-        context = self._manager().context
-        context.setsockopt(zmq.MAXMSGSIZE, self.output_limit + 65536)
-        context.setsockopt(zmq.RCVHWM, RECEIVE_QUEUE)
-        kc = await super().async_start_new_kernel_client()
-        for channel in (kc.iopub_channel, kc.shell_channel):
-            channel.get_msg = self._counted(channel.get_msg)
-        return kc
-
-    start_new_kernel_client = run_sync(async_start_new_kernel_client)
-
-    def _counted(self, get_msg: Callable[..., Any]) -> Callable[..., Awaitable[dict[str, Any]]]:
-        async def get_counted_msg(*args: Any, **kwargs: Any) -> dict[str, Any]:
-            while True:
-                msg = await ensure_async(get_msg(*args, **kwargs))
-                if not _well_formed(msg):
-                    self.bad_messages += 1
-                    continue
-                self._count(msg)
-                return msg
-
-        return get_counted_msg
-
-    def _count(self, msg: dict[str, Any]) -> None:
-        remaining = self.output_limit - self.received_bytes
-        self.received_bytes += _message_size(msg)
-        if self.received_bytes > self.output_limit and not self.output_exceeded:
-            self.output_exceeded = True
-            self._crossing = (id(msg), max(0, remaining))
-            # Stopping the kernel ends the cell: nbclient then raises DeadKernelError.
-            self._stop_task = asyncio.ensure_future(self._manager().shutdown_kernel(now=True))
-
-    def process_message(
-        self, msg: dict[str, Any], cell: nbformat.NotebookNode, cell_index: int
-    ) -> nbformat.NotebookNode | None:
-        # _crossing is set with output_exceeded, once the output has passed the limit.
-        if self._crossing is not None and msg["msg_type"] != "status":
-            crossing_id, fits = self._crossing
-            if id(msg) != crossing_id or msg["msg_type"] != "stream":
-                return None
-            # Keep the text up to the limit, so the feedback shows where it stopped.
-            text = str(msg["content"].get("text", ""))[:fits]
-            msg["content"]["text"] = f"{text}\n[output stopped: over {self.output_limit} bytes]\n"
-        try:
-            return super().process_message(msg, cell, cell_index)
-        except CellControlSignal:
-            raise
-        except Exception:  # an output nbformat rejects (e.g. `data` that is a list): drop it
-            self.bad_messages += 1
-            return None
-
-    def handle_comm_msg(
-        self, outs: list[nbformat.NotebookNode], msg: dict[str, Any], cell_index: int
-    ) -> None:
-        """Ignore widget messages: grading keeps no widget state."""
-
-
 def _why_dead(
     client: CappedClient,
-    watch: sandbox.ProcessWatch | None,
-    limits: sandbox.Limits,
+    watch: ProcessWatch | None,
+    limits: Limits,
     index: int | None = None,
 ) -> tuple[Status, str]:
     """Return the status and reason for a kernel that died (while running cell ``index``)."""
@@ -199,7 +79,7 @@ def _why_dead(
     if watch is not None and watch.disk_exceeded:
         return Status.DISK_LIMIT, (
             f"{where} was stopped: the kernel wrote more than {watch.host_limit} bytes (or "
-            f"{sandbox.HOST_ENTRIES} files and folders) outside its working folder"
+            f"{workspace.HOST_ENTRIES} files and folders) outside its working folder"
         )
     return Status.KERNEL_DIED, "the kernel died" + (
         "" if index is None else f" while running {where}"
@@ -209,8 +89,8 @@ def _why_dead(
 def _why_stopped(
     run: notebooks.CellsRun,
     client: CappedClient,
-    watch: sandbox.ProcessWatch,
-    limits: sandbox.Limits,
+    watch: ProcessWatch,
+    limits: Limits,
 ) -> tuple[Status, str]:
     """Return the status and reason of a run of cells (OK and "" if it ran to the end)."""
     index, total = run.index, f"{limits.total_timeout:g} s"
@@ -234,7 +114,7 @@ def _why_stopped(
 
 
 def _memory_error(
-    nb: nbformat.NotebookNode, completed: list[int], limits: sandbox.Limits
+    nb: nbformat.NotebookNode, completed: list[int], limits: Limits
 ) -> tuple[Status, str]:
     """Return MEMORY and the first finished cell whose outputs say it ran out of memory."""
     for index in completed:
@@ -254,7 +134,7 @@ def _kernel_pid(km: AsyncKernelManager) -> int:
 def execute(
     nb: nbformat.NotebookNode,
     *,
-    limits: sandbox.Limits,
+    limits: Limits,
     sandboxed: bool,
     stop_after: int | None = None,
     describe_model: bool = True,
@@ -268,10 +148,34 @@ def execute(
     """
     start = time.monotonic()
     deadline = start + limits.total_timeout
-    space = sandbox.make_workspace()
-    sandbox.stage_digits(space)
+    space = workspace.make_workspace()
+    workspace.stage_digits(space)
     box = sandbox.kernel_sandbox(space, limits, sandboxed=sandboxed)
-    client = CappedClient(
+    client = _capped_client(nb, box, limits)
+    status = Status.OK  # what the model file's description goes by if the run raised
+    model_facts: dict[str, Any] | None = None
+    try:
+        status, reason, completed = _run_watched(
+            nb, client, box, limits, deadline=deadline, stop_after=stop_after
+        )
+    finally:
+        log_text = _stop_kernel(box)
+        try:
+            if describe_model and status != Status.KERNEL_STARTUP_FAILED:
+                model_facts = model_file.describe(
+                    space.model_file, limits, sandboxed=sandboxed, seed=model_seed
+                )
+        finally:
+            space.cleanup()
+    status, reason = _after_run(status, reason, client, log_text, limits)
+    return Execution(nb, status, reason, completed, time.monotonic() - start, model_facts)
+
+
+def _capped_client(
+    nb: nbformat.NotebookNode, box: sandbox.KernelSandbox, limits: Limits
+) -> CappedClient:
+    """Return the client that runs ``nb`` in ``box``'s kernel under ``limits``."""
+    return CappedClient(
         nb,
         output_limit=limits.output_size,
         km=box.km,
@@ -280,14 +184,28 @@ def execute(
         allow_errors=True,
         record_timing=False,
         shutdown_kernel="immediate",
-        resources={"metadata": {"path": str(space.work)}},
+        resources={"metadata": {"path": str(box.space.work)}},
     )
+
+
+def _run_watched(
+    nb: nbformat.NotebookNode,
+    client: CappedClient,
+    box: sandbox.KernelSandbox,
+    limits: Limits,
+    *,
+    deadline: float,
+    stop_after: int | None,
+) -> tuple[Status, str, list[int]]:
+    """Start the kernel, run the cells under a :class:`ProcessWatch`; return how the run ended.
+
+    Returns the status, its reason and the indices of the cells that finished.
+    """
     status, reason, completed = Status.OK, "", []
-    model_facts: dict[str, Any] | None = None
-    watch: sandbox.ProcessWatch | None = None
+    watch: ProcessWatch | None = None
     try:
         with client.setup_kernel(**box.start_kwargs()):
-            watch = sandbox.ProcessWatch(_kernel_pid(box.km), limits.processes, space=space)
+            watch = ProcessWatch(_kernel_pid(box.km), limits.processes, space=box.space)
             watch.start()
             run = notebooks.run_cells(
                 client, cell_timeout=limits.cell_timeout, deadline=deadline, stop_after=stop_after
@@ -304,24 +222,28 @@ def execute(
     finally:
         if watch is not None:
             watch.stop()
-        # nbclient leaves a kernel manager it was given running: stop the sandbox ourselves.
-        with contextlib.suppress(Exception):
-            run_sync(box.km.shutdown_kernel)(now=True)
-        log = space.root / "kernel.log"
-        log_text = log.read_text(errors="replace")[-20000:] if log.exists() else ""
-        try:
-            if describe_model and status != Status.KERNEL_STARTUP_FAILED:
-                model_facts = model_file.describe(
-                    space.model_file, limits, sandboxed=sandboxed, seed=model_seed
-                )
-        finally:
-            space.cleanup()
+    return status, reason, completed
+
+
+def _stop_kernel(box: sandbox.KernelSandbox) -> str:
+    """Stop the kernel of ``box`` and return the end of its log."""
+    # nbclient leaves a kernel manager it was given running: stop the sandbox ourselves.
+    with contextlib.suppress(Exception):
+        run_sync(box.km.shutdown_kernel)(now=True)
+    log = box.space.root / "kernel.log"
+    return log.read_text(errors="replace")[-20000:] if log.exists() else ""
+
+
+def _after_run(
+    status: Status, reason: str, client: CappedClient, log_text: str, limits: Limits
+) -> tuple[Status, str]:
+    """Return the run's status and reason with what the client and the kernel's log add."""
     if status == Status.OK and client.bad_messages:
         reason = f"{client.bad_messages} kernel messages the Jupyter protocol does not allow were dropped"
     if status == Status.KERNEL_DIED and _has_memory_error(log_text):
         status = Status.MEMORY
         reason = f"{reason}: out of memory (limit {limits.memory} bytes)"
-    return Execution(nb, status, reason, completed, time.monotonic() - start, model_facts)
+    return status, reason
 
 
 @dataclasses.dataclass(frozen=True)

@@ -33,7 +33,7 @@ from sqlalchemy.exc import SAWarning
 from traitlets import Enum, Unicode
 from traitlets.config import Configurable
 
-from autograder.grading import grade
+from autograder.grading import planning
 from autograder.kernel import protocol
 
 
@@ -60,13 +60,13 @@ class LmsExport(Configurable):
     ).tag(config=True)
 
 
-def class_scores(plan: grade.Plan, now: datetime.datetime | None = None) -> list[dict[str, Any]]:
+def class_scores(plan: planning.Plan, now: datetime.datetime | None = None) -> list[dict[str, Any]]:
     """Return one dict per gradebook student: id, names, email and total (None: no
     submission, and the due date, if any, has not passed at ``now``, default the clock's)."""
-    coursedir = grade.course_directory(plan.config, plan.assignment)
+    coursedir = planning.course_directory(plan.config, plan.assignment)
     now = now or datetime.datetime.now(datetime.timezone.utc)
     rows = []
-    with warnings.catch_warnings(), grade.open_gradebook(coursedir) as gb:
+    with warnings.catch_warnings(), planning.open_gradebook(coursedir) as gb:
         warnings.simplefilter("ignore", SAWarning)
         due = gb.find_assignment(plan.assignment).duedate  # naive UTC, as nbgrader keeps it
         missed = 0.0 if due and due.replace(tzinfo=datetime.timezone.utc) <= now else None
@@ -93,7 +93,7 @@ def _cell(value: float | None) -> str:
     return "" if value is None else f"{value:g}"
 
 
-def lms_csv(plan: grade.Plan, fmt: LmsFormat) -> str:
+def lms_csv(plan: planning.Plan, fmt: LmsFormat) -> str:
     """Return the CSV text for ``fmt`` (see the module docstring for the columns)."""
     settings = LmsExport(config=plan.config)
     column = settings.grade_column or plan.assignment
@@ -130,7 +130,7 @@ def export_lms(
     """
     course_root = Path(course_root).resolve()
     fmt = LmsFormat(fmt)
-    plan = grade.make_plan(course_root=course_root, assignment=assignment)
+    plan = planning.make_plan(course_root=course_root, assignment=assignment)
     path = Path(output) if output else course_root / "reports" / f"{assignment}-{fmt}.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(lms_csv(plan, fmt), encoding="utf-8")

@@ -15,7 +15,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from autograder.grading import sandbox
+from autograder.grading import sandbox, workspace
+from autograder.grading.limits import Limits
 from autograder.kernel import model_probe
 from autograder.kernel.protocol import DESCRIBER_MARK, MODEL_FILE
 
@@ -46,21 +47,19 @@ def read(path: Path) -> bytes | dict[str, str] | None:
     return data or None
 
 
-def describe(
-    path: Path, limits: sandbox.Limits, *, sandboxed: bool, seed: int
-) -> dict[str, Any] | None:
+def describe(path: Path, limits: Limits, *, sandboxed: bool, seed: int) -> dict[str, Any] | None:
     """Describe the model a finished kernel saved at ``path`` (a host file).
 
     The file is described in a new sandbox holding only a copy of it (:func:`autograder.kernel.model_probe.facts_from_file`;
     nothing from the file is trusted by this process). Returns the model's facts with its
     outputs for ``seed``, ``{"load_error": ...}`` when the file is unusable, or None when the
-    kernel saved no model. ``limits`` is the submission's :class:`autograder.grading.sandbox.Limits`;
+    kernel saved no model. ``limits`` is the submission's :class:`autograder.grading.limits.Limits`;
     the describer gets its memory limit and ``2 * startup_timeout`` seconds.
     """
     found = read(path)
     if found is None or isinstance(found, dict):
         return found
-    space = sandbox.make_workspace(found)
+    space = workspace.make_workspace(found)
     timeout = 2 * limits.startup_timeout
     target = space.work / MODEL_FILE if sandboxed else space.model_file
     try:

@@ -13,7 +13,7 @@ import dataclasses
 import os
 from pathlib import Path
 
-from autograder.grading import sandbox
+from autograder.grading.limits import Limits
 
 
 def default_workers() -> int:
@@ -45,7 +45,7 @@ class GradingOptions:
 
     assignment: str
     course_root: Path
-    limits: sandbox.Limits = dataclasses.field(default_factory=sandbox.Limits)
+    limits: Limits = dataclasses.field(default_factory=Limits)
     sandboxed: bool = True
     skip_after_last_graded: bool = True
     verify_model_file: bool = True

@@ -13,7 +13,8 @@ from typing import IO, TYPE_CHECKING
 from tqdm import tqdm
 
 if TYPE_CHECKING:
-    from autograder.grading.grade import Outcome, Plan
+    from autograder.grading.planning import Plan
+    from autograder.grading.recording import Outcome
 
 
 class Progress:

@@ -1,10 +1,13 @@
-"""The class hub's services: the grading watcher and the idle culler, on a real hub (slow, root).
+"""The class hub's services: the grading watcher, the status page and the idle culler, on a
+real hub (slow, root).
 
 The hub starts with the command of docs/class-hub.md, in a temporary state folder whose
 course settings file the instructor wrote before: a due date, an hourly limit and a half-minute
 idle timeout. Then: the roster and the due date are in the gradebook; the watcher service runs
 as the instructor, without the hub's token, logs where the instructor (and no student) reads,
-and comes back when killed; an idle student's server is stopped.
+and comes back when killed; the status page runs as the instructor on loopback, sends a
+request without a login to the hub's, and shows a logged-in student their page; an idle
+student's server is stopped.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import psutil
 import pytest
 from hub_harness import ClassHub, can_run_hub, readme_hub_blocks
 
-from autograder.hub import watch_service
+from autograder.hub import status_service, watch_service
 from autograder.hub.layout import HubLayout
 from autograder.hub.settings import SETTINGS_FILE
 
@@ -179,8 +182,9 @@ def test_the_watcher_service_runs_as_the_instructor_logs_privately_and_comes_bac
     )
 
 
-def log_in(hub: ClassHub, user: str) -> None:
-    """Log ``user`` in through the hub's login form, which starts their server."""
+def log_in(hub: ClassHub, user: str) -> urllib.request.OpenerDirector:
+    """Log ``user`` in through the hub's login form, which starts their server; return the
+    opener that holds the login's cookies."""
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     page = opener.open(f"{hub.url}/hub/login", timeout=30).read().decode()
@@ -188,6 +192,48 @@ def log_in(hub: ClassHub, user: str) -> None:
     form = {"username": user, "password": hub.password(user), "_xsrf": xsrf}
     with contextlib.suppress(urllib.error.HTTPError, TimeoutError):
         opener.open(f"{hub.url}/hub/login", urllib.parse.urlencode(form).encode(), timeout=30)
+    return opener
+
+
+class _Unfollowed(urllib.request.HTTPRedirectHandler):
+    """Leave a redirect to the caller (urllib raises it as an HTTPError)."""
+
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def redirect_of(url: str) -> tuple[int, str, str]:
+    """GET ``url`` without a cookie nor following a redirect: its status, location and body."""
+    try:
+        answer = urllib.request.build_opener(_Unfollowed).open(url, timeout=30)
+    except urllib.error.HTTPError as err:
+        return err.code, err.headers.get("Location", ""), err.read().decode()
+    return answer.status, "", answer.read().decode()
+
+
+@on_a_hub
+def test_the_status_page_runs_as_the_instructor_on_loopback_behind_the_hubs_login(hub):
+    instructor, student = hub.settings.instructor, hub.settings.students[0]
+    (service,) = wait_for(
+        lambda: processes_of(instructor, "autograder.hub.status_service"), 60, "the status page"
+    )
+    prefix = f"/services/{status_service.SERVICE}/"
+    listening = {
+        (c.laddr.ip, c.laddr.port)
+        for c in service.net_connections(kind="inet")
+        if c.status == psutil.CONN_LISTEN
+    }
+    assert listening == {("127.0.0.1", hub.settings.status_port)}
+    # Without a login, through the hub's proxy or straight at its port (a classmate's shell):
+    # sent to the hub's login, with nothing of anybody's.
+    for url in (f"{hub.url}{prefix}", f"http://127.0.0.1:{hub.settings.status_port}{prefix}"):
+        code, location, body = redirect_of(url)
+        assert code == 302 and "/hub/api/oauth2/authorize?" in location, (url, code, location)
+        assert student not in body
+    # Logged in, a student goes through the hub's OAuth (no page to confirm) to their own page.
+    page = log_in(hub, student).open(f"{hub.url}{prefix}", timeout=60).read().decode()
+    assert f"Submissions of {student}" in page, page[-2000:]
+    assert "No submission of yours has reached the grader yet." in page
 
 
 @on_a_hub

@@ -212,6 +212,7 @@ def _hub_settings(tmp_path: Path, course: CourseSettings) -> HubSettings:
         port=8000,
         hub_port=8081,
         proxy_api_port=8001,
+        status_port=8002,
         course_id=roster.course_id,
         instructor=roster.instructor,
         students=roster.students,
@@ -237,7 +238,7 @@ def _hub_config(course: CourseSettings):
 def test_the_watcher_is_a_hub_service_run_as_the_instructor_with_the_hourly_limit():
     course = _parse("max_graded_per_hour = 2\n[assignments.C2_W2_Assignment]\n")
     config = _hub_config(course)
-    (watcher, culler) = config.JupyterHub.services
+    (watcher, _status, culler) = config.JupyterHub.services
     roster = load_roster()
     assert watcher["name"] == "watch-C2_W2_Assignment"
     assert watcher["user"] == roster.instructor
@@ -248,9 +249,29 @@ def test_the_watcher_is_a_hub_service_run_as_the_instructor_with_the_hourly_limi
     assert "--known-students-only" in tail
     assert culler["user"] == roster.instructor
     assert "--timeout=3600" in culler["command"]
-    (role,) = config.JupyterHub.load_roles
+    (_status_role, role) = config.JupyterHub.load_roles
     assert role["services"] == [culler["name"]]
     assert "admin:users" not in role["scopes"] and "delete:servers" in role["scopes"]
+
+
+def test_the_status_page_is_a_hub_service_on_loopback_that_the_class_alone_may_open():
+    course = _parse("max_graded_per_hour = 2\n[assignments.C2_W2_Assignment]\n")
+    config = _hub_config(course)
+    (_watcher, status, _culler) = config.JupyterHub.services
+    roster = load_roster()
+    assert status["name"] == "submissions"
+    assert status["url"] == "http://127.0.0.1:8002"
+    assert status["user"] == roster.instructor, "the queues are the instructor's"
+    assert status["display"] is True and status["oauth_no_confirm"] is True
+    assert status["oauth_client_allowed_scopes"] == [], "a student's login only names them"
+    assert set(status["environment"]) == {"PATH", "HOME"}
+    assert status["command"][1:3] == ["-m", "autograder.hub.status_service"]
+    assert "--assignment=C2_W2_Assignment" in status["command"]
+    assert "--max-graded-per-hour=2" in status["command"]
+    (role, _culler_role) = config.JupyterHub.load_roles
+    assert role["scopes"] == ["access:services!service=submissions"]
+    assert role["users"] == list(roster.users)
+    assert "services" not in role and "groups" not in role
 
 
 def test_the_late_penalty_reaches_the_course_roots_nbgrader_config(tmp_path):

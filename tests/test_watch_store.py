@@ -11,6 +11,7 @@ import datetime
 import json
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -188,6 +189,35 @@ def test_a_queue_written_by_a_newer_version_is_refused_with_what_to_do(tmp_path)
 def test_a_course_without_a_watcher_has_an_empty_queue_and_gets_no_folder(tmp_path):
     assert watch.read_queue(tmp_path, ASSIGNMENT) == []
     assert not (tmp_path / "grader").exists()
+
+
+def test_a_read_only_reader_creates_nothing_and_writes_nothing(tmp_path):
+    """Does the status page's way in (``read_only``) leave the queue as it found it?"""
+    assert watch.QueueStore.open(tmp_path, ASSIGNMENT, read_only=True) is None
+    assert not (tmp_path / "grader").exists()
+    with _store(tmp_path) as store:
+        store.save([_entry(1)])
+    path = watch.queue_path(tmp_path, ASSIGNMENT)
+    before = path.read_bytes()
+
+    reader = watch.QueueStore.open(tmp_path, ASSIGNMENT, read_only=True)
+    assert reader is not None
+    with reader:
+        (entry,) = reader.load()
+        entry.reason = "changed by a reader"
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            reader.save([entry])
+
+    assert path.read_bytes() == before
+    assert watch.read_queue(tmp_path, ASSIGNMENT, read_only=True)[0].reason == ""
+
+
+def test_a_read_only_reader_leaves_an_old_queue_to_its_watcher(tmp_path):
+    with _store(tmp_path) as store:
+        store._db.execute("PRAGMA user_version = 1")
+
+    with pytest.raises(watch.WatchError, match="its watcher upgrades it"):
+        watch.read_queue(tmp_path, ASSIGNMENT, read_only=True)
 
 
 # -- is a watcher running? -----------------------------------------------------------------

@@ -19,6 +19,8 @@ from jupyterhub.spawner import LocalProcessSpawner
 
 from autograder.hub.layout import HubLayout
 from autograder.hub.roster import ClassRoster
+from autograder.hub.status_service import SERVICE as STATUS_SERVICE
+from autograder.hub.status_service import access_scope
 
 #: nbgrader's JupyterLab plugins a student does not get: the instructor's tools.
 STUDENT_DISABLED_LAB_PLUGINS = (
@@ -41,6 +43,8 @@ START_TIMEOUT_S = 120
 #: README): list the users, read their activity and servers, stop servers.
 CULLER_SERVICE = "idle-culler"
 CULLER_SCOPES = ("list:users", "read:users:activity", "read:servers", "delete:servers")
+#: The role that lets the class's members open the status page (and nothing else).
+STATUS_ROLE = f"{STATUS_SERVICE}-page"
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,8 @@ class HubSettings:
     port: int
     hub_port: int
     proxy_api_port: int
+    #: The status page's port (:mod:`autograder.hub.status_service`), on 127.0.0.1.
+    status_port: int
     course_id: str
     instructor: str
     students: tuple[str, ...]
@@ -217,6 +223,37 @@ def culler_service(settings: HubSettings) -> dict[str, Any]:
     }
 
 
+def status_service(settings: HubSettings) -> dict[str, Any]:
+    """Return the JupyterHub service of the status page, where each student sees their own
+    submissions (:mod:`autograder.hub.status_service`), in the hub's Services menu.
+
+    It runs as the instructor (the queues are theirs; it opens them read-only) and listens on
+    127.0.0.1; the tokens a student's login gives it only say who the student is.
+    """
+    command = [
+        f"{settings.venv_bin}/python",
+        "-m",
+        "autograder.hub.status_service",
+        f"--course-root={settings.layout.course_root}",
+        *(f"--assignment={assignment}" for assignment in settings.watched),
+    ]
+    if settings.max_graded_per_hour is not None:
+        command.append(f"--max-graded-per-hour={settings.max_graded_per_hour}")
+    environment = user_environment(settings, settings.instructor)
+    return {
+        "name": STATUS_SERVICE,
+        "url": f"http://127.0.0.1:{settings.status_port}",
+        "user": settings.instructor,
+        "cwd": str(settings.layout.course_root),
+        "environment": {name: environment[name] for name in ("PATH", "HOME")},
+        "command": command,
+        "display": True,
+        # Part of the hub, not a third party: no "authorize access" page at each login.
+        "oauth_no_confirm": True,
+        "oauth_client_allowed_scopes": [],
+    }
+
+
 def configure(c: Any, settings_file: str | Path) -> HubSettings:
     """Fill JupyterHub's config object ``c`` for the class; return the settings it used."""
     from autograder.hub.auth import ClassPasswordAuthenticator
@@ -251,6 +288,16 @@ def configure(c: Any, settings_file: str | Path) -> HubSettings:
     # services; it notices an exit at its next poll, within about 30 s).
     services = [watch_service(settings, assignment) for assignment in settings.watched]
     roles = []
+    if settings.watched:
+        services.append(status_service(settings))
+        roles.append(
+            {
+                "name": STATUS_ROLE,
+                "description": "Open the status page of one's own submissions",
+                "scopes": [access_scope(STATUS_SERVICE)],
+                "users": list(settings.roster.users),
+            }
+        )
     if settings.cull_idle_after_s:
         services.append(culler_service(settings))
         roles.append(

@@ -298,6 +298,7 @@ def prepare_hub(
         port=port,
         hub_port=free_port(),
         proxy_api_port=free_port(),
+        status_port=free_port(),
         course_id=roster.course_id,
         instructor=roster.instructor,
         students=roster.students,

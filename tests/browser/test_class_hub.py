@@ -6,10 +6,13 @@ course settings and releases the assignment with the page's commands, typed into
 their JupyterLab; the hub's watcher service, waiting for the release, starts grading. The
 students fetch the assignment in the Assignments tab, answer it (one correctly, one with the
 naive softmax of the sample submissions), validate and submit it there; the watcher grades
-both; each student fetches their feedback, reads their own score and cannot read the other's.
+both; each student fetches their feedback, reads their own score there and on the hub's
+status page, and cannot read the other's.
 The instructor's Formgrader, opened from the menu, lists the submissions by name and takes a
 comment; the exports list every student by name; the hub restarts and its watcher grades the
-next submission by itself. A screenshot of each step is kept in tests/browser/screenshots/hub/.
+next submission by itself; a third within the hour waits for the hourly limit (2 in the
+course settings written before the start), and the status page says until when. A screenshot
+of each step is kept in tests/browser/screenshots/hub/.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import base64
 import concurrent.futures
 import contextlib
 import csv
+import datetime
 import json
 import os
 import pwd
@@ -34,12 +38,14 @@ from hub_harness import ClassHub, can_run_hub, readme_hub_blocks
 from nbgrader.api import Comment, Gradebook
 from traitlets.config.loader import PyFileConfigLoader
 
-from autograder.hub.accounts import Account, unreachable
+from autograder.hub.accounts import Account, ensure_account, unreachable
 from autograder.hub.auth import ClassPasswordAuthenticator, ensure_passwords
 from autograder.hub.config import HubSettings, course_config_text, hub_config_text
 from autograder.hub.layout import COURSE_CONFIG, SOURCE_DIRECTORY, HubLayout
 from autograder.hub.prepare import HubSetupError, course_id_of, prepare_hub
 from autograder.hub.roster import DEFAULT_CLASS_FILE, RosterError, load_roster
+from autograder.hub.settings import SETTINGS_FILE
+from autograder.hub.status_service import SERVICE as STATUS_SERVICE
 from autograder.kernel import specs
 
 from .conftest import SCREENSHOTS, SKIP_REASON
@@ -97,6 +103,13 @@ SOLVED, WRONG = "passes_all", "naive_softmax"
 SPAWN_S, VALIDATE_S, FEEDBACK_S = 150, 300, 300
 
 
+#: Submissions graded per student per hour: the solver's third is held.
+HOURLY_LIMIT = 2
+COURSE_SETTINGS = f"max_graded_per_hour = {HOURLY_LIMIT}\n[assignments.{ASSIGNMENT}]\n"
+#: The status page's address on the hub.
+STATUS_PAGE = f"/services/{STATUS_SERVICE}/"
+
+
 def expected_score(sample: str) -> float:
     return sum(make_submissions.expected_scores()[sample].values())
 
@@ -109,7 +122,16 @@ def hub():
         pytest.skip(reason)
     start_block = readme_hub_blocks()[0].strip()
     assert "\n" not in start_block, "the page starts the hub with one command"
-    started = ClassHub(start_block).start()
+    started = ClassHub(start_block)
+    # The instructor's course settings, written before the first start: the hub's defaults
+    # but for a lower hourly limit, which the term's last submission runs into.
+    instructor = ensure_account(load_roster().instructor)
+    course = started.layout.course_root
+    course.mkdir(parents=True)
+    (course / SETTINGS_FILE).write_text(COURSE_SETTINGS, encoding="utf-8")
+    for path in (course, course / SETTINGS_FILE):
+        os.chown(path, instructor.uid, instructor.gid)
+    started.start()
     yield started
     leftovers = started.stop()
     started.remove_state()
@@ -228,6 +250,19 @@ class Member:
         frame = self.page.frame_locator(".jp-HTMLViewer iframe, .jp-MainAreaWidget iframe").first
         frame.locator("#nn-summary-title").wait_for()
         return frame
+
+    def status_page(self, step: str) -> str:
+        """Open the hub's status page in a new tab (the hub's login carries over through its
+        OAuth); return its text, and keep a screenshot."""
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        tab = self.context.new_page()
+        response = tab.goto(f"{self.hub.url}{STATUS_PAGE}")
+        assert response.status == 200, response.status
+        tab.get_by_text(f"Submissions of {self.name}").wait_for()
+        tab.screenshot(path=str(SHOTS / f"{step}.png"))
+        text = tab.locator("body").inner_text()
+        tab.close()
+        return text
 
     def close(self) -> None:
         self.context.close()
@@ -419,6 +454,12 @@ def test_a_class_submits_and_reads_its_feedback_on_the_hub(hub, browser):
         title = member.open_feedback().locator("#nn-summary-title").inner_text()
         member.shot(f"06_{name}_feedback")
         assert f"{expected_score(sample):g} / {max_score:g} points" in title, title
+    # The status page (the hub's Services menu) shows each their graded submission, and
+    # nothing of the other's.
+    for name, sample in ((solver, SOLVED), (wrong, WRONG)):
+        shown = students[name].status_page(f"06_{name}_status_page")
+        assert f"graded: {expected_score(sample):g} / {max_score:g}; counts" in shown, shown
+        assert ({solver, wrong} - {name}).pop() not in shown, shown
     lap("feedback read")
 
     # The naive student attacks from their terminal. Finding 1: every loopback port that
@@ -473,8 +514,9 @@ def test_a_class_submits_and_reads_its_feedback_on_the_hub(hub, browser):
         tried = hub.run_as(wrong, f"ls -l {path} || cat {path}")
         assert tried.returncode != 0, f"{wrong} could read {path}: {tried.stdout}"
         assert "Permission denied" in tried.stderr
-    for member in students.values():
-        member.close()
+    # The solver's browser stays logged in for the term's last step, its JupyterLab closed.
+    students[wrong].close()
+    students[solver].page.goto("about:blank")
 
     # The instructor's Formgrader opens from the menu, inside JupyterLab; from its list of
     # assignments to the submissions, listed by the students' names (the roster is in the
@@ -579,6 +621,23 @@ def test_a_class_submits_and_reads_its_feedback_on_the_hub(hub, browser):
     (entry,) = [e for e in queue(hub) if e["id"] not in before]
     assert (entry["student"], entry["score"]) == (solver, expected_score(SOLVED)), entry
     lap("graded after the restart")
+
+    # A third submission within the hour is over the limit: it waits, and the solver's status
+    # page (the browser still logged in to the restarted hub) says until when.
+    before = {e["id"] for e in queue(hub)}
+    handed_in = hub.run_as(solver, f"nbgrader submit {ASSIGNMENT}")
+    assert handed_in.returncode == 0, handed_in.stderr[-3000:]
+    deadline = time.monotonic() + 60
+    while not (held := [e for e in queue(hub) if e["id"] not in before and e["not_before"]]):
+        assert time.monotonic() < deadline, f"not held by the hourly limit: {queue(hub)}"
+        time.sleep(2)
+    until = datetime.datetime.fromisoformat(held[0]["not_before"])
+    shown = students[solver].status_page(f"11_{solver}_status_page_held")
+    assert (
+        f"held by the hourly limit (at most {HOURLY_LIMIT} graded per hour) until {until:%H:%M} UTC"
+    ) in shown, shown
+    students[solver].close()
+    lap("held by the hourly limit")
     print(
         "class hub, seconds since the start: "
         + ", ".join(f"{k} {v:.0f}" for k, v in timings.items())
@@ -637,6 +696,7 @@ def test_a_deployments_own_config_is_loaded_after_the_hubs(tmp_path):
         port=8000,
         hub_port=8081,
         proxy_api_port=8001,
+        status_port=8002,
         course_id=roster.course_id,
         instructor=roster.instructor,
         students=roster.students,

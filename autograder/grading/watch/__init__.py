@@ -6,7 +6,8 @@ part has one job and a module of its own:
 - :mod:`~autograder.grading.watch.store`: the queue (one row per submission, its state and
   result: :mod:`~autograder.grading.watch.entries`) and the watcher's heartbeat, in an
   SQLite database in the course's private ``grader/`` folder that only the instructor can
-  open; every change is one transaction.
+  open (:mod:`~autograder.grading.watch.private_files` checks its folders and files); every
+  change is one transaction; the hub's status page reads it read-only.
 - :mod:`~autograder.grading.watch.admission`: the checks a new inbound folder must pass
   before it can queue, supersede or rate-limit anything (student id, claimed time, owner,
   roster), and which waiting submission of each student is graded when (the latest one;

@@ -203,13 +203,10 @@ class Admission:
         Supersedes older waiting ones and sets ``not_before`` of those over the hourly limit.
         """
         now = self.clock()
-        waiting: dict[str, list[Entry]] = {}
         last_graded: dict[str, datetime.datetime] = {}
         recent: dict[str, list[datetime.datetime]] = {}  # gradings started in the last hour
         for e in entries:
-            if e.state == QueueState.WAITING:
-                waiting.setdefault(e.student, []).append(e)
-            elif e.state == QueueState.DONE:
+            if e.state == QueueState.DONE:
                 if e.timestamp:
                     # It was made before its grading started: that bounds a claim in the
                     # future that a watcher before the check at scan graded.
@@ -218,8 +215,7 @@ class Admission:
                 if e.started_at and now - e.started_at < HOUR:
                     recent.setdefault(e.student, []).append(e.started_at)
         chosen = []
-        for student in sorted(waiting):
-            pending = sorted(waiting[student], key=_submitted)
+        for student, pending in waiting_by_student(entries).items():
             latest = pending[-1]
             for entry in pending[:-1]:
                 entry.finish(QueueState.SUPERSEDED, "a later submission replaced it", now)
@@ -248,3 +244,25 @@ class Admission:
 def _submitted(entry: Entry) -> datetime.datetime:
     """Return ``entry``'s submission time (the earliest time for one without)."""
     return entry.timestamp or datetime.datetime.min.replace(tzinfo=datetime.timezone.utc)
+
+
+def waiting_by_student(entries: list[Entry]) -> dict[str, list[Entry]]:
+    """Return each student's waiting submissions, oldest first, students in the order
+    :meth:`Admission.choose` takes them (the latest of each is the one graded)."""
+    waiting: dict[str, list[Entry]] = {}
+    for e in entries:
+        if e.state == QueueState.WAITING:
+            waiting.setdefault(e.student, []).append(e)
+    return {student: sorted(waiting[student], key=_submitted) for student in sorted(waiting)}
+
+
+def held(entry: Entry, now: datetime.datetime) -> bool:
+    """Return True if the hourly limit holds ``entry`` at ``now`` (its ``not_before``)."""
+    return entry.not_before is not None and entry.not_before > now
+
+
+def grading_turns(entries: list[Entry], now: datetime.datetime) -> list[Entry]:
+    """Return the waiting submissions in the order the watcher grades them: the latest of each
+    student, as :meth:`Admission.choose` takes them, less those the hourly limit holds."""
+    turns = (pending[-1] for pending in waiting_by_student(entries).values())
+    return [entry for entry in turns if not held(entry, now)]

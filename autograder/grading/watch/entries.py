@@ -26,6 +26,10 @@ class QueueState(protocol.Code):
     SUPERSEDED = "superseded"  # a later submission of the same student was graded instead
 
 
+#: How a grading ends when nothing went wrong (``unchanged``: graded before, same result).
+CLEAN_ENDS = frozenset({Status.OK, Status.UNCHANGED})
+
+
 @dataclasses.dataclass
 class Entry:
     """One submission in the queue (one row of the ``entries`` table); times are aware UTC."""

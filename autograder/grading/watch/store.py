@@ -28,7 +28,6 @@ import datetime
 import json
 import os
 import sqlite3
-import stat
 import weakref
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -42,13 +41,17 @@ from autograder.grading.watch.entries import (
     iso,
     parse_time,
 )
+from autograder.grading.watch.private_files import (
+    FOLDER_FLAGS,
+    check_private_file,
+    private_folder,
+)
 from autograder.grading.watch.settings import WatchError
 
 DATABASE = "queue.sqlite"
 LEGACY_QUEUE = "queue.jsonl"
 _JOURNALS = ("-journal", "-wal", "-shm")
 _SCHEMA_VERSION = 2
-_FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 
@@ -112,65 +115,6 @@ def queue_path(course_root: Path, assignment: str) -> Path:
     return queue_folder(course_root, assignment) / DATABASE
 
 
-def _private_folder(parent: int, name: str, where: Path, *, create: bool, mode: int) -> int:
-    """Open the folder ``name`` in ``parent`` without following a link; check it is ours.
-
-    Creates it with ``create``; removes write access of others (and, for ``mode`` 0o700, all
-    their access). Returns its descriptor.
-    """
-    if create:
-        with contextlib.suppress(FileExistsError):
-            os.mkdir(name, mode, dir_fd=parent)
-    try:
-        fd = os.open(name, _FOLDER_FLAGS, dir_fd=parent)
-    except FileNotFoundError:
-        raise
-    except OSError as err:
-        raise WatchError(
-            f"{where} is not a folder ({err.strerror}): move it away; the watcher makes its own"
-        ) from err
-    try:
-        info = os.fstat(fd)
-        if info.st_uid != os.geteuid():
-            raise WatchError(
-                f"{where} belongs to uid {info.st_uid}, not to the instructor's account (uid "
-                f"{os.geteuid()}) that runs the watcher: someone else made it; move it away"
-            )
-        wanted = mode if mode == 0o700 else stat.S_IMODE(info.st_mode) & ~0o022
-        if stat.S_IMODE(info.st_mode) != wanted:
-            os.fchmod(fd, wanted)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
-
-
-def _check_private_file(folder: int, name: str, where: Path) -> os.stat_result | None:
-    """Return the ``lstat`` of ``name`` if it is our private regular file; None if absent."""
-    try:
-        info = os.stat(name, dir_fd=folder, follow_symlinks=False)
-    except FileNotFoundError:
-        return None
-    problem = ""
-    if not stat.S_ISREG(info.st_mode):
-        problem = "is not a regular file (a link?)"
-    elif info.st_uid != os.geteuid():
-        problem = f"belongs to uid {info.st_uid}, not to the instructor's account"
-    elif info.st_mode & 0o077:
-        problem = (
-            f"can be opened by other accounts (mode {stat.S_IMODE(info.st_mode):o}), so a "
-            "classmate may hold it open"
-        )
-    elif info.st_nlink != 1:
-        problem = "has another name (a hard link)"
-    if problem:
-        raise WatchError(
-            f"{where / name} {problem}: stop the watcher, move the file away (keep it if it "
-            f"is the queue, then copy it back with mode 600: cp it and chmod 600), start again"
-        )
-    return info
-
-
 def _close(connection: sqlite3.Connection, folder_fd: int) -> None:
     try:
         connection.close()
@@ -192,16 +136,24 @@ class QueueStore:
         self.migrated_legacy = 0
 
     @classmethod
-    def open(cls, course_root: Path, assignment: str, *, create: bool = True) -> QueueStore | None:
-        """Open ``assignment``'s queue, creating it with ``create``; None if there is none."""
+    def open(
+        cls, course_root: Path, assignment: str, *, create: bool = True, read_only: bool = False
+    ) -> QueueStore | None:
+        """Open ``assignment``'s queue, creating it with ``create``; None if there is none.
+
+        ``read_only`` opens an existing queue to read it (SQLite's ``mode=ro``, and
+        ``query_only``): nothing is created, upgraded or migrated, and a queue of another
+        schema is refused until its watcher has upgraded it.
+        """
+        create = create and not read_only
         folder = queue_folder(Path(course_root), assignment)
-        fd = os.open(course_root, _FOLDER_FLAGS & ~os.O_NOFOLLOW)  # the root may be a link
+        fd = os.open(course_root, FOLDER_FLAGS & ~os.O_NOFOLLOW)  # the root may be a link
         parts = folder.relative_to(course_root).parts
         try:
             for depth, part in enumerate(parts):
                 where = Path(course_root, *parts[: depth + 1])
                 mode = 0o755 if depth == 0 else 0o700  # grader/ is shared with state.py
-                parent, fd = fd, _private_folder(fd, part, where, create=create, mode=mode)
+                parent, fd = fd, private_folder(fd, part, where, create=create, mode=mode)
                 os.close(parent)
         except FileNotFoundError:
             os.close(fd)
@@ -209,19 +161,24 @@ class QueueStore:
         except BaseException:
             os.close(fd)
             raise
-        return cls._connect(folder, fd, create=create)
+        return cls._connect(folder, fd, create=create, read_only=read_only)
 
     @classmethod
-    def _connect(cls, folder: Path, fd: int, *, create: bool) -> QueueStore | None:
+    def _connect(cls, folder: Path, fd: int, *, create: bool, read_only: bool) -> QueueStore | None:
         """Open the database in the checked folder ``fd`` (owned from here on: closed on error)."""
         try:
-            checked = cls._check_files(folder, fd, create=create)
+            checked = cls._check_files(folder, fd, create=create, read_only=read_only)
             if checked is None:
                 os.close(fd)
                 return None
+            path = folder / DATABASE
             # One thread at a time uses a store; the garbage collector may close it in another.
             connection = sqlite3.connect(
-                folder / DATABASE, isolation_level=None, timeout=30, check_same_thread=False
+                f"{path.as_uri()}?mode=ro" if read_only else path,
+                isolation_level=None,
+                timeout=30,
+                check_same_thread=False,
+                uri=read_only,
             )
         except BaseException:
             os.close(fd)
@@ -232,28 +189,33 @@ class QueueStore:
             now = os.stat(folder / DATABASE, follow_symlinks=False)
             if (now.st_dev, now.st_ino) != (checked.st_dev, checked.st_ino):
                 raise WatchError(f"{folder / DATABASE} was replaced while it was opened")
-            store._prepare()
-            if _check_private_file(fd, LEGACY_QUEUE, folder) is not None:
-                store._migrate()
+            if read_only:
+                store._check_readable()
+            else:
+                store._prepare()
+                if check_private_file(fd, LEGACY_QUEUE, folder) is not None:
+                    store._migrate()
         except BaseException:
             store.close()
             raise
         return store
 
     @staticmethod
-    def _check_files(folder: Path, fd: int, *, create: bool) -> os.stat_result | None:
+    def _check_files(
+        folder: Path, fd: int, *, create: bool, read_only: bool = False
+    ) -> os.stat_result | None:
         """Check the database and its journals; create the database (0600) with ``create``.
 
         Returns the database's ``lstat``, or None when there is none to open.
         """
         for suffix in _JOURNALS:
-            _check_private_file(fd, DATABASE + suffix, folder)
-        legacy = _check_private_file(fd, LEGACY_QUEUE, folder)
-        if _check_private_file(fd, DATABASE, folder) is None:
-            if not create and legacy is None:
+            check_private_file(fd, DATABASE + suffix, folder)
+        legacy = check_private_file(fd, LEGACY_QUEUE, folder)
+        if check_private_file(fd, DATABASE, folder) is None:
+            if read_only or (not create and legacy is None):
                 return None
             os.close(os.open(DATABASE, _FILE_FLAGS | os.O_CREAT | os.O_EXCL, 0o600, dir_fd=fd))
-        return _check_private_file(fd, DATABASE, folder)
+        return check_private_file(fd, DATABASE, folder)
 
     def close(self) -> None:
         """Close the database and the folder."""
@@ -276,6 +238,17 @@ class QueueStore:
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
             raise
+
+    def _check_readable(self) -> None:
+        """Make this connection read-only and check the queue's schema is this version's."""
+        self._db.execute("PRAGMA trusted_schema = OFF")
+        self._db.execute("PRAGMA query_only = ON")
+        (version,) = self._db.execute("PRAGMA user_version").fetchone()
+        if version != _SCHEMA_VERSION:
+            raise WatchError(
+                f"{self.folder / DATABASE} has schema {version}, not {_SCHEMA_VERSION}: its "
+                "watcher upgrades it when it starts (an nn-autograde of the same version)"
+            )
 
     def _prepare(self) -> None:
         """Set this connection's safety settings; create the tables in a new database."""
@@ -427,9 +400,12 @@ class QueueStore:
             os.close(fd)
 
 
-def read_queue(course_root: Path, assignment: str) -> list[Entry]:
-    """Return ``assignment``'s queue in the order seen ([] when no watcher ever ran)."""
-    store = QueueStore.open(Path(course_root), assignment, create=False)
+def read_queue(course_root: Path, assignment: str, *, read_only: bool = False) -> list[Entry]:
+    """Return ``assignment``'s queue in the order seen ([] when no watcher ever ran).
+
+    ``read_only``: see :meth:`QueueStore.open` (the status page reads so).
+    """
+    store = QueueStore.open(Path(course_root), assignment, create=False, read_only=read_only)
     if store is None:
         return []
     with store:

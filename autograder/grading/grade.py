@@ -17,10 +17,7 @@ The driver (this process) is the only writer of the gradebook and of ``autograde
 
 :func:`grade` runs these steps for one :class:`~autograder.grading.options.GradingOptions`
 (the command's, :mod:`autograder.grading.app`); :func:`grade_assignment` is the same with
-keyword arguments, for the watcher and scripts. The watcher and the hub also reach, through
-this module, the plan (:func:`make_plan`, :class:`Plan`, :func:`course_directory`,
-:func:`open_gradebook`, :func:`load_config`, :class:`GradingSetupError`), :class:`Outcome` and
-the readers of submitted files (:mod:`autograder.grading.submitted`).
+keyword arguments, for the watcher and scripts.
 """
 
 from __future__ import annotations
@@ -37,23 +34,16 @@ from traitlets.config import Config
 from autograder.grading import execute, report, sandbox
 from autograder.grading.limits import GradingLimits, Limits
 from autograder.grading.options import GradingOptions, default_workers
-
-# Re-exported for the watcher and the hub (see above).
-from autograder.grading.planning import GradingSetupError as GradingSetupError
-from autograder.grading.planning import Plan as Plan
-from autograder.grading.planning import Submission, find_submissions, read_state
-from autograder.grading.planning import course_directory as course_directory
-from autograder.grading.planning import load_config as load_config
-from autograder.grading.planning import make_plan as make_plan
-from autograder.grading.planning import open_gradebook as open_gradebook
+from autograder.grading.planning import (
+    Plan,
+    Submission,
+    find_submissions,
+    load_config,
+    make_plan,
+    read_state,
+)
 from autograder.grading.preparation import Prepared, prepare
-from autograder.grading.recording import Outcome as Outcome
-from autograder.grading.recording import record, recorded_outcomes
-from autograder.grading.submitted import MAX_NOTEBOOK_BYTES as MAX_NOTEBOOK_BYTES
-from autograder.grading.submitted import SubmittedFileError as SubmittedFileError
-from autograder.grading.submitted import TooLarge as TooLarge
-from autograder.grading.submitted import read_secret as read_secret
-from autograder.grading.submitted import read_submitted_at as read_submitted_at
+from autograder.grading.recording import Outcome, record, recorded_outcomes
 from autograder.kernel.protocol import Status
 
 if TYPE_CHECKING:

@@ -40,9 +40,6 @@ from jupyter_client.manager import AsyncKernelManager
 from traitlets import List, Unicode
 
 from autograder import notebooks
-
-# Read as sandbox.GradingLimits by the watcher (grading/watch/loop.py).
-from autograder.grading.limits import GradingLimits as GradingLimits
 from autograder.grading.limits import Limits
 from autograder.grading.workspace import Workspace
 from autograder.kernel.protocol import MODEL_FILE, MODEL_FILE_ENV

@@ -49,10 +49,10 @@ def apply(plan: GradebookPlan) -> list[str]:
     from nbgrader.api import Gradebook, MissingEntry
     from sqlalchemy.exc import SAWarning
 
-    from autograder.grading import grade
+    from autograder.grading import planning
 
-    config = grade.load_config(Path(plan.course_root))
-    db_url = grade.course_directory(config, "").db_url
+    config = planning.load_config(Path(plan.course_root))
+    db_url = planning.course_directory(config, "").db_url
     said = []
     with warnings.catch_warnings(), Gradebook(db_url, plan.course_id) as gb:
         warnings.simplefilter("ignore", SAWarning)

@@ -97,13 +97,13 @@ def open_log(course_root: Path, assignment: str) -> int:
 
 def released(course_root: Path, assignment: str, inbound: Path) -> bool:
     """Whether the watcher can start: the assignment is generated and released."""
-    from autograder.grading import grade
+    from autograder.grading import planning
 
     if not inbound.is_dir():
         return False
     try:
-        grade.make_plan(course_root=course_root, assignment=assignment)
-    except grade.GradingSetupError:
+        planning.make_plan(course_root=course_root, assignment=assignment)
+    except planning.GradingSetupError:
         return False
     return True
 

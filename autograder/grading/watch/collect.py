@@ -3,7 +3,7 @@
 The inbound folder is opened once without following a link and must still be the folder
 scanned (same device and inode, same owner); the notebook and ``submission_secret.txt`` are
 then opened *in that open folder* (``dir_fd``), without following links or blocking on a
-FIFO, checked (regular files, at most ``grade.MAX_NOTEBOOK_BYTES``) and read through their
+FIFO, checked (regular files, at most ``submitted.MAX_NOTEBOOK_BYTES``) and read through their
 descriptors; change times come from those descriptors too. Nothing is opened by path a
 second time, so a folder swapped for a link to a classmate's folder or to the solutions
 after its check is never read. Collected are only the notebook, its timestamp (as nbgrader's
@@ -31,7 +31,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.grading import grade
+from autograder.grading import submitted
 from autograder.grading.watch.admission import Refused, describe, open_folder
 from autograder.grading.watch.entries import Entry
 from autograder.grading.watch.settings import Watch
@@ -103,14 +103,14 @@ class Collector:
         """
         name = self.notebook
         try:
-            data, info = grade.read_submitted_at(name, grade.MAX_NOTEBOOK_BYTES, dir_fd=fd)
+            data, info = submitted.read_submitted_at(name, submitted.MAX_NOTEBOOK_BYTES, dir_fd=fd)
         except FileNotFoundError as err:
             raise Refused(f"it holds no {name} ({_listing(fd)})", incomplete=True) from err
-        except grade.TooLarge as err:
+        except submitted.TooLarge as err:
             raise Refused(
-                f"{name} is larger than {grade.MAX_NOTEBOOK_BYTES // 1024**2} MiB"
+                f"{name} is larger than {submitted.MAX_NOTEBOOK_BYTES // 1024**2} MiB"
             ) from err
-        except grade.SubmittedFileError as err:
+        except submitted.SubmittedFileError as err:
             raise Refused(f"{name} cannot be read: {err}") from err
         try:
             nb = nbformat.reads(data.decode("utf-8"), as_version=4)
@@ -122,8 +122,8 @@ class Collector:
                 f"{name} is not a notebook of {self.assignment}: none of its graded cells is there"
             )
         try:
-            secret = grade.read_secret(dir_fd=fd, strict=True) or ""
-        except grade.SubmittedFileError as err:
+            secret = submitted.read_secret(dir_fd=fd, strict=True) or ""
+        except submitted.SubmittedFileError as err:
             raise Refused(f"{err} (nbgrader submit writes a small regular file)") from err
         return data, secret, info.st_ctime
 

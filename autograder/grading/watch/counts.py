@@ -35,7 +35,7 @@ from pathlib import Path
 from nbgrader.api import MissingEntry
 from sqlalchemy.exc import SAWarning
 
-from autograder.grading import deadline, grade
+from autograder.grading import deadline, planning, recording
 from autograder.grading.watch import collect
 from autograder.grading.watch.entries import Entry, QueueState
 from autograder.grading.watch.settings import COUNTS_LATEST, Watch
@@ -73,10 +73,10 @@ class Kept:
     on_time: bool
 
 
-def graded(plan: grade.Plan, student: str) -> Graded | None:
+def graded(plan: planning.Plan, student: str) -> Graded | None:
     """Return ``student``'s submission as the gradebook holds it, or None if it has none."""
-    coursedir = grade.course_directory(plan.config, plan.assignment)
-    with warnings.catch_warnings(), grade.open_gradebook(coursedir) as gb:
+    coursedir = planning.course_directory(plan.config, plan.assignment)
+    with warnings.catch_warnings(), planning.open_gradebook(coursedir) as gb:
         warnings.simplefilter("ignore", SAWarning)
         try:
             submission = gb.find_submission(plan.assignment, student)
@@ -124,7 +124,7 @@ class Keeper:
         self,
         *,
         settings: Watch,
-        plan: grade.Plan,
+        plan: planning.Plan,
         folder: Path,
         submitted_folder: Callable[[str], Path],
         log: Callable[[str], None],
@@ -296,7 +296,7 @@ class Keeper:
                 shutil.copyfile(source / name, new / name, follow_symlinks=False)
         collect.replace_folder(new, dest)
 
-    def restored(self, student: str, outcome: grade.Outcome | None) -> bool:
+    def restored(self, student: str, outcome: recording.Outcome | None) -> bool:
         """Finish a restore after its grading: True (and the copy removed) if it was graded."""
         if outcome is None or outcome.status == Status.GRADING_ERROR:
             reason = outcome.reason if outcome is not None else "the grading did not finish"

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING
 from nbgrader.exchange import ExchangeFactory
 from traitlets.config import Config
 
-from autograder.grading import deadline, grade, sandbox
+from autograder.grading import deadline, grade, planning, recording, sandbox
+from autograder.grading.limits import GradingLimits
 from autograder.grading.watch.admission import Admission
 from autograder.grading.watch.collect import Collector, StillWriting
 from autograder.grading.watch.counts import Keeper, by_student
@@ -66,7 +67,7 @@ class Watcher:
         self.course_root = Path(course_root).resolve()
         self.assignment = assignment
         self.overrides = config or Config()
-        self.plan = grade.make_plan(
+        self.plan = planning.make_plan(
             course_root=self.course_root, assignment=assignment, overrides=self.overrides
         )
         self.config: Config = self.plan.config
@@ -75,7 +76,7 @@ class Watcher:
         self.sandboxed = sandboxed
         self.clock = clock
         self._log = log
-        self.coursedir = grade.course_directory(self.config, assignment)
+        self.coursedir = planning.course_directory(self.config, assignment)
         course_id = str(self.coursedir.course_id)
         if not course_id:
             raise WatchError(
@@ -217,9 +218,9 @@ class Watcher:
         self,
         *,
         workers: int,
-        on_result: Callable[[grade.Outcome], None] | None = None,
+        on_result: Callable[[recording.Outcome], None] | None = None,
         student: str | None = None,
-    ) -> list[grade.Outcome]:
+    ) -> list[recording.Outcome]:
         """Run the grading command on ``submitted/`` (one student's, with ``student``)."""
         try:
             return grade.grade_assignment(
@@ -274,7 +275,7 @@ class Watcher:
         self.save()
         return grading, postponed
 
-    def _record(self, grading: dict[str, Entry], outcome: grade.Outcome) -> None:
+    def _record(self, grading: dict[str, Entry], outcome: recording.Outcome) -> None:
         """Record a finished grading, release its feedback and save (one transaction)."""
         entry = grading.get(outcome.student)
         if entry is None or outcome.status == Status.GRADING_ERROR:
@@ -296,7 +297,7 @@ class Watcher:
         )
         self.save()
 
-    def _settle(self, grading: dict[str, Entry], rows: list[grade.Outcome]) -> None:
+    def _settle(self, grading: dict[str, Entry], rows: list[recording.Outcome]) -> None:
         """Retry, or fail after ``max_attempts``, the gradings that ended without a result."""
         by_student = {row.student: row for row in rows}
         for student, entry in grading.items():
@@ -353,7 +354,7 @@ class Watcher:
     def run(self, *, once: bool = False, poll: float | None = None) -> list[Entry]:
         """Watch until interrupted, or with ``once`` until nothing is left to grade now."""
         workers = self.settings.workers or os.cpu_count() or 1
-        limits = sandbox.GradingLimits(config=self.config).limits(workers=workers)
+        limits = GradingLimits(config=self.config).limits(workers=workers)
         sandbox.check_available(limits, sandboxed=self.sandboxed)
         pause = self.settings.poll_interval if poll is None else poll
         with (

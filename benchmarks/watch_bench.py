@@ -8,6 +8,11 @@ the time from the end of its ``nbgrader submit`` to the moment its feedback page
 exchange (where ``nbgrader fetch_feedback`` finds it). Printed with p50 and p95 beside the
 floor: a plain kernel that starts, imports TensorFlow and runs the graded cells, serially.
 
+Each latency is broken down into the watcher's stages (``watch.STAGES``: wait, collect,
+grade, feedback, release), from the times the watcher records in its queue at the end of
+each (read with ``nn-autograde queue --json``); what they leave of the latency (the
+benchmark's own look for the page, clocks) is printed as "unaccounted".
+
     .venv/bin/python benchmarks/watch_bench.py --single 3 --burst 30
 """
 
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import datetime
 import importlib.util
 import json
 import os
@@ -30,6 +36,7 @@ from nbgrader.utils import notebook_hash
 
 from autograder.grading import execute, preparation
 from autograder.grading.limits import Limits
+from autograder.grading.watch import STAGES
 from autograder.kernel.protocol import Status
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -84,12 +91,20 @@ def _feedback_page(course: Path, student: str) -> Path:
     return ws.exchange_of(course) / ws.COURSE_ID / "feedback" / f"{digest}.html"
 
 
-def submit_and_wait(course: Path, students: list[str], nb, *, timeout: float) -> list[float]:
-    """Submit ``nb`` as each of ``students`` at once; return each one's latency in seconds."""
-    submitted = {}
+Submitted = dict[str, tuple[float, datetime.datetime]]
+
+
+def submit_and_wait(course: Path, students: list[str], nb, *, timeout: float) -> Submitted:
+    """Submit ``nb`` as each of ``students`` at once; return each one's latency and submit end.
+
+    Latencies are seconds (monotonic clock); the end of each ``nbgrader submit`` is aware UTC
+    wall-clock time, which the watcher's queue records its stage ends in too.
+    """
+    submitted, ended = {}, {}
     for student in students:
         ws.submit(course, student, nb, ASSIGNMENT)
         submitted[student] = time.monotonic()
+        ended[student] = datetime.datetime.now(datetime.timezone.utc)
     pages = {s: _feedback_page(course, s) for s in students}
     latency: dict[str, float] = {}
     end = time.monotonic() + timeout
@@ -101,7 +116,67 @@ def submit_and_wait(course: Path, students: list[str], nb, *, timeout: float) ->
     missing = sorted(set(students) - set(latency))
     if missing:
         raise RuntimeError(f"no feedback within {timeout:.0f} s for {missing}")
-    return [latency[s] for s in students]
+    return {s: (latency[s], ended[s]) for s in students}
+
+
+def read_queue(course: Path, env: dict[str, str]) -> dict[str, dict]:
+    """Return each student's queue entry, as ``nn-autograde queue --json`` prints it."""
+    shown = subprocess.run(
+        [sys.executable, "-m", "autograder", "queue", ASSIGNMENT, "--json"],
+        cwd=course,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return {entry["student"]: entry for entry in map(json.loads, shown.splitlines())}
+
+
+def stage_seconds(latency: float, ended: datetime.datetime, entry: dict) -> dict[str, float]:
+    """Return the seconds of each stage of one submission, and what they leave unaccounted."""
+    seconds, start = {}, ended
+    for stage, field in STAGES.items():
+        if not entry.get(field):
+            raise RuntimeError(f"{entry['student']}: the queue has no {field}: {entry}")
+        end = datetime.datetime.fromisoformat(entry[field])
+        seconds[stage], start = (end - start).total_seconds(), end
+    seconds["unaccounted"] = latency - sum(seconds.values())
+    return seconds
+
+
+def summarize(submitted: Submitted, queue: dict[str, dict]) -> dict:
+    """Return p50/p95 of the latency and of each stage, with each stage's mean share of it."""
+    latencies = [latency for latency, _ in submitted.values()]
+    rows = [stage_seconds(*submitted[s], queue[s]) for s in submitted]
+    stages = {}
+    for stage in [*STAGES, "unaccounted"]:
+        values = [row[stage] for row in rows]
+        shares = [row[stage] / latency for row, latency in zip(rows, latencies, strict=True)]
+        stages[stage] = {
+            "p50_s": percentile(values, 0.5),
+            "p95_s": percentile(values, 0.95),
+            "mean_share": statistics.fmean(shares),
+        }
+    return {
+        "n": len(latencies),
+        "p50_s": percentile(latencies, 0.5),
+        "p95_s": percentile(latencies, 0.95),
+        "stages": stages,
+    }
+
+
+def print_figures(name: str, row: dict, floor_s: float) -> None:
+    """Print one group's latency against the floor, and its stages."""
+    print(
+        f"{name:12s} submit -> feedback: p50 {row['p50_s']:6.1f} s  p95 {row['p95_s']:6.1f} s"
+        f"  (= {row['p50_s'] / floor_s:.1f} / {row['p95_s'] / floor_s:.1f} x floor)"
+    )
+    print(f"  {'stage':12s} {'p50 s':>8s} {'p95 s':>8s} {'mean share':>11s}")
+    for stage, figures in row["stages"].items():
+        print(
+            f"  {stage:12s} {figures['p50_s']:8.2f} {figures['p95_s']:8.2f}"
+            f" {figures['mean_share']:10.1%}"
+        )
 
 
 def run_benchmark(*, single: int, burst: int, floor_samples: int, json_path: str | None) -> dict:
@@ -126,13 +201,14 @@ def run_benchmark(*, single: int, burst: int, floor_samples: int, json_path: str
         )
         try:
             time.sleep(5)
-            one = []
+            one: Submitted = {}
             for k in range(single):
-                one += submit_and_wait(course, [f"single{k}"], nb, timeout=900)
-                print(f"1 student, round {k + 1}: {one[-1]:.1f} s", flush=True)
+                one |= submit_and_wait(course, [f"single{k}"], nb, timeout=900)
+                print(f"1 student, round {k + 1}: {one[f'single{k}'][0]:.1f} s", flush=True)
             many = submit_and_wait(
                 course, [f"burst{k:02d}" for k in range(burst)], nb, timeout=3600
             )
+            queue = read_queue(course, env)
         finally:
             os.killpg(watcher.pid, 2)
             watcher.wait(timeout=60)
@@ -140,14 +216,11 @@ def run_benchmark(*, single: int, burst: int, floor_samples: int, json_path: str
     figures = {
         "cores": os.cpu_count(),
         "floor_s": round(floor_s, 1),
-        "single": {"n": len(one), "p50_s": percentile(one, 0.5), "p95_s": percentile(one, 0.95)},
-        "burst": {"n": burst, "p50_s": percentile(many, 0.5), "p95_s": percentile(many, 0.95)},
+        "single": summarize(one, queue),
+        "burst": summarize(many, queue),
     }
     for name, row in (("1 student", figures["single"]), (f"{burst} students", figures["burst"])):
-        print(
-            f"{name:12s} submit -> feedback: p50 {row['p50_s']:6.1f} s  p95 {row['p95_s']:6.1f} s"
-            f"  (= {row['p50_s'] / floor_s:.1f} / {row['p95_s'] / floor_s:.1f} x floor)"
-        )
+        print_figures(name, row, floor_s)
     if json_path:
         Path(json_path).write_text(json.dumps(figures, indent=1))
     return figures

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -11,9 +13,66 @@ import pytest
 # Unit tests draw off-screen; notebooks choose their own backend in their kernel.
 matplotlib.use("Agg")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# absl's log handler (TensorFlow's) writes to the sys.stderr of the moment absl is imported,
+# which under pytest is pytest's capture; an nbgrader app configuring logging later closes
+# every handler, and absl's closes its stream, pytest's capture with it. Point it at the real
+# stderr, which absl never closes (pytest still captures what reaches file descriptor 2).
+with contextlib.suppress(ImportError):
+    from absl import logging as absl_logging
+
+    absl_logging.get_absl_handler().python_handler.stream = sys.__stderr__
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LABS = sorted((REPO_ROOT / "labs").glob("*.ipynb"))
+
+#: Test files that share something expensive or exclusive run in one pytest-xdist worker (one
+#: group, see ``pytest_xdist_make_scheduler``), so that a session fixture is built once and two
+#: hubs of the same class never run at once; every other file is a group of its own, so that
+#: its module fixtures are built once.
+SHARED_GROUPS = {
+    "readme-course": ("test_autograder_end_to_end.py", "test_grade_nbgrader_parity.py"),
+    "class-hub": ("browser/test_class_hub.py", "test_hub_services.py", "test_hub_students_env.py"),
+    "feedback-course": ("test_feedback_course.py", "browser/test_feedback_browser.py"),
+    "jupyterlab": ("browser/test_notebooks_in_jupyterlab.py", "browser/test_harness.py"),
+    "executed-notebooks": (
+        "test_notebooks.py",
+        "test_assignment.py",
+        *(
+            p.relative_to(Path(__file__).parent).as_posix()
+            for p in Path(__file__).parent.glob("test_lab_*.py")
+        ),
+    ),
+}
+#: The longest groups go first, so that no worker is left alone with one of them at the end.
+LONGEST_FIRST = ("readme-course", "class-hub", "executed-notebooks", "jupyterlab")
+_GROUP_OF = {name: group for group, names in SHARED_GROUPS.items() for name in names}
+
+
+def _group(path: str) -> str:
+    """Return the group of the test file ``path`` (relative to tests/): shared, or its own."""
+    return _GROUP_OF.get(path, path)
+
+
+def _file(item) -> str:
+    return Path(item.fspath).relative_to(Path(__file__).parent).as_posix()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Run the longest groups first; the order within each group stays."""
+    rank = {name: k for k, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(_group(_file(item)), len(rank)))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """Send each group of test files to one worker, groups in collection order."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _group(nodeid.split("::", 1)[0].removeprefix("tests/"))
+
+    return GroupScheduling(config, log)
 
 
 @pytest.fixture(scope="session")
@@ -101,3 +160,11 @@ def count_png_outputs(nb) -> int:
     return sum(
         "image/png" in out.get("data", {}) for cell in nb.cells for out in cell.get("outputs", [])
     )
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config):
+    """Run two workers (one on a one-core machine) unless PYTEST_XDIST_AUTO_NUM_WORKERS says."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None  # pytest-xdist reads it
+    return min(2, os.cpu_count() or 1)

@@ -10,6 +10,7 @@ without a login, a classmate's rows, markup in a reason.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import datetime
 import html
 import re
@@ -167,7 +168,10 @@ def _get(app, path: str = PREFIX, headers: dict[str, str] | None = None) -> HTTP
             client.close()
             server.stop()
 
-    return asyncio.run(fetch())
+    # In a thread of its own: while the browser tests' Chromium lives (a session fixture),
+    # Playwright's sync API keeps an event loop running in this one, and asyncio.run refuses.
+    with concurrent.futures.ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, fetch()).result()
 
 
 def _as(token: str) -> dict[str, str]:

@@ -99,7 +99,7 @@ def test_queue_records_times_and_prints_as_json_lines(course):
     ).stdout
     (entry,) = [json.loads(line) for line in shown.splitlines()]
     assert entry["state"] == "done" and entry["status"] == "ok" and entry["feedback"] == "full"
-    for key in ("seen_at", "started_at", "finished_at", "timestamp"):
+    for key in ("seen_at", *watch.STAGES.values(), "finished_at", "timestamp"):
         assert datetime.datetime.fromisoformat(entry[key]).tzinfo is not None
     assert watch.queue_path(course, ws.MINI).stat().st_mode & 0o777 == 0o600
     assert watch.queue_path(course, ws.MINI).parent.stat().st_mode & 0o777 == 0o700

@@ -153,11 +153,10 @@ def test_a_queue_of_the_version_before_counts_is_upgraded_in_place(tmp_path):
     folder.mkdir(parents=True)
     path = folder / "queue.sqlite"
     os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-    old_schema = watch_store._SCHEMA.replace(
-        "    inode INTEGER,\n    counts INTEGER,\n    counting TEXT NOT NULL DEFAULT ''\n",
-        "    inode INTEGER\n",
-    )
-    assert "counting" not in old_schema
+    later = re.search(r",\n    counts INTEGER,.*?\n\);", watch_store._SCHEMA, re.DOTALL)
+    assert later is not None
+    old_schema = watch_store._SCHEMA.replace(later.group(), "\n);")  # columns up to inode
+    assert "counting" not in old_schema and "CREATE TABLE IF NOT EXISTS heartbeat" in old_schema
     with sqlite3.connect(path) as db:
         db.executescript(old_schema)
         db.execute(

@@ -166,10 +166,9 @@ def test_a_json_lines_queue_of_an_earlier_version_is_moved_in_once(tmp_path):
     entries = store.load()
     store.close()
 
-    assert [watch.entry_json(e) for e in entries] == [
-        {**old, "counts": None, "counting": ""},
-        {**waiting, "counts": None, "counting": ""},
-    ]
+    stages = ("collected_at", "graded_at", "feedback_at", "released_at")  # added later, too
+    added = {"counts": None, "counting": "", **dict.fromkeys(stages)}
+    assert [watch.entry_json(e) for e in entries] == [{**old, **added}, {**waiting, **added}]
     assert (store.migrated_legacy, store.skipped_legacy) == (2, 1)
     assert not (folder / "queue.jsonl").exists()
     assert (folder / "queue.jsonl.migrated").read_text() == text

@@ -9,8 +9,10 @@ naive softmax of the sample submissions), validate and submit it there; the watc
 both; each student fetches their feedback, reads their own score there and on the hub's
 status page, and cannot read the other's.
 The instructor's Formgrader, opened from the menu, lists the submissions by name and takes a
-comment; the exports list every student by name; the hub restarts and its watcher grades the
-next submission by itself; a third within the hour waits for the hourly limit (2 in the
+comment; the exports list every student by name; the instructor sets the due date to now with
+a zero late penalty, the hub restarts and its watcher grades the next, late submission by
+itself, which does not replace the on-time grade (the queue and the status page say why, the
+export keeps the full score); a third within the hour waits for the hourly limit (2 in the
 course settings written before the start), and the status page says until when. A screenshot
 of each step is kept in tests/browser/screenshots/hub/.
 """
@@ -112,6 +114,27 @@ STATUS_PAGE = f"/services/{STATUS_SERVICE}/"
 
 def expected_score(sample: str) -> float:
     return sum(make_submissions.expected_scores()[sample].values())
+
+
+def late_settings(due: datetime.datetime) -> str:
+    """Return the course settings once ``due`` has passed: a late submission scores 0."""
+    return (
+        f'max_graded_per_hour = {HOURLY_LIMIT}\nlate_penalty = "zero"\n'
+        f"[assignments.{ASSIGNMENT}]\ndue = {due:%Y-%m-%dT%H:%M:%SZ}\n"
+    )
+
+
+def exported_score(hub: ClassHub, instructor: str, export_block: str, student: str) -> float:
+    """Run the exports as the instructor; return ``student``'s score (after any penalty)."""
+    exported = hub.run_as(instructor, export_block)
+    assert exported.returncode == 0, exported.stdout + exported.stderr
+    with (hub.layout.course_root / "grades.csv").open(encoding="utf-8") as rows:
+        (score,) = [
+            float(row["score"])
+            for row in csv.DictReader(rows)
+            if row["assignment"] == ASSIGNMENT and row["student_id"] == student
+        ]
+    return score
 
 
 @pytest.fixture(scope="module")
@@ -604,8 +627,14 @@ def test_a_class_submits_and_reads_its_feedback_on_the_hub(hub, browser):
         assert moodle[name] == student.email
     lap("exported")
 
-    # The hub restarts mid-term; its watcher service comes back by itself and grades the next
-    # submission (the solver's, handed in from their terminal) with nobody touching it.
+    # The due date passes: the instructor sets it to now, with the harshest late penalty, in
+    # their course settings; the hub restarts mid-term and its watcher service comes back by
+    # itself and grades the next submission (the solver's, handed in from their terminal, now
+    # late) with nobody touching it. Under the default rule the late 0 does not replace the
+    # on-time full score, and the queue says why.
+    due = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    settings_path = hub.layout.course_root / SETTINGS_FILE
+    settings_path.write_text(late_settings(due), encoding="utf-8")  # still the instructor's file
     before = {e["id"] for e in queue(hub)}
     assert hub.stop() == [], "class processes outlived the hub"
     assert not hub.watchers(ASSIGNMENT)
@@ -618,9 +647,14 @@ def test_a_class_submits_and_reads_its_feedback_on_the_hub(hub, browser):
     while not [e for e in queue(hub) if e["id"] not in before and e["state"] == "done"]:
         assert time.monotonic() < deadline, f"not graded after the restart: {queue(hub)}"
         time.sleep(3)
-    (entry,) = [e for e in queue(hub) if e["id"] not in before]
-    assert (entry["student"], entry["score"]) == (solver, expected_score(SOLVED)), entry
-    lap("graded after the restart")
+    (late,) = [e for e in queue(hub) if e["id"] not in before]
+    assert late["student"] == solver, late
+    assert late["counts"] is False, late
+    full = f"{expected_score(SOLVED):g}/{expected_score(SOLVED):g}"
+    assert late["counting"].startswith("late by "), late
+    assert f"scored 0/{expected_score(SOLVED):g} after the penalty" in late["counting"], late
+    assert f"not above the on-time {full} of the submission of" in late["counting"], late
+    lap("graded late after the restart")
 
     # A third submission within the hour is over the limit: it waits, and the solver's status
     # page (the browser still logged in to the restarted hub) says until when.
@@ -636,8 +670,17 @@ def test_a_class_submits_and_reads_its_feedback_on_the_hub(hub, browser):
     assert (
         f"held by the hourly limit (at most {HOURLY_LIMIT} graded per hour) until {until:%H:%M} UTC"
     ) in shown, shown
+    assert f"does not count: {late['counting']}" in shown, shown  # the late one, and why
     students[solver].close()
     lap("held by the hourly limit")
+
+    # The gradebook keeps the on-time full score (the watcher puts that submission back once
+    # the late one is graded): the export says so.
+    deadline = time.monotonic() + FEEDBACK_S
+    while (kept := exported_score(hub, instructor, export_block, solver)) != expected_score(SOLVED):
+        assert time.monotonic() < deadline, f"the export says {kept} for {solver}"
+        time.sleep(3)
+    lap("on-time grade kept")
     print(
         "class hub, seconds since the start: "
         + ", ".join(f"{k} {v:.0f}" for k, v in timings.items())

@@ -32,7 +32,14 @@ counted twice. A lock file keeps a second watcher of the same assignment from st
 """
 
 from autograder.grading.watch.admission import STUDENT_ID, split_inbound_name
-from autograder.grading.watch.entries import Entry, EntryJson, Heartbeat, QueueState, entry_json
+from autograder.grading.watch.entries import (
+    STAGES,
+    Entry,
+    EntryJson,
+    Heartbeat,
+    QueueState,
+    entry_json,
+)
 from autograder.grading.watch.heartbeat import (
     WatcherJson,
     WatcherState,
@@ -46,6 +53,7 @@ from autograder.grading.watch.show import format_queue, format_watcher, summary
 from autograder.grading.watch.store import QueueStore, queue_path, read_queue
 
 __all__ = [
+    "STAGES",
     "STUDENT_ID",
     "Entry",
     "EntryJson",

@@ -2,7 +2,9 @@
 
 Times are aware UTC ``datetime``s here and ISO text in the database and in
 ``nn-autograde queue --json`` (:class:`EntryJson`); statuses are the enums of the grading
-command (:class:`~autograder.kernel.protocol.Status`) and of this module.
+command (:class:`~autograder.kernel.protocol.Status`) and of this module. The times an
+entry records at the end of each of its :data:`STAGES` break the latency from submit to
+feedback down (``benchmarks/watch_bench.py``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,17 @@ class QueueState(protocol.Code):
     FAILED = "failed"  # not graded: the reason says why
     SUPERSEDED = "superseded"  # a later submission of the same student was graded instead
 
+
+#: A graded submission's stages, in order, each with the Entry time that ends it: waiting
+#: (polling, queueing) until collecting starts, the copy into ``submitted/``, the grading
+#: run, generating its feedback page, and putting that into the exchange.
+STAGES = {
+    "wait": "started_at",
+    "collect": "collected_at",
+    "grade": "graded_at",
+    "feedback": "feedback_at",
+    "release": "released_at",
+}
 
 #: How a grading ends when nothing went wrong (``unchanged``: graded before, same result).
 CLEAN_ENDS = frozenset({Status.OK, Status.UNCHANGED})
@@ -52,6 +65,10 @@ class Entry:
     inode: int | None = None
     counts: bool | None = None  # whether this graded submission is the one the grade keeps
     counting: str = ""  # why it counts or not (Watch.counts), for the queue and its feedback
+    collected_at: datetime.datetime | None = None  # copied into submitted/
+    graded_at: datetime.datetime | None = None  # its grading's result arrived
+    feedback_at: datetime.datetime | None = None  # its latest feedback page was generated
+    released_at: datetime.datetime | None = None  # ... and put into the exchange
 
     def finish(self, to: QueueState, reason: str, at: datetime.datetime) -> None:
         """End this submission's time in the queue as ``to``, with ``reason``."""
@@ -138,6 +155,10 @@ def entry_from(data: dict[str, object]) -> Entry:
         inode=_integer(data.get("inode")),
         counts=_flag(data.get("counts")),
         counting=str(text["counting"] or ""),
+        collected_at=parse_time(data.get("collected_at")),
+        graded_at=parse_time(data.get("graded_at")),
+        feedback_at=parse_time(data.get("feedback_at")),
+        released_at=parse_time(data.get("released_at")),
     )
 
 
@@ -162,6 +183,10 @@ class EntryJson(TypedDict):
     inode: int | None
     counts: bool | None  # whether the grade keeps this submission (None: not graded yet)
     counting: str  # why it counts or not
+    collected_at: str | None
+    graded_at: str | None
+    feedback_at: str | None
+    released_at: str | None
 
 
 def entry_json(entry: Entry) -> EntryJson:
@@ -185,4 +210,8 @@ def entry_json(entry: Entry) -> EntryJson:
         inode=entry.inode,
         counts=entry.counts,
         counting=entry.counting,
+        collected_at=iso(entry.collected_at),
+        graded_at=iso(entry.graded_at),
+        feedback_at=iso(entry.feedback_at),
+        released_at=iso(entry.released_at),
     )

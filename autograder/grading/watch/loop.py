@@ -270,6 +270,7 @@ class Watcher:
             if problem:
                 self._finish(entry, QueueState.FAILED, problem)
             else:
+                entry.collected_at = self.clock()
                 grading[entry.student] = entry
                 self.log(f"{entry.student}: collected; grading")
         self.save()
@@ -280,7 +281,7 @@ class Watcher:
         entry = grading.get(outcome.student)
         if entry is None or outcome.status == Status.GRADING_ERROR:
             return
-        entry.status = Status(outcome.status)
+        entry.status, entry.graded_at = Status(outcome.status), self.clock()
         entry.score, entry.max_score = outcome.score, outcome.max_score
         note = self.collector.notes.pop(entry.student, "")
         entry.reason = "; ".join(r for r in (note, outcome.reason) if r)

@@ -52,7 +52,7 @@ class Releaser:
         return settings.scope(self.db_url, self.assignment, self.clock(), self.course_id)
 
     def release(self, entry: Entry) -> None:
-        """Generate ``entry``'s student's feedback and release it; record its scope in ``entry``.
+        """Generate ``entry``'s student's feedback and release it; record its scope and times.
 
         A submission without nbgrader's submission secret gets feedback generated but not
         released (the exchange names the page by it); ``entry.reason`` says so.
@@ -69,6 +69,7 @@ class Releaser:
         feedback = GenerateFeedback(coursedir=coursedir, config=config)
         feedback.force = True
         feedback.start()
+        entry.feedback_at = self.clock()
         folder = Path(
             coursedir.format_path(coursedir.feedback_directory, entry.student, self.assignment)
         )
@@ -83,7 +84,7 @@ class Releaser:
             coursedir=coursedir, authenticator=Authenticator(config=config), config=config
         )
         release.start()
-        entry.feedback = scope
+        entry.feedback, entry.released_at = scope, self.clock()
 
     def stale_after_deadline(self, entries: Iterable[Entry]) -> list[Entry]:
         """Return the latest graded entry of each student whose feedback is public only,

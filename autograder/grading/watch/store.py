@@ -51,7 +51,7 @@ from autograder.grading.watch.settings import WatchError
 DATABASE = "queue.sqlite"
 LEGACY_QUEUE = "queue.jsonl"
 _JOURNALS = ("-journal", "-wal", "-shm")
-_SCHEMA_VERSION = 2
+_SCHEMA_VERSION = 3
 _FILE_FLAGS = os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 
@@ -78,7 +78,11 @@ CREATE TABLE IF NOT EXISTS entries (
     device INTEGER,
     inode INTEGER,
     counts INTEGER,
-    counting TEXT NOT NULL DEFAULT ''
+    counting TEXT NOT NULL DEFAULT '',
+    collected_at TEXT,
+    graded_at TEXT,
+    feedback_at TEXT,
+    released_at TEXT
 );
 CREATE TABLE IF NOT EXISTS heartbeat (
     one INTEGER PRIMARY KEY CHECK (one = 1),
@@ -90,11 +94,17 @@ CREATE TABLE IF NOT EXISTS heartbeat (
     stopped_at TEXT
 );
 """
-#: From schema 1 to 2: which submission counts, and why (``Watch.counts``).
-_UPGRADE_1 = (
-    "ALTER TABLE entries ADD COLUMN counts INTEGER",
-    "ALTER TABLE entries ADD COLUMN counting TEXT NOT NULL DEFAULT ''",
-)
+#: From each schema to the next: 2 added ``Watch.counts``'s columns, 3 the ends of STAGES.
+_UPGRADES = {
+    1: (
+        "ALTER TABLE entries ADD COLUMN counts INTEGER",
+        "ALTER TABLE entries ADD COLUMN counting TEXT NOT NULL DEFAULT ''",
+    ),
+    2: tuple(
+        f"ALTER TABLE entries ADD COLUMN {name} TEXT"
+        for name in ("collected_at", "graded_at", "feedback_at", "released_at")
+    ),
+}
 
 
 def _row(entry: Entry) -> _Row:
@@ -265,14 +275,13 @@ class QueueStore:
             )
         if version == _SCHEMA_VERSION:
             return  # readers such as `queue` write nothing
+        if version == 0:  # a new database
+            statements = [s for s in _SCHEMA.split(";") if s.strip()]
+        else:  # a queue of an earlier version, upgraded one schema at a time
+            statements = [s for v in range(version, _SCHEMA_VERSION) for s in _UPGRADES[v]]
         with self.transaction() as db:
-            if version == 1:  # a queue of the version before Watch.counts
-                for statement in _UPGRADE_1:
-                    db.execute(statement)
-            else:
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        db.execute(statement)
+            for statement in statements:
+                db.execute(statement)
             db.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
 
     def _migrate(self) -> None:

@@ -199,10 +199,12 @@ class ClassHub:
                 )
             time.sleep(1)
 
-    def stop(self, timeout_s: float = 60, grace_s: float = 30) -> list[int]:
-        """Stop the hub (it stops the proxy and every single-user server); return the pids of
-        class processes still there ``grace_s`` after it exited, which had to be killed (on
-        a loaded machine a kernel or server may still be on its way out when the hub is gone)."""
+    def stop(self, timeout_s: float = 180, grace_s: float = 30) -> list[str]:
+        """Stop the hub (it stops its services, the proxy and every single-user server); return
+        the class processes (pid and command line) still there ``grace_s`` after it exited,
+        which had to be killed. JupyterHub stops each service and server with SIGINT, then
+        SIGTERM, then SIGKILL, up to 20 s each, so on a loaded machine the hub itself may take
+        a minute or more to exit; a kernel may still be on its way out when it has."""
         if self.process is not None and self.process.poll() is None:
             # The hub's process: the documented command execs into JupyterHub.
             os.kill(self.process.pid, signal.SIGTERM)
@@ -212,14 +214,15 @@ class ClassHub:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=10)
-        leftovers = []
+        leftovers, described = [], []
         if self.layout.settings.exists():
             _, leftovers = psutil.wait_procs(self.class_processes(), timeout=grace_s)
             for process in leftovers:
                 with contextlib.suppress(psutil.Error):
+                    described.append(f"{process.pid} {' '.join(process.cmdline())[:200]}")
                     process.kill()
             psutil.wait_procs(leftovers, timeout=10)
-        return [process.pid for process in leftovers]
+        return described
 
     def remove_state(self) -> None:
         shutil.rmtree(self.state, ignore_errors=True)

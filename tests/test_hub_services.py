@@ -109,14 +109,13 @@ def hub():
     assert leftovers == [], f"class processes outlived the hub: {leftovers}"
 
 
-def processes_of(user: str, needle: str) -> list[psutil.Process]:
-    """Return ``user``'s processes whose command line holds ``needle``."""
+def processes_of(hub: ClassHub, user: str, needle: str) -> list[psutil.Process]:
+    """Return ``user``'s processes of this hub whose command line holds ``needle``."""
     uid = pwd.getpwnam(user).pw_uid
     found = []
-    for process in psutil.process_iter(["uids", "cmdline"]):
+    for process in hub.class_processes():
         with contextlib.suppress(psutil.Error):
-            owner, command = process.info["uids"], " ".join(process.info["cmdline"] or ())
-            if owner and owner.real == uid and needle in command:
+            if process.uids().real == uid and needle in " ".join(process.cmdline()):
                 found.append(process)
     return found
 
@@ -211,11 +210,17 @@ def redirect_of(url: str) -> tuple[int, str, str]:
     return answer.status, "", answer.read().decode()
 
 
+STATUS_MODULE = "autograder.hub.status_service"
+
+
 @on_a_hub
 def test_the_status_page_runs_as_the_instructor_on_loopback_behind_the_hubs_login(hub):
     instructor, student = hub.settings.instructor, hub.settings.students[0]
+    # Exactly one (a service the hub restarts may briefly overlap with the one on its way out).
     (service,) = wait_for(
-        lambda: processes_of(instructor, "autograder.hub.status_service"), 60, "the status page"
+        lambda: len(found := processes_of(hub, instructor, STATUS_MODULE)) == 1 and found,
+        60,
+        "one status page",
     )
     prefix = f"/services/{status_service.SERVICE}/"
     listening = {
@@ -241,7 +246,7 @@ def test_an_idle_students_server_is_stopped_by_the_culler(hub):
     student = hub.settings.students[-1]
     log_in(hub, student)
     (server,) = wait_for(
-        lambda: processes_of(student, "jupyterhub-singleuser"), 150, "the student's server"
+        lambda: processes_of(hub, student, "jupyterhub-singleuser"), 150, "the student's server"
     )
     started = time.monotonic()
     # Nobody uses it: half a minute idle, and the culler looks every 15 s.

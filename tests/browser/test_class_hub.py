@@ -636,7 +636,8 @@ def test_a_class_submits_and_reads_its_feedback_on_the_hub(hub, browser):
     settings_path = hub.layout.course_root / SETTINGS_FILE
     settings_path.write_text(late_settings(due), encoding="utf-8")  # still the instructor's file
     before = {e["id"] for e in queue(hub)}
-    assert hub.stop() == [], "class processes outlived the hub"
+    leftovers = hub.stop()
+    assert leftovers == [], f"class processes outlived the hub: {leftovers}"
     assert not hub.watchers(ASSIGNMENT)
     hub.start()
     lap("hub restarted")

@@ -150,19 +150,16 @@ class ClassHub:
 
     def class_processes(self) -> list[psutil.Process]:
         """Return the processes this hub started as the class's accounts (servers, kernels,
-        terminals, the watcher): theirs, with a ``HOME`` in this hub's state folder, so that
-        another hub of the same class keeps its own."""
+        terminals, the services): theirs, with a ``HOME``, a working folder or an argument in
+        this hub's state folder, so that another hub of the same class keeps its own. (The
+        hub gives a service the account's own ``HOME``; the services run in the course root.)"""
         uids = {pwd.getpwnam(user).pw_uid for user in self.settings.roster.users}
-        homes = str(self.layout.homes) + os.sep
+        state = str(self.state) + os.sep
         found = []
         for process in psutil.process_iter(["uids"]):
             with contextlib.suppress(psutil.Error):
                 owner = process.info["uids"]
-                if (
-                    owner
-                    and owner.real in uids
-                    and process.environ().get("HOME", "").startswith(homes)
-                ):
+                if owner and owner.real in uids and _in_state(process, state):
                     found.append(process)
         return found
 
@@ -227,3 +224,9 @@ class ClassHub:
     def remove_state(self) -> None:
         shutil.rmtree(self.state, ignore_errors=True)
         self.log_path.unlink(missing_ok=True)
+
+
+def _in_state(process: psutil.Process, state: str) -> bool:
+    """Whether ``process`` has its ``HOME``, working folder or an argument under ``state``."""
+    places = [process.environ().get("HOME", ""), process.cwd(), *process.cmdline()]
+    return any(state in place + os.sep for place in places)

@@ -1,4 +1,5 @@
-"""Shared fixtures: executed notebooks (cached per session) and a headless matplotlib."""
+"""Shared fixtures (executed notebooks, graded courses), a headless matplotlib, and how the
+suite is split between pytest-xdist workers."""
 
 from __future__ import annotations
 
@@ -54,6 +55,7 @@ def _group(path: str) -> str:
 
 
 def _file(item) -> str:
+    """Return the test file of ``item``, relative to tests/."""
     return Path(item.fspath).relative_to(Path(__file__).parent).as_posix()
 
 

@@ -87,6 +87,9 @@ class ClassHub:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                # A pytest-xdist worker ignores SIGINT, and children inherit that: the hub and
+                # its services would ignore the SIGINT JupyterHub stops them with.
+                preexec_fn=default_sigint,
             )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -230,3 +233,8 @@ def _in_state(process: psutil.Process, state: str) -> bool:
     """Whether ``process`` has its ``HOME``, working folder or an argument under ``state``."""
     places = [process.environ().get("HOME", ""), process.cwd(), *process.cmdline()]
     return any(state in place + os.sep for place in places)
+
+
+def default_sigint() -> None:
+    """Give the child process the default SIGINT (Ctrl-C) handling, whatever its parent's."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

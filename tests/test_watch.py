@@ -21,6 +21,7 @@ from pathlib import Path
 import nbformat
 import pytest
 import watch_support as ws
+from hub_harness import default_sigint
 from nbgrader.api import Gradebook
 from traitlets.config import Config
 
@@ -346,7 +347,13 @@ def test_queue_tells_a_running_watcher_from_one_stopped_with_ctrl_c(course):
     command = [sys.executable, "-m", "autograder", "watch", ws.MINI, "--poll", "1"]
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     running = subprocess.Popen(
-        command, cwd=course, env=env, start_new_session=True, stdout=subprocess.PIPE, text=True
+        command,
+        cwd=course,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=default_sigint,  # a pytest-xdist worker ignores SIGINT; a terminal does not
     )
     try:
         end = time.monotonic() + 120

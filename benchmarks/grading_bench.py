@@ -1,9 +1,11 @@
 """Benchmark: stock serial ``nbgrader autograde`` against ``python -m autograder grade``.
 
 In one run, on a temporary copy of the course: grade N submissions (copies of the sample
-submissions) with stock nbgrader, then with the grading command, and measure the
-per-submission floor: a plain kernel that starts, imports TensorFlow and runs the cells
-grading needs, one submission at a time.
+submissions) with stock nbgrader, then with the grading command without its kernel pool
+(``--no-kernel-pool``: each job starts its kernel) and with it (the default: each worker
+starts its next kernel, with the assignment's imports, ahead), and measure the per-submission
+floor: a plain kernel that starts, imports TensorFlow and runs the cells grading needs, one
+submission at a time.
 
 Usage: .venv/bin/python benchmarks/grading_bench.py [--copies N] [--workers W] [--json FILE]
 """
@@ -64,6 +66,12 @@ class BenchResult:
     grade_s: float
     floor_s: float
     skip_after_last_graded: bool
+    grade_cold_s: float
+
+    @property
+    def pool_gain(self) -> float:
+        """The grading command's wall time without its kernel pool over its time with it."""
+        return self.grade_cold_s / self.grade_s
 
     @property
     def ratio(self) -> float:
@@ -81,8 +89,10 @@ class BenchResult:
             f"machine: {self.cores} cores; {self.copies} submissions; {self.workers} workers; "
             f"skip cells after the last graded cell: {self.skip_after_last_graded}",
             f"stock nbgrader autograde (serial): {self.stock_s:8.1f} s",
+            f"grade --no-kernel-pool:            {self.grade_cold_s:8.1f} s",
             f"python -m autograder grade:        {self.grade_s:8.1f} s",
             f"ratio (stock / grade):             {self.ratio:8.2f}",
+            f"kernel pool (no pool / pool):      {self.pool_gain:8.2f}",
             f"per-submission floor (median):     {self.floor_s:8.1f} s",
             f"per-submission cost (wall x workers / submissions): {self.per_submission_s:.1f} s"
             f" = {self.per_submission_s / self.floor_s:.2f} x floor",
@@ -119,20 +129,35 @@ def run_benchmark(
         courses.nbgrader(course, "autograde", ASSIGNMENT, "--force", timeout=24 * 3600)
         stock_s = time.perf_counter() - start
         print(f"stock: {stock_s:.1f} s", flush=True)
-        start = time.perf_counter()
-        grade.grade_assignment(
-            assignment=ASSIGNMENT,
-            course_root=course,
-            workers=workers,
-            force=True,
-            sandboxed=sandboxed,
-            skip_after_last_graded=skip_after_last_graded,
-            verify_model_file=verify_model_file,
-            show_progress=False,
-            report_dir=Path(tmp) / "reports",
-        )
-        grade_s = time.perf_counter() - start
-    result = BenchResult(copies, workers, cores, stock_s, grade_s, floor_s, skip_after_last_graded)
+        seconds = {}
+        for pool in (False, True):
+            start = time.perf_counter()
+            grade.grade_assignment(
+                assignment=ASSIGNMENT,
+                course_root=course,
+                workers=workers,
+                force=True,
+                sandboxed=sandboxed,
+                skip_after_last_graded=skip_after_last_graded,
+                verify_model_file=verify_model_file,
+                show_progress=False,
+                report_dir=Path(tmp) / "reports",
+                kernel_pool=pool,
+            )
+            seconds[pool] = time.perf_counter() - start
+            print(
+                f"grade (kernel pool {'on' if pool else 'off'}): {seconds[pool]:.1f} s", flush=True
+            )
+    result = BenchResult(
+        copies,
+        workers,
+        cores,
+        stock_s,
+        seconds[True],
+        floor_s,
+        skip_after_last_graded,
+        seconds[False],
+    )
     for line in result.lines():
         print(line)
     if json_path:

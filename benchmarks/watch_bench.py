@@ -198,6 +198,7 @@ def run_benchmark(*, single: int, burst: int, floor_samples: int, json_path: str
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=ws.default_sigint,  # a shell's background job ignores SIGINT
         )
         try:
             time.sleep(5)

@@ -11,6 +11,9 @@ from pathlib import Path
 import matplotlib
 import pytest
 
+#: The watcher tests' mini course fixtures (``template``, ``course``), defined once.
+pytest_plugins = ("watch_support",)
+
 # Unit tests draw off-screen; notebooks choose their own backend in their kernel.
 matplotlib.use("Agg")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
+from watch_support import default_sigint
 
 from autograder.hub.config import HubSettings, root_dir, user_environment
 from autograder.hub.layout import HubLayout
@@ -233,8 +234,3 @@ def _in_state(process: psutil.Process, state: str) -> bool:
     """Whether ``process`` has its ``HOME``, working folder or an argument under ``state``."""
     places = [process.environ().get("HOME", ""), process.cwd(), *process.cmdline()]
     return any(state in place + os.sep for place in places)
-
-
-def default_sigint() -> None:
-    """Give the child process the default SIGINT (Ctrl-C) handling, whatever its parent's."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)

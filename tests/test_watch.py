@@ -21,7 +21,6 @@ from pathlib import Path
 import nbformat
 import pytest
 import watch_support as ws
-from hub_harness import default_sigint
 from nbgrader.api import Gradebook
 from traitlets.config import Config
 
@@ -30,18 +29,6 @@ from autograder.grading.watch import collect
 
 # Nearly every test here grades a submission in a sandboxed kernel (5-20 s each).
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory):
-    """Return a released mini course with an exchange (copied for each test)."""
-    return ws.make_course(tmp_path_factory.mktemp("template"))
-
-
-@pytest.fixture
-def course(template, tmp_path):
-    """Return a fresh copy of the mini course."""
-    return ws.copy_course(template, tmp_path / "class")
 
 
 def _run(course: Path, **kwargs) -> list[watch.Entry]:
@@ -353,7 +340,7 @@ def test_queue_tells_a_running_watcher_from_one_stopped_with_ctrl_c(course):
         start_new_session=True,
         stdout=subprocess.PIPE,
         text=True,
-        preexec_fn=default_sigint,  # a pytest-xdist worker ignores SIGINT; a terminal does not
+        preexec_fn=ws.default_sigint,  # a pytest-xdist worker ignores SIGINT; a terminal does not
     )
     try:
         end = time.monotonic() + 120

@@ -39,18 +39,6 @@ needs_root = pytest.mark.skipif(
 )
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory):
-    """Return a released mini course with an exchange (copied for each test)."""
-    return ws.make_course(tmp_path_factory.mktemp("template"))
-
-
-@pytest.fixture
-def course(template, tmp_path):
-    """Return a fresh copy of the mini course."""
-    return ws.copy_course(template, tmp_path / "class")
-
-
 @pytest.fixture
 def accounts(monkeypatch):
     """Name this test's user "alice" and uid 65534 "mallory", as a hub's accounts would be."""

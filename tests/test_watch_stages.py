@@ -15,25 +15,12 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-import pytest
 import watch_support as ws
 
 from autograder.grading import recording, watch
 from autograder.grading.watch import release
 from autograder.grading.watch import store as watch_store
 from autograder.kernel.protocol import Status
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory):
-    """Return a released mini course with an exchange (copied for each test)."""
-    return ws.make_course(tmp_path_factory.mktemp("template"))
-
-
-@pytest.fixture
-def course(template, tmp_path):
-    """Return a fresh copy of the mini course."""
-    return ws.copy_course(template, tmp_path / "class")
 
 
 class _TickingClock:

@@ -17,10 +17,12 @@ from __future__ import annotations
 import datetime
 import os
 import shutil
+import signal
 import time
 from pathlib import Path
 
 import nbformat
+import pytest
 from nbgrader.auth import Authenticator
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.exchange.default import ExchangeFetchFeedback, ExchangeSubmit
@@ -174,3 +176,20 @@ def due_now(course: Path, assignment: str = MINI) -> str:
     set_due_date(course, due, assignment)
     time.sleep(1.1)  # what is submitted next is late by a second at least
     return due
+
+
+def default_sigint() -> None:
+    """Give the child process the default SIGINT (Ctrl-C) handling, whatever its parent's."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    """Return a released mini course with an exchange (copied for each test)."""
+    return make_course(tmp_path_factory.mktemp("template"))
+
+
+@pytest.fixture
+def course(template, tmp_path):
+    """Return a fresh copy of the mini course."""
+    return copy_course(template, tmp_path / "class")

@@ -79,6 +79,10 @@ class GradeApp(NbGrader):  # type: ignore[misc]  # nbgrader is untyped
         config=True
     )
     progress = Bool(True, help="Show the progress bar.").tag(config=True)
+    kernel_pool = Bool(
+        True,
+        help="Start each worker's next kernel, with the assignment's imports, while it grades.",
+    ).tag(config=True)
 
     def _classes_default(self) -> list[type[Configurable]]:
         return [GradeApp, GradingLimits, CourseDirectory]
@@ -118,6 +122,7 @@ class GradeApp(NbGrader):  # type: ignore[misc]  # nbgrader is untyped
             student=self.student or None,
             progress_json=self.progress_json or None,
             show_progress=self.progress,
+            kernel_pool=self.kernel_pool,
         )
 
     def start(self) -> None:

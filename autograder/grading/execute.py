@@ -23,7 +23,7 @@ from jupyter_core.utils import run_sync
 from nbclient.exceptions import DeadKernelError
 
 from autograder import notebooks
-from autograder.grading import model_file, sandbox, workspace
+from autograder.grading import kernel_pool, model_file, sandbox, workspace
 from autograder.grading.limits import Limits
 from autograder.grading.options import GradingOptions
 from autograder.grading.output_cap import CappedClient
@@ -139,18 +139,24 @@ def execute(
     stop_after: int | None = None,
     describe_model: bool = True,
     model_seed: int = 0,
+    ready: sandbox.KernelSandbox | None = None,
 ) -> Execution:
     """Run the code cells of ``nb`` (up to index ``stop_after``) in a fresh sandboxed kernel.
 
-    With ``describe_model``, the model file the kernel saved is then described, with its
-    outputs on the probe inputs of ``model_seed`` (:mod:`autograder.grading.model_file`). Returns an :class:`Execution`; ``completed``
-    lists the indices of cells that finished.
+    The kernel is ``ready`` (started for this run alone, :mod:`~autograder.grading.kernel_pool`)
+    or one started here. With ``describe_model``, the model file the kernel saved is then
+    described, with its outputs on the probe inputs of ``model_seed``
+    (:mod:`autograder.grading.model_file`). Returns an :class:`Execution`; ``completed`` lists
+    the indices of cells that finished.
     """
     start = time.monotonic()
     deadline = start + limits.total_timeout
-    space = workspace.make_workspace()
-    workspace.stage_digits(space)
-    box = sandbox.kernel_sandbox(space, limits, sandboxed=sandboxed)
+    if ready is None:
+        space = workspace.make_workspace()
+        workspace.stage_digits(space)
+        box = sandbox.kernel_sandbox(space, limits, sandboxed=sandboxed)
+    else:
+        box, space = ready, ready.space
     client = _capped_client(nb, box, limits)
     status = Status.OK  # what the model file's description goes by if the run raised
     model_facts: dict[str, Any] | None = None
@@ -204,7 +210,8 @@ def _run_watched(
     status, reason, completed = Status.OK, "", []
     watch: ProcessWatch | None = None
     try:
-        with client.setup_kernel(**box.start_kwargs()):
+        # A pooled kernel is already running: nbclient then only connects to it.
+        with client.setup_kernel(**({} if box.km.has_kernel else box.start_kwargs())):
             watch = ProcessWatch(_kernel_pid(box.km), limits.processes, space=box.space)
             watch.start()
             run = notebooks.run_cells(
@@ -255,6 +262,8 @@ class Job:
         options: the run's options (limits, sandbox, whether to describe the model file).
         stop_after: index of the last cell to run (None: all).
         model_seed: the seed of the model file's probe inputs.
+        preload: the modules a pooled kernel imports before it waits (the assignment's).
+        warm_next: after this job, start a kernel for the next one (more work is expected).
     """
 
     student: str
@@ -263,6 +272,13 @@ class Job:
     options: GradingOptions
     stop_after: int | None
     model_seed: int
+    preload: tuple[str, ...] = ()
+    warm_next: bool = False
+
+    @property
+    def pool_key(self) -> kernel_pool.PoolKey:
+        """Return what a ready kernel must match to run this job."""
+        return kernel_pool.PoolKey.of(self.options, self.preload)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -285,14 +301,20 @@ def run_job(job: Job) -> JobResult:
 
     Raises RuntimeError when the kernel cannot start at all (a machine fault).
     """
-    result = execute(
-        nbformat.reads(job.notebook, as_version=4),
-        limits=job.options.limits,
-        sandboxed=job.options.sandboxed,
-        stop_after=job.stop_after,
-        describe_model=job.options.verify_model_file,
-        model_seed=job.model_seed,
-    )
+    pool = kernel_pool.POOL if job.options.kernel_pool else None
+    try:
+        result = execute(
+            nbformat.reads(job.notebook, as_version=4),
+            limits=job.options.limits,
+            sandboxed=job.options.sandboxed,
+            stop_after=job.stop_after,
+            describe_model=job.options.verify_model_file,
+            model_seed=job.model_seed,
+            ready=pool.take(job.pool_key) if pool else None,
+        )
+    finally:
+        if pool and job.warm_next:
+            pool.fill(job.pool_key)
     if result.status == Status.KERNEL_STARTUP_FAILED:
         # No student code has run yet: this is the machine's problem (e.g. bwrap cannot create
         # namespaces here), so report it as a grading error instead of scoring zero.

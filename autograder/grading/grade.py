@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.exc import SAWarning
 from traitlets.config import Config
 
-from autograder.grading import execute, report, sandbox
+from autograder.grading import execute, kernel_pool, report, sandbox
 from autograder.grading.limits import GradingLimits, Limits
 from autograder.grading.options import GradingOptions, default_workers
 from autograder.grading.planning import (
@@ -130,13 +130,22 @@ def run_submissions(
     from autograder.grading import cluster
 
     def jobs() -> Iterator[Prepared]:
-        for sub in todo:
+        for index, sub in enumerate(todo):
             prepared = prepare(batch.plan, sub, options)
             if prepared.job is None:  # nothing to run: recorded from what prepare found
                 batch.finish(prepared, None)
-            else:
-                yield prepared
+                continue
+            # A worker readies its next kernel while more jobs are queued than workers busy,
+            # and always for a watcher (``client``), whose next submission may come any time.
+            warm = options.kernel_pool and (
+                client is not None or len(todo) - index > options.workers
+            )
+            prepared.job = dataclasses.replace(prepared.job, warm_next=warm)
+            yield prepared
 
+    if client is not None and options.kernel_pool:
+        # A watcher's workers each keep a kernel ready from its first batch on.
+        client.run(kernel_pool.fill, kernel_pool.PoolKey.of(options, batch.plan.preload))
     cluster.run_jobs(
         jobs(),
         on_done=batch.finish,

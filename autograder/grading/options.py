@@ -41,6 +41,8 @@ class GradingOptions:
         progress_json: file (or ``-`` for stdout) for a JSON-lines progress stream.
         show_progress: show a progress bar on stderr.
         report_dir: folder for the CSV report (None: ``<course_root>/reports``).
+        kernel_pool: keep a kernel started ahead on each worker while more work is expected
+            (:mod:`autograder.grading.kernel_pool`).
     """
 
     assignment: str
@@ -56,6 +58,7 @@ class GradingOptions:
     progress_json: str | None = None
     show_progress: bool = True
     report_dir: Path | None = None
+    kernel_pool: bool = True
 
     def __post_init__(self) -> None:
         if self.workers < 1:

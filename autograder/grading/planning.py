@@ -13,11 +13,12 @@ import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.coursedir import CourseDirectory
 from traitlets.config import Config
 
-from autograder.grading import state
+from autograder.grading import kernel_pool, state
 from autograder.grading.submitted import (
     MAX_NOTEBOOK_BYTES,
     SubmittedFileError,
@@ -56,6 +57,7 @@ class Plan:
     key: bytes
     points: dict[str, float]
     max_score: float
+    preload: tuple[str, ...] = ()
 
     @property
     def test_ids(self) -> list[str]:
@@ -125,6 +127,7 @@ def make_plan(
         key=state.probe_key(course_root),
         points=notebook.points,
         max_score=notebook.max_score,
+        preload=_preload(course_directory(config, assignment), notebook.name),
     )
 
 
@@ -163,6 +166,18 @@ def _graded_notebook(config: Config, course_root: Path, assignment: str) -> _Gra
             c.name: float(c.max_score) for c in notebook.grade_cells if c.name not in solutions
         }
         return _GradedNotebook(notebook.name, points, float(notebook.max_score))
+
+
+def _preload(coursedir: CourseDirectory, notebook: str) -> tuple[str, ...]:
+    """Return the modules the instructor's notebook imports (its source, else its release)."""
+    for step in (coursedir.source_directory, coursedir.release_directory):
+        folder = coursedir.format_path(step, ".", coursedir.assignment_id)
+        try:
+            nb = nbformat.read(Path(folder) / f"{notebook}.ipynb", as_version=4)
+        except (OSError, ValueError):  # not there, or not a notebook: try the next
+            continue
+        return kernel_pool.preload_modules(nb)
+    return ()
 
 
 def find_submissions(plan: Plan, student: str | None = None) -> list[Submission]:

@@ -115,6 +115,7 @@ def prepare(plan: Plan, submission: Submission, options: GradingOptions) -> Prep
         options=options,
         stop_after=last_graded_index(nb) if options.skip_after_last_graded else None,
         model_seed=seed,
+        preload=plan.preload,
     )
     return Prepared(submission, job, calls, status, reason, raw)
 

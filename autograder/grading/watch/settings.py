@@ -21,7 +21,7 @@ class Watch(Configurable):
         "exchange can invent ids and evade it (known_students_only bounds them to the roster).",
     ).tag(config=True)
     poll_interval = Float(
-        10.0, help="Seconds between two looks at the exchange's inbound folder."
+        2.0, help="Seconds between two looks at the exchange's inbound folder."
     ).tag(config=True)
     workers = Int(0, help="Submissions graded in parallel (0: number of cores).").tag(config=True)
     scheduler = Unicode(

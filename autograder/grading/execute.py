@@ -151,12 +151,8 @@ def execute(
     """
     start = time.monotonic()
     deadline = start + limits.total_timeout
-    if ready is None:
-        space = workspace.make_workspace()
-        workspace.stage_digits(space)
-        box = sandbox.kernel_sandbox(space, limits, sandboxed=sandboxed)
-    else:
-        box, space = ready, ready.space
+    box = ready or sandbox.fresh_kernel_sandbox(limits, sandboxed=sandboxed)
+    space = box.space
     client = _capped_client(nb, box, limits)
     status = Status.OK  # what the model file's description goes by if the run raised
     model_facts: dict[str, Any] | None = None

@@ -33,7 +33,7 @@ import nbformat
 from jupyter_client.blocking.client import BlockingKernelClient
 from jupyter_core.utils import run_sync
 
-from autograder.grading import sandbox, workspace
+from autograder.grading import sandbox
 from autograder.grading.limits import Limits
 
 if TYPE_CHECKING:
@@ -98,10 +98,8 @@ def start_warm(key: PoolKey) -> sandbox.KernelSandbox:
 
     Raises what starting the kernel raised (the workspace is removed first).
     """
-    space = workspace.make_workspace()
-    box = sandbox.kernel_sandbox(space, key.limits, sandboxed=key.sandboxed)
+    box = sandbox.fresh_kernel_sandbox(key.limits, sandboxed=key.sandboxed)
     try:
-        workspace.stage_digits(space)
         run_sync(box.km.start_kernel)(**box.start_kwargs())
         client = BlockingKernelClient()
         client.load_connection_info(box.km.get_connection_info())

@@ -40,6 +40,7 @@ from jupyter_client.manager import AsyncKernelManager
 from traitlets import List, Unicode
 
 from autograder import notebooks
+from autograder.grading import workspace
 from autograder.grading.limits import Limits
 from autograder.grading.workspace import Workspace
 from autograder.kernel.protocol import MODEL_FILE, MODEL_FILE_ENV
@@ -303,6 +304,17 @@ def confinement(
         # --clearenv drops what Popen passes; the process sees only these values.
         prefix = [*prefix, *bwrap_prefix(space, limits), *env_args, "--"]
     return prefix, env
+
+
+def fresh_kernel_sandbox(limits: Limits, *, sandboxed: bool) -> KernelSandbox:
+    """Return a kernel sandbox (not started) in a new workspace with the course data staged."""
+    space = workspace.make_workspace()
+    try:
+        workspace.stage_digits(space)
+    except BaseException:
+        space.cleanup()
+        raise
+    return kernel_sandbox(space, limits, sandboxed=sandboxed)
 
 
 def kernel_sandbox(space: Workspace, limits: Limits, *, sandboxed: bool) -> KernelSandbox:

@@ -81,7 +81,8 @@ class GradeApp(NbGrader):  # type: ignore[misc]  # nbgrader is untyped
     progress = Bool(True, help="Show the progress bar.").tag(config=True)
     kernel_pool = Bool(
         True,
-        help="Start each worker's next kernel, with the assignment's imports, while it grades.",
+        help="Keep a kernel started ahead on each worker, the assignment's imports done (off: "
+        "each job starts its own).",
     ).tag(config=True)
 
     def _classes_default(self) -> list[type[Configurable]]:

@@ -31,10 +31,6 @@ from autograder.grading.watch import collect
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 
-def _run(course: Path, **kwargs) -> list[watch.Entry]:
-    return watch.watch(assignment=ws.MINI, course_root=course, once=True, **kwargs)
-
-
 def _by_student(entries) -> dict[str, list[watch.Entry]]:
     found: dict[str, list[watch.Entry]] = {}
     for entry in entries:
@@ -53,11 +49,11 @@ def _feedback_text(course: Path, student: str) -> str:
     return pages[-1].read_text(encoding="utf-8")
 
 
-def test_watch_grades_each_submission_and_releases_feedback_only_to_its_student(course):
+def test_watch_grades_each_submission_and_releases_feedback_only_to_its_student(course, run_watch):
     ws.submit(course, "alice", ws.answered(course, ws.CORRECT))
     ws.submit(course, "bob", ws.answered(course, ws.NAIVE))
 
-    entries = _by_student(_run(course))
+    entries = _by_student(run_watch(course))
 
     assert [e.state for e in entries["alice"]] == ["done"]
     assert (entries["alice"][0].score, entries["bob"][0].score) == (ws.FULL_SCORE, ws.NAIVE_SCORE)
@@ -75,9 +71,9 @@ def test_watch_grades_each_submission_and_releases_feedback_only_to_its_student(
     assert float(rows["bob"]["score"]) == ws.NAIVE_SCORE
 
 
-def test_queue_records_times_and_prints_as_json_lines(course):
+def test_queue_records_times_and_prints_as_json_lines(course, run_watch):
     ws.submit(course, "alice", ws.answered(course))
-    _run(course)
+    run_watch(course)
     shown = subprocess.run(
         [sys.executable, "-m", "autograder", "queue", ws.MINI, "--json"],
         cwd=course,
@@ -93,13 +89,13 @@ def test_queue_records_times_and_prints_as_json_lines(course):
     assert watch.queue_path(course, ws.MINI).parent.stat().st_mode & 0o777 == 0o700
 
 
-def test_resubmission_is_graded_again_and_the_earlier_waiting_one_superseded(course):
+def test_resubmission_is_graded_again_and_the_earlier_waiting_one_superseded(course, run_watch):
     ws.submit(course, "alice", ws.answered(course, ws.NAIVE))
-    _run(course)
+    run_watch(course)
     ws.submit(course, "alice", ws.answered(course, ws.NAIVE))
     ws.submit(course, "alice", ws.answered(course, ws.CORRECT))
 
-    entries = _run(course)
+    entries = run_watch(course)
 
     assert [e.state for e in entries] == ["done", "superseded", "done"]
     assert entries[-1].score == ws.FULL_SCORE
@@ -115,23 +111,23 @@ class _Clock:
         return self.now
 
 
-def test_student_over_the_hourly_limit_waits_and_is_graded_later(course):
+def test_student_over_the_hourly_limit_waits_and_is_graded_later(course, run_watch):
     clock = _Clock()
     limit = Config()
     limit.Watch.max_graded_per_hour = 1
     ws.submit(course, "alice", ws.answered(course, ws.NAIVE))
-    _run(course, clock=clock, config=limit)
+    run_watch(course, clock=clock, config=limit)
     ws.submit(course, "alice", ws.answered(course, ws.CORRECT))
 
     clock.now += datetime.timedelta(minutes=10)
-    first, second = _run(course, clock=clock, config=limit)
+    first, second = run_watch(course, clock=clock, config=limit)
 
     assert (first.state, second.state) == ("done", "waiting")
     assert second.not_before == first.started_at + datetime.timedelta(hours=1)
     assert _gradebook_total(course, "alice") == ws.NAIVE_SCORE  # not graded yet
 
     clock.now += datetime.timedelta(minutes=51)
-    first, second = _run(course, clock=clock, config=limit)
+    first, second = run_watch(course, clock=clock, config=limit)
 
     assert (first.state, second.state) == ("done", "done")
     assert _gradebook_total(course, "alice") == ws.FULL_SCORE
@@ -143,7 +139,7 @@ def _late_name(student: str) -> str:
 
 
 def test_malformed_submissions_are_recorded_with_a_reason_and_the_queue_goes_on(
-    course, monkeypatch
+    course, monkeypatch, run_watch
 ):
     # Each folder is as its maker left it: no wait for files still being written.
     monkeypatch.setattr(collect, "SETTLE_S", 0.0)
@@ -162,7 +158,7 @@ def test_malformed_submissions_are_recorded_with_a_reason_and_the_queue_goes_on(
     (inbound / _late_name("ivy")).write_text("a file, not a folder")
     ws.submit(course, "alice", ws.answered(course))
 
-    entries = _by_student(_run(course))
+    entries = _by_student(run_watch(course))
 
     reasons = {s: e[0].reason for s, e in entries.items() if e[0].state == "failed"}
     assert "is not a Jupyter notebook" in reasons["carol"]
@@ -186,12 +182,12 @@ def test_malformed_submissions_are_recorded_with_a_reason_and_the_queue_goes_on(
     assert "1 done, 8 failed" in table and "not a Jupyter notebook" in table
 
 
-def test_feedback_shows_hidden_tests_as_a_total_until_the_deadline_then_in_full(course):
+def test_feedback_shows_hidden_tests_as_a_total_until_the_deadline_then_in_full(course, run_watch):
     tomorrow = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)
     ws.set_due_date(course, tomorrow.strftime("%Y-%m-%d %H:%M:%S UTC"))
     ws.submit(course, "alice", ws.answered(course, ws.NAIVE))
 
-    (entry,) = _run(course)
+    (entry,) = run_watch(course)
 
     assert entry.feedback == "public"
     before = _feedback_text(course, "alice")
@@ -203,7 +199,7 @@ def test_feedback_shows_hidden_tests_as_a_total_until_the_deadline_then_in_full(
 
     past = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=1)
     ws.set_due_date(course, past.strftime("%Y-%m-%d %H:%M:%S UTC"))
-    (entry,) = _run(course)
+    (entry,) = run_watch(course)
 
     assert entry.feedback == "full"
     after = _feedback_text(course, "alice")
@@ -224,11 +220,11 @@ def _past_due_course_with_zero_penalty(template, tmp_path):
     return course, past
 
 
-def test_late_submission_gets_nbgraders_late_penalty(template, tmp_path):
+def test_late_submission_gets_nbgraders_late_penalty(template, tmp_path, run_watch):
     course, _ = _past_due_course_with_zero_penalty(template, tmp_path)
     ws.submit(course, "alice", ws.answered(course))
 
-    (entry,) = _run(course)
+    (entry,) = run_watch(course)
 
     assert (entry.state, entry.score) == ("done", ws.FULL_SCORE)  # the raw score, as nbgrader's
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
@@ -240,9 +236,9 @@ def test_late_submission_gets_nbgraders_late_penalty(template, tmp_path):
     assert list(csv.reader(canvas.open()))[2][-1] == "0"
 
 
-def test_manual_score_and_comment_survive_a_later_autograde(course):
+def test_manual_score_and_comment_survive_a_later_autograde(course, run_watch):
     ws.submit(course, "bob", ws.answered(course, ws.NAIVE))
-    _run(course)
+    run_watch(course)
     db = f"sqlite:///{course / 'gradebook.db'}"
     with Gradebook(db) as gb:  # what the Formgrader writes
         grade = gb.find_grade("softmax_large_inputs", ws.MINI, ws.MINI, "bob")
@@ -252,7 +248,7 @@ def test_manual_score_and_comment_survive_a_later_autograde(course):
         gb.db.commit()
     ws.submit(course, "bob", ws.answered(course, ws.NAIVE))  # the same answer again
 
-    entries = _run(course)
+    entries = run_watch(course)
 
     assert [e.state for e in entries] == ["done", "done"]
     with Gradebook(db) as gb:
@@ -265,10 +261,10 @@ def test_manual_score_and_comment_survive_a_later_autograde(course):
     assert "Subtract the maximum first." in _feedback_text(course, "bob")
 
 
-def test_lms_csvs_hold_one_row_per_student_with_the_total(course):
+def test_lms_csvs_hold_one_row_per_student_with_the_total(course, run_watch):
     ws.submit(course, "alice", ws.answered(course))
     ws.submit(course, "bob", ws.answered(course, ws.NAIVE))
-    _run(course)
+    run_watch(course)
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
         gb.update_or_create_student("alice", first_name="Alice", last_name="Liddell", email="a@x")
         gb.update_or_create_student("carl")  # on the roster, nothing submitted
@@ -371,9 +367,9 @@ def test_queue_tells_a_running_watcher_from_one_stopped_with_ctrl_c(course):
     assert stopped.heartbeat is not None and stopped.heartbeat.stopped_at is not None
 
 
-def test_restart_after_grades_were_saved_but_not_the_queue_counts_once(course):
+def test_restart_after_grades_were_saved_but_not_the_queue_counts_once(course, run_watch):
     ws.submit(course, "alice", ws.answered(course))
-    _run(course)
+    run_watch(course)
     with watch.QueueStore.open(course, ws.MINI) as store:
         entries = store.load()
         # Killed right after the gradebook was written:
@@ -383,24 +379,24 @@ def test_restart_after_grades_were_saved_but_not_the_queue_counts_once(course):
     for page in released.glob("*.html"):
         page.unlink()
 
-    (entry,) = _run(course)
+    (entry,) = run_watch(course)
 
     assert (entry.state, entry.status, entry.score) == ("done", "unchanged", ws.FULL_SCORE)
     assert len(ws.fetch_feedback(course, "alice")) == 1
 
 
-def test_a_second_watcher_of_the_same_assignment_refuses_to_start(course):
+def test_a_second_watcher_of_the_same_assignment_refuses_to_start(course, run_watch):
     watcher = watch.Watcher(assignment=ws.MINI, course_root=course)
     with watcher.locked(), pytest.raises(watch.WatchError, match="another watcher"):
-        _run(course)
+        run_watch(course)
 
 
-def test_burst_of_thirty_students_is_all_graded(course):
+def test_burst_of_thirty_students_is_all_graded(course, run_watch):
     students = [f"s{k:02d}" for k in range(30)]
     for k, student in enumerate(students):
         ws.submit(course, student, ws.answered(course, ws.CORRECT if k % 3 else ws.NAIVE))
 
-    entries = _by_student(_run(course))
+    entries = _by_student(run_watch(course))
 
     for k, student in enumerate(students):
         (entry,) = entries[student]
@@ -457,14 +453,16 @@ def test_docs_name_the_assignments_public_tests_as_deadline_py_defines_them():
     ) in " ".join(page.split())
 
 
-def test_a_backdated_submission_time_is_replaced_by_when_its_files_were_written(template, tmp_path):
+def test_a_backdated_submission_time_is_replaced_by_when_its_files_were_written(
+    template, tmp_path, run_watch
+):
     course, past = _past_due_course_with_zero_penalty(template, tmp_path)
     folder = ws.submit(course, "alice", ws.answered(course))
     # The exchange lets a student name their folder, and write its timestamp.txt, as they like.
     claimed = "2026-01-01 00:00:00.000000 UTC"
     folder.rename(folder.with_name(f"alice+{ws.MINI}+{claimed}+backdated"))
 
-    (entry,) = _run(course)
+    (entry,) = run_watch(course)
 
     assert entry.timestamp is not None and entry.timestamp > past
     assert "earlier than its files" in entry.reason

@@ -18,6 +18,7 @@ import re
 import sqlite3
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -200,24 +201,18 @@ def test_the_queue_table_says_whether_each_submission_counts_and_why():
 # -- grading on a temporary exchange ------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory):
-    """Return a released mini course with an exchange (copied for each test)."""
-    return ws.make_course(tmp_path_factory.mktemp("template"))
-
-
 def _course(template, tmp_path, *, penalty: str = "zero") -> Path:
     course = ws.copy_course(template, tmp_path / "class")
     ws.add_config(course, f'c.LateSubmissionPlugin.penalty_method = "{penalty}"')
     return course
 
 
-def _run(course: Path, config: Config | None = None) -> list[watch.Entry]:
-    return watch.watch(assignment=ws.MINI, course_root=course, once=True, config=config)
-
-
 def _on_time_then_late(
-    course: Path, first: str, second: str, config: Config | None = None
+    run: Callable[..., list[watch.Entry]],
+    course: Path,
+    first: str,
+    second: str,
+    config: Config | None = None,
 ) -> tuple[watch.Entry, watch.Entry, str]:
     """Submit ``first`` before the due date and ``second`` after it, grading each.
 
@@ -226,10 +221,10 @@ def _on_time_then_late(
     tomorrow = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)
     ws.set_due_date(course, tomorrow.strftime("%Y-%m-%d %H:%M:%S UTC"))
     ws.submit(course, "alice", ws.answered(course, first))
-    _run(course, config)
+    run(course, config)
     due = ws.due_now(course)
     ws.submit(course, "alice", ws.answered(course, second))
-    on_time, late = _run(course, config)
+    on_time, late = run(course, config)
     return on_time, late, due
 
 
@@ -265,10 +260,12 @@ def _kept(course: Path) -> Path:
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_a_late_worse_resubmission_is_graded_but_the_on_time_grade_is_kept(template, tmp_path):
+def test_a_late_worse_resubmission_is_graded_but_the_on_time_grade_is_kept(
+    template, tmp_path, run_watch
+):
     course = _course(template, tmp_path)
 
-    on_time, late, due = _on_time_then_late(course, ws.CORRECT, ws.NAIVE)
+    on_time, late, due = _on_time_then_late(run_watch, course, ws.CORRECT, ws.NAIVE)
 
     assert (late.state, late.score) == ("done", ws.NAIVE_SCORE)  # graded, its raw score
     assert (on_time.counts, late.counts) == (True, False)
@@ -292,10 +289,12 @@ def test_a_late_worse_resubmission_is_graded_but_the_on_time_grade_is_kept(templ
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_a_late_resubmission_that_scores_higher_after_its_penalty_counts(template, tmp_path):
+def test_a_late_resubmission_that_scores_higher_after_its_penalty_counts(
+    template, tmp_path, run_watch
+):
     course = _course(template, tmp_path, penalty="none")
 
-    on_time, late, _ = _on_time_then_late(course, ws.NAIVE, ws.CORRECT)
+    on_time, late, _ = _on_time_then_late(run_watch, course, ws.NAIVE, ws.CORRECT)
 
     assert (on_time.counts, late.counts) == (False, True)
     assert "above the on-time" in late.counting and "replaced by" in on_time.counting
@@ -308,13 +307,13 @@ def test_a_late_resubmission_that_scores_higher_after_its_penalty_counts(templat
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_counts_latest_lets_a_late_resubmission_replace_the_grade_as_nbgrader_does(
-    template, tmp_path
+    template, tmp_path, run_watch
 ):
     course = _course(template, tmp_path)
     config = Config()
     config.Watch.counts = "latest"
 
-    on_time, late, _ = _on_time_then_late(course, ws.CORRECT, ws.NAIVE, config)
+    on_time, late, _ = _on_time_then_late(run_watch, course, ws.CORRECT, ws.NAIVE, config)
 
     assert (on_time.counts, late.counts) == (False, True)
     assert "the latest graded submission counts" in late.counting
@@ -326,7 +325,7 @@ def test_counts_latest_lets_a_late_resubmission_replace_the_grade_as_nbgrader_do
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_a_watcher_killed_before_the_on_time_grade_is_back_restores_it_when_restarted(
-    template, tmp_path, monkeypatch
+    template, tmp_path, monkeypatch, run_watch
 ):
     course = _course(template, tmp_path)
     real = grade.grade_assignment
@@ -338,12 +337,12 @@ def test_a_watcher_killed_before_the_on_time_grade_is_back_restores_it_when_rest
 
     monkeypatch.setattr(grade, "grade_assignment", killed_when_restoring)
     with pytest.raises(KeyboardInterrupt):
-        _on_time_then_late(course, ws.CORRECT, ws.NAIVE)
+        _on_time_then_late(run_watch, course, ws.CORRECT, ws.NAIVE)
     assert _gradebook(course)[:2] == (ws.NAIVE_SCORE, ws.NAIVE_SCORE)  # the late one, for now
     assert _kept(course).is_dir()
     monkeypatch.setattr(grade, "grade_assignment", real)
 
-    entries = _run(course)
+    entries = run_watch(course)
 
     assert [e.counts for e in entries] == [True, False]
     assert _gradebook(course)[:2] == (ws.FULL_SCORE, 0.0)

@@ -3,21 +3,25 @@ its latency from submit to feedback down (``benchmarks/watch_bench.py``).
 
 No kernel here: one real watcher cycle (scan, choose, collect, record, release through
 nbgrader's exchange) runs on the mini course with the grading run and nbgrader's feedback
-generation replaced by stand-ins, under a clock that ticks at every reading.
+generation replaced by stand-ins, under a clock that ticks at every reading. Also how the
+watcher holds its Dask connection across cycles.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 import re
 import shutil
 import sqlite3
+import types
 from pathlib import Path
 
 import watch_support as ws
+from traitlets.config import Config
 
-from autograder.grading import recording, watch
+from autograder.grading import cluster, recording, watch
 from autograder.grading.watch import release
 from autograder.grading.watch import store as watch_store
 from autograder.kernel.protocol import Status
@@ -104,3 +108,33 @@ def test_a_queue_of_the_version_before_stage_times_is_upgraded_in_place(tmp_path
 
     (entry,) = watch.read_queue(tmp_path, ws.MINI, read_only=True)
     assert watch.entry_json(entry)["released_at"] == "2026-11-30T10:01:00+00:00"
+
+
+def test_a_watcher_keeps_one_client_to_its_scheduler_and_connects_again_when_it_closed(
+    course, monkeypatch
+):
+    opened = []
+
+    @contextlib.contextmanager
+    def open_client(*, workers, scheduler=None):
+        client = types.SimpleNamespace(status="running")
+        opened.append((client, scheduler))
+        yield client
+
+    monkeypatch.setattr(cluster, "open_client", open_client)
+    running = Config()
+    running.Watch.scheduler = "tls://127.0.0.1:8786"
+    logged = []
+    watcher = watch.Watcher(
+        assignment=ws.MINI, course_root=course, config=running, log=logged.append
+    )
+
+    first = watcher._scheduler(2)
+    assert watcher._scheduler(2) is first  # every batch of a run on the one connection
+    first.status = "closed"  # the scheduler went away and Dask gave up reconnecting
+    second = watcher._scheduler(2)
+
+    assert second is not first
+    assert [scheduler for _, scheduler in opened] == ["tls://127.0.0.1:8786"] * 2
+    (said,) = logged
+    assert said.endswith(" the Dask cluster went away; connecting again")

@@ -15,18 +15,23 @@ hidden ones, one holding a canary string that feedback must not show before the 
 from __future__ import annotations
 
 import datetime
+import logging
 import os
 import shutil
 import signal
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import dask
 import nbformat
 import pytest
 from nbgrader.auth import Authenticator
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.exchange.default import ExchangeFetchFeedback, ExchangeSubmit
 from traitlets.config import Config
+
+from autograder.grading import cluster, watch
 
 from adversarial import course as mini
 from support import courses
@@ -193,3 +198,51 @@ def template(tmp_path_factory):
 def course(template, tmp_path):
     """Return a fresh copy of the mini course."""
     return copy_course(template, tmp_path / "class")
+
+
+@pytest.fixture(scope="module")
+def watch_scheduler(tmp_path_factory) -> Iterator[str]:
+    """Start one Dask cluster behind TLS for a module's in-process watchers; yield its address.
+
+    It is what ``c.Watch.scheduler`` names on a hub: a running cluster, with the credentials
+    ``nn-autograde cluster-tls`` writes in Dask's configuration. A watcher run with
+    ``once=True`` would otherwise start and stop a local cluster of its own every time (about
+    2 s and 4 s of CPU on two cores).
+    """
+    from distributed import LocalCluster
+    from distributed.security import Security
+
+    tls = cluster.write_tls_config(tmp_path_factory.mktemp("dask-tls"))
+    dask.config.refresh(paths=[*dask.config.paths, str(tls.parent)])
+    try:
+        with (
+            dask.config.set({"distributed.scheduler.allowed-failures": cluster.ALLOWED_FAILURES}),
+            LocalCluster(
+                n_workers=2,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                protocol="tls://",
+                security=Security(),
+                local_directory=str(tls.parent / "scratch"),
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            ) as shared,
+        ):
+            yield shared.scheduler_address
+    finally:
+        dask.config.refresh()
+
+
+@pytest.fixture
+def run_watch(watch_scheduler) -> Callable[..., list[watch.Entry]]:
+    """Return a function that runs the watcher once over a course, on the module's cluster."""
+
+    def run(course: Path, config: Config | None = None, **kwargs) -> list[watch.Entry]:
+        merged = Config()
+        merged.Watch.scheduler = watch_scheduler
+        if config is not None:
+            merged.merge(config)
+        return watch.watch(assignment=MINI, course_root=course, once=True, config=merged, **kwargs)
+
+    return run

@@ -317,20 +317,25 @@ class Watcher:
                 self.log(f"{student}: grading_error ({reason}); tried again")
         self.save()
 
-    def _scheduler(self, workers: int) -> str | Client:
-        """Return the watcher's Dask client, its local cluster started on first use.
+    def _scheduler(self, workers: int) -> Client:
+        """Return the watcher's Dask client, connected (or its local cluster started) on first use.
 
-        One cluster serves every batch of a watcher's run: starting one costs seconds, a
-        large part of a single submission's latency. Its parts speak TLS with a key only this
-        process holds, so no classmate can use its ports (:mod:`autograder.grading.cluster`).
-        ``c.Watch.scheduler`` uses a running one (a ``tls://`` address).
+        One cluster and one connection serve every batch of a watcher's run: starting a
+        cluster costs seconds, a large part of a single submission's latency, and a connected
+        client lets every worker keep a kernel ready (:mod:`~autograder.grading.kernel_pool`).
+        The local cluster's parts speak TLS with a key only this process holds, so no
+        classmate can use its ports (:mod:`autograder.grading.cluster`). ``c.Watch.scheduler``
+        uses a running one (a ``tls://`` address).
         """
-        if self.settings.scheduler:
-            return str(self.settings.scheduler)
+        if self._client is not None and self._client.status in ("closing", "closed"):
+            self.log("the Dask cluster went away; connecting again")
+            self._client = None  # its context closes with the run's other clusters
         if self._client is None:
             from autograder.grading import cluster
 
-            self._client = self._cluster.enter_context(cluster.open_client(workers=workers))
+            self._client = self._cluster.enter_context(
+                cluster.open_client(workers=workers, scheduler=self.settings.scheduler or None)
+            )
         return self._client
 
     def refresh_feedback_after_deadline(self) -> int:

@@ -11,7 +11,7 @@ from pathlib import Path
 import matplotlib
 import pytest
 
-#: The watcher tests' mini course fixtures (``template``, ``course``), defined once.
+#: The watcher tests' fixtures (``template``, ``course``, ``watch_scheduler``, ``run_watch``), defined once.
 pytest_plugins = ("watch_support",)
 
 # Unit tests draw off-screen; notebooks choose their own backend in their kernel.

@@ -10,6 +10,10 @@ folder and nbgrader cache (all as one Unix user here, so the course sets
 The assignment is the adversarial tests' mini assignment (``tests/adversarial/course.py``): a
 kernel start and NumPy per grading, one public test (``softmax_original_cases``) and two
 hidden ones, one holding a canary string that feedback must not show before the deadline.
+
+Watchers run in the test process (``run_watch``) grade on one Dask cluster per test module
+(``watch_scheduler``), the way a hub's watcher uses a running scheduler; the tests that start
+``nn-autograde watch`` as a command start their own, as an instructor's watcher does.
 """
 
 from __future__ import annotations

@@ -56,7 +56,7 @@ def test_figures_take_the_median_floor_and_total_in_floors(bench):
 def test_report_shows_ratios_total_verdict_and_slowest_cells_first(bench):
     report = bench.format_report(bench.figures([5.0, 5.0, 5.0], _fake(bench)), top=2)
     assert "C2_W2_Assignment      20.0    4.00" in report
-    assert "4.60   (within the target of 9 F)" in report
+    assert "4.60   (within the target of 7 F)" in report
     assignment = report.split("  C2_W2_Assignment\n")[1].splitlines()
     assert assignment[0].split() == ["cell", "3", "9.50", "s", "model.fit(X,", "y,", "epochs=40)"]
     assert "import tensorflow" in assignment[1]
@@ -71,7 +71,7 @@ def test_report_says_how_busy_the_machine_was_at_the_start_and_end(bench):
 
 def test_report_says_when_the_total_is_over_the_target(bench):
     report = bench.format_report(bench.figures([2.0], _fake(bench)))
-    assert "11.50   (over the target of 9 F)" in report
+    assert "11.50   (over the target of 7 F)" in report
 
 
 def test_cell_times_read_nbclient_timestamps(bench):

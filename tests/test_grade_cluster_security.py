@@ -13,9 +13,12 @@ import contextlib
 import os
 import pickle
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import dask
+import psutil
 import pytest
 from distributed import Client
 from distributed.core import rpc
@@ -110,6 +113,42 @@ def test_a_classmate_cannot_run_code_on_a_local_worker_or_nanny(
     assert not marker.exists()
 
 
+#: What Dask serves over plain, unauthenticated HTTP by default: a health check, the
+#: scheduler's identity and task counts, its info pages (workers, call stacks, logs) and metrics.
+HTTP_ROUTES = ("/health", "/json/identity.json", "/info/main/workers.html", "/metrics")
+
+
+def listening_ports(pid: int) -> set[int]:
+    """Return the TCP ports process ``pid`` and its descendants listen on."""
+    root = psutil.Process(pid)
+    return {
+        conn.laddr.port
+        for proc in (root, *root.children(recursive=True))
+        for conn in proc.net_connections("tcp")
+        if conn.status == psutil.CONN_LISTEN
+    }
+
+
+def http_answers(ports: set[int]) -> list[str]:
+    """Return ``port route`` for each of :data:`HTTP_ROUTES` a port answers over plain HTTP."""
+    answered = []
+    for port in sorted(ports):
+        for route in HTTP_ROUTES:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}{route}", timeout=3) as reply:
+                    answered.append(f"{port} {route} ({reply.status})")
+            except (urllib.error.URLError, OSError, ValueError):
+                pass  # refused, not HTTP, or 404: nothing served
+    return answered
+
+
+def test_no_port_of_the_local_cluster_serves_a_classmate_anything_over_http(grading_cluster):
+    # The scheduler runs in this process, the nanny's worker in a child of it.
+    ports = listening_ports(os.getpid())
+    assert len(ports) >= 3, ports  # the scheduler, the nanny, the worker at least
+    assert http_answers(ports) == []
+
+
 def test_the_grader_itself_still_runs_jobs_on_its_cluster(grading_cluster):
     client, _, _ = grading_cluster
     assert client.submit(sum, [1, 2, 3]).result(timeout=30) == 6
@@ -155,6 +194,8 @@ def test_cluster_tls_writes_a_private_key_and_a_config_that_requires_tls(tmp_pat
         assert security.get_listen_args("scheduler")["ssl_context"] is not None
         assert dask.config.get("distributed.comm.default-scheme") == "tls"
         assert dask.config.get("temporary-directory") == str(folder / "scratch")
+        assert dask.config.get("distributed.scheduler.http.routes") == []
+        assert dask.config.get("distributed.worker.http.routes") == []
         assert (folder / "scratch").stat().st_mode & 0o777 == 0o700
     finally:
         dask.config.refresh()

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from distributed import Client
 from distributed.security import Security
+from test_grade_cluster_security import http_answers, listening_ports
 
 from autograder.grading import grade, sandbox
 from autograder.grading.limits import Limits
@@ -182,6 +183,9 @@ def test_real_scheduler_and_two_workers_behind_tls_grade_the_class_and_refuse_ot
         with Client(address, timeout="60s") as client:
             client.wait_for_workers(2, timeout=60)
         assert not _classmate_can_run_code_on(address, tmp_path / "owned")
+        # The config `cluster-tls` wrote leaves every HTTP server of theirs without routes.
+        ports = set().union(*(listening_ports(process.pid) for process in processes))
+        assert http_answers(ports) == []
         rows = grade.grade_assignment(
             assignment=course.ASSIGNMENT,
             course_root=course_root,

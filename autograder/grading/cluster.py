@@ -7,6 +7,9 @@ The local cluster gets a key and self-signed certificate made for it in memory
 (``Security.temporary()``), held by no file, so only this process and the workers it starts can
 connect. A running scheduler must be a ``tls://`` address, with the credentials Dask's own
 configuration names (:func:`write_tls_config` writes them, ``nn-autograde cluster-tls``).
+Dask's HTTP servers (the scheduler's dashboard port and each worker's) take no credentials at
+all, so they serve nothing here (:data:`NO_HTTP_ROUTES`): no identity, info pages, logs or
+metrics for a classmate to read.
 
 Each job is :func:`autograder.grading.execute.run_job` for one submission. A job never raises for
 what the student's code does (its kernel is a sandboxed subprocess of the worker), so an
@@ -39,6 +42,9 @@ ALLOWED_FAILURES = 3
 TLS_CONFIG = "dask.yaml"
 #: The parts of a Dask cluster that each present the key.
 ROLES = ("scheduler", "worker", "client")
+#: Dask configuration that leaves the scheduler's and workers' HTTP servers, which have no
+#: authentication, without a single route (each still listens, and answers 404).
+NO_HTTP_ROUTES = {"scheduler": {"http": {"routes": []}}, "worker": {"http": {"routes": []}}}
 
 
 class Runnable(Protocol):
@@ -101,7 +107,10 @@ def write_tls_config(folder: str | Path) -> Path:
         "# Written by nn-autograde cluster-tls: every part of the grading cluster speaks TLS and\n"
         "# accepts only peers holding key.pem. Copy this folder to the same path on each machine.\n"
         + yaml.safe_dump(
-            {"temporary-directory": str(scratch), "distributed": {"comm": settings}},
+            {
+                "temporary-directory": str(scratch),
+                "distributed": {"comm": settings, **NO_HTTP_ROUTES},
+            },
             sort_keys=False,
         ),
         encoding="utf-8",
@@ -120,7 +129,12 @@ def open_client(*, workers: int, scheduler: str | None = None) -> Iterator[Clien
     """
     with (
         contextlib.ExitStack() as stack,
-        dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}),
+        dask.config.set(
+            {
+                "distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
+                **{f"distributed.{role}.http.routes": [] for role in NO_HTTP_ROUTES},
+            }
+        ),
     ):
         if scheduler:
             check_scheduler(scheduler)

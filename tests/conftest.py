@@ -169,7 +169,11 @@ def count_png_outputs(nb) -> int:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_auto_num_workers(config):
-    """Run two workers (one on a one-core machine) unless PYTEST_XDIST_AUTO_NUM_WORKERS says."""
+    """Run one worker more than cores, at most 3, unless PYTEST_XDIST_AUTO_NUM_WORKERS says.
+
+    Part of the suite waits (hubs starting, browsers, the idle culler), so a third worker on
+    two cores fills that time; more would only queue behind the four long groups.
+    """
     if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
         return None  # pytest-xdist reads it
-    return min(2, os.cpu_count() or 1)
+    return min(3, (os.cpu_count() or 1) + 1)

@@ -44,7 +44,10 @@ TLS_CONFIG = "dask.yaml"
 ROLES = ("scheduler", "worker", "client")
 #: Dask configuration that leaves the scheduler's and workers' HTTP servers, which have no
 #: authentication, without a single route (each still listens, and answers 404).
-NO_HTTP_ROUTES = {"scheduler": {"http": {"routes": []}}, "worker": {"http": {"routes": []}}}
+NO_HTTP_ROUTES: dict[str, dict[str, dict[str, list[str]]]] = {
+    "scheduler": {"http": {"routes": []}},
+    "worker": {"http": {"routes": []}},
+}
 
 
 class Runnable(Protocol):

@@ -201,3 +201,13 @@ def test_ci_constraints_pin_every_declared_dependency_within_its_lower_bound():
     build = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["build-system"]["requires"]
     for text in build:  # .ci/setup installs these with the same constraints
         assert Requirement(text).specifier.contains(pins[_normalise(Requirement(text).name)])
+
+
+def test_every_group_the_suite_starts_first_names_a_shared_group_or_a_test_file():
+    from conftest import LONGEST_FIRST, SHARED_GROUPS
+
+    tests = Path(__file__).parent
+    unknown = [g for g in LONGEST_FIRST if g not in SHARED_GROUPS and not (tests / g).is_file()]
+    assert unknown == []
+    for files in SHARED_GROUPS.values():
+        assert all((tests / name).is_file() for name in files), files

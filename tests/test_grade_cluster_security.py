@@ -118,12 +118,12 @@ def test_a_classmate_cannot_run_code_on_a_local_worker_or_nanny(
 HTTP_ROUTES = ("/health", "/json/identity.json", "/info/main/workers.html", "/metrics")
 
 
-def listening_ports(pid: int) -> set[int]:
-    """Return the TCP ports process ``pid`` and its descendants listen on."""
+def listening_ports(pid: int, *, descendants: bool = True) -> set[int]:
+    """Return the TCP ports process ``pid`` (and its descendants) listen on."""
     root = psutil.Process(pid)
     return {
         conn.laddr.port
-        for proc in (root, *root.children(recursive=True))
+        for proc in (root, *(root.children(recursive=True) if descendants else ()))
         for conn in proc.net_connections("tcp")
         if conn.status == psutil.CONN_LISTEN
     }
@@ -143,8 +143,10 @@ def http_answers(ports: set[int]) -> list[str]:
 
 
 def test_no_port_of_the_local_cluster_serves_a_classmate_anything_over_http(grading_cluster):
-    # The scheduler runs in this process, the nanny's worker in a child of it.
-    ports = listening_ports(os.getpid())
+    client, _, _ = grading_cluster
+    # The scheduler and the nanny run in this process, the worker in a process of its own.
+    cluster_pids = {os.getpid(), *client.run(os.getpid).values()}
+    ports = set().union(*(listening_ports(pid, descendants=False) for pid in cluster_pids))
     assert len(ports) >= 3, ports  # the scheduler, the nanny, the worker at least
     assert http_answers(ports) == []
 

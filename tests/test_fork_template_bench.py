@@ -8,6 +8,7 @@ import pytest
 
 from autograder.grading import sandbox
 from autograder.grading.limits import Limits
+
 from conftest import REPO_ROOT
 
 

@@ -69,6 +69,9 @@ print(json.dumps({
 }))
 """
 
+#: Where the template sees its spool folder, the host folder that holds each kernel's folder.
+SPOOL = "/spool"
+
 #: The template (run with ``python -c``): import once, fork one confined kernel per request.
 TEMPLATE = r"""
 import ctypes, json, os, resource, sys
@@ -193,7 +196,8 @@ def template_command(spool: Path, limits: Limits) -> list[str]:
     cmd += ["--ro-bind", "/etc", "/etc", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     for folder in sorted({Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()}):
         cmd += ["--ro-bind", str(folder), str(folder)]
-    cmd += ["--bind", str(spool), str(spool), "--remount-ro", "/"]
+    # At a fixed path outside /tmp, over which each child mounts a fresh /tmp.
+    cmd += ["--bind", str(spool), SPOOL, "--remount-ro", "/"]
     cmd += ["--unshare-user", "--cap-add", "CAP_SYS_ADMIN", "--unshare-net", "--unshare-pid"]
     cmd += ["--unshare-ipc", "--new-session", "--die-with-parent", "--clearenv"]
     env = {
@@ -205,7 +209,7 @@ def template_command(spool: Path, limits: Limits) -> list[str]:
     env.update(notebooks.thread_env(limits.threads))
     for name, value in env.items():
         cmd += ["--setenv", name, value]
-    return [*cmd, sandbox.python_executable(), "-c", TEMPLATE, str(spool)]
+    return [*cmd, sandbox.python_executable(), "-c", TEMPLATE, SPOOL]
 
 
 def forked_kernels(count: int, limits: Limits) -> dict:
@@ -214,8 +218,7 @@ def forked_kernels(count: int, limits: Limits) -> dict:
     Returns the template's start time (``template_s``), each kernel's figures (``runs``) and
     the template's own pipes (``template_pipes``, as ``/proc/PID/fd`` names them).
     """
-    # Not under /tmp: each child mounts a fresh /tmp over it.
-    spool = Path(tempfile.mkdtemp(prefix="nn-fork-bench-", dir=Path.cwd()))
+    spool = Path(tempfile.mkdtemp(prefix="nn-fork-bench-"))
     start = time.perf_counter()
     template = subprocess.Popen(
         template_command(spool, limits),
@@ -234,16 +237,18 @@ def forked_kernels(count: int, limits: Limits) -> dict:
             start = time.perf_counter()
             folder = spool / f"k{index}"
             folder.mkdir()
+            inside = f"{SPOOL}/{folder.name}"  # the same folder as the kernel sees it
             connection = folder / "kernel.json"
-            write_connection_file(str(connection), transport="ipc", ip=str(folder / "k"))
-            env = {"HOME": str(folder), "MPLBACKEND": "Agg", "TF_CPP_MIN_LOG_LEVEL": "3"}
-            request = {"id": folder.name, "connection_file": str(connection), "env": env}
+            write_connection_file(str(connection), transport="ipc", ip=f"{inside}/k")
+            env = {"HOME": inside, "MPLBACKEND": "Agg", "TF_CPP_MIN_LOG_LEVEL": "3"}
+            request = {"id": folder.name, "connection_file": f"{inside}/kernel.json", "env": env}
             request.update(memory=int(limits.memory), disk=int(limits.disk))
             template.stdin.write(json.dumps(request) + "\n")
             template.stdin.flush()
             template.stdout.readline()
             client = BlockingKernelClient()
             client.load_connection_file(str(connection))
+            client.ip = str(folder / "k")  # the kernel's sockets, at their path out here
             client.start_channels()
             client.wait_for_ready(timeout=120)
             ready = time.perf_counter() - start

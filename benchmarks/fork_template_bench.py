@@ -90,7 +90,7 @@ def mount(source, target, fstype, flags, data=None):
                      data and data.encode()), f"mount {target}")
 
 import ipykernel.ipkernel, ipykernel.kernelapp, numpy, tensorflow
-SPOOL = sys.argv[1]
+SPOOL, KEEP = sys.argv[1], json.loads(sys.argv[2])
 
 def confine_and_run(request):
     mine = os.path.join(SPOOL, request["id"])
@@ -101,7 +101,18 @@ def confine_and_run(request):
     os.setsid()
     check(libc.unshare(NEWNS | NEWUTS | NEWIPC | NEWPID | NEWNET), "unshare")
     mount("none", "/", None, MS_REC | MS_PRIVATE)
+    # A fresh /tmp, through which the Python this runs (a virtual environment under /tmp, as
+    # in CI's clone) stays visible: held on a tmpfs of this child's own at /stage while /tmp
+    # is replaced, then /stage is an empty folder of the read-only root again.
+    mount("tmpfs", "/stage", "tmpfs", MS_NOSUID | MS_NODEV, "size=64k")
+    for index, folder in enumerate(KEEP):
+        os.mkdir(f"/stage/{index}")
+        mount(folder, f"/stage/{index}", None, MS_BIND | MS_REC)
     mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={request['disk']}")
+    for index, folder in enumerate(KEEP):
+        os.makedirs(folder)
+        mount(f"/stage/{index}", folder, None, MS_BIND | MS_REC)
+    check(libc.umount2(b"/stage", 2), "umount /stage")
     mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=64m")
     os.mkdir("/tmp/own")
     mount(mine, "/tmp/own", None, MS_BIND)
@@ -184,6 +195,11 @@ def sandboxed_kernels(count: int, limits: Limits) -> list[dict]:
     return runs
 
 
+def python_folders() -> list[Path]:
+    """Return the folders of the Python this runs (its virtual environment and base)."""
+    return sorted({Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()})
+
+
 def template_command(spool: Path, limits: Limits) -> list[str]:
     """Return the bubblewrap command of the template (user namespace, CAP_SYS_ADMIN kept)."""
     cmd = ["bwrap", "--ro-bind", "/usr", "/usr"]
@@ -194,10 +210,10 @@ def template_command(spool: Path, limits: Limits) -> list[str]:
         elif path.is_dir():
             cmd += ["--ro-bind", str(path), str(path)]
     cmd += ["--ro-bind", "/etc", "/etc", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
-    for folder in sorted({Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()}):
+    for folder in python_folders():
         cmd += ["--ro-bind", str(folder), str(folder)]
     # At a fixed path outside /tmp, over which each child mounts a fresh /tmp.
-    cmd += ["--bind", str(spool), SPOOL, "--remount-ro", "/"]
+    cmd += ["--bind", str(spool), SPOOL, "--dir", "/stage", "--remount-ro", "/"]
     cmd += ["--unshare-user", "--cap-add", "CAP_SYS_ADMIN", "--unshare-net", "--unshare-pid"]
     cmd += ["--unshare-ipc", "--new-session", "--die-with-parent", "--clearenv"]
     env = {
@@ -209,7 +225,8 @@ def template_command(spool: Path, limits: Limits) -> list[str]:
     env.update(notebooks.thread_env(limits.threads))
     for name, value in env.items():
         cmd += ["--setenv", name, value]
-    return [*cmd, sandbox.python_executable(), "-c", TEMPLATE, SPOOL]
+    keep = json.dumps([str(f) for f in python_folders() if Path("/tmp") in f.parents])
+    return [*cmd, sandbox.python_executable(), "-c", TEMPLATE, SPOOL, keep]
 
 
 def forked_kernels(count: int, limits: Limits) -> dict:

@@ -7,12 +7,17 @@ starts its next kernel, with the assignment's imports, ahead), and measure the p
 floor: a plain kernel that starts, imports TensorFlow and runs the cells grading needs, one
 submission at a time.
 
+The run with the pool also prints where its wall time went: the local Dask cluster's start
+and close, the jobs (each job's time on its worker, summed, and that sum over the workers) and
+the driver's own work (preparing each submission and recording each result).
+
 Usage: .venv/bin/python benchmarks/grading_bench.py [--copies N] [--workers W] [--json FILE]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import dataclasses
 import json
@@ -25,7 +30,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.grading import execute, grade, preparation, sandbox
+from autograder.grading import cluster, execute, grade, preparation, sandbox
 from autograder.grading.limits import Limits
 from autograder.kernel.protocol import Status
 
@@ -56,6 +61,70 @@ def measure_floor(*, samples: int, sandboxed: bool) -> float:
 
 
 @dataclasses.dataclass
+class Stages:
+    """Where one grading run's wall time went (seconds), timed around the grading code."""
+
+    cluster_start_s: float = 0.0
+    cluster_close_s: float = 0.0
+    prepare_s: float = 0.0
+    record_s: float = 0.0
+    jobs_s: float = 0.0  # each job's time on its worker, summed
+
+    def lines(self, wall_s: float, workers: int) -> list[str]:
+        """Return the breakdown as printable lines."""
+        rest = wall_s - self.cluster_start_s - self.cluster_close_s - self.jobs_s / workers
+        return [
+            f"where the grading command's {wall_s:.1f} s went (kernel pool on):",
+            f"  local Dask cluster: start {self.cluster_start_s:.1f} s, close {self.cluster_close_s:.1f} s",
+            f"  jobs on the workers: {self.jobs_s:.1f} s in all = {self.jobs_s / workers:.1f} s"
+            f" per worker",
+            f"  driver: preparing {self.prepare_s:.1f} s, recording {self.record_s:.1f} s"
+            " (on the same cores, beside the jobs)",
+            f"  the rest, per worker: {rest:.1f} s (the pool starting the next kernels, which"
+            " a job's time leaves out, and waiting)",
+        ]
+
+
+@contextlib.contextmanager
+def timed_stages(stages: Stages):
+    """Time the cluster, the driver's preparing and recording, while the block runs."""
+
+    def adding(field: str, function):
+        def timed(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                setattr(stages, field, getattr(stages, field) + time.perf_counter() - start)
+
+        return timed
+
+    open_client = cluster.open_client
+
+    @contextlib.contextmanager
+    def timed_client(*args, **kwargs):
+        start = time.perf_counter()
+        with open_client(*args, **kwargs) as client:
+            stages.cluster_start_s += time.perf_counter() - start
+            try:
+                yield client
+            finally:
+                closing = time.perf_counter()
+        stages.cluster_close_s += time.perf_counter() - closing
+
+    saved = (grade.prepare, grade.record, cluster.open_client)
+    grade.prepare, grade.record = (
+        adding("prepare_s", grade.prepare),
+        adding("record_s", grade.record),
+    )
+    cluster.open_client = timed_client
+    try:
+        yield stages
+    finally:
+        grade.prepare, grade.record, cluster.open_client = saved
+
+
+@dataclasses.dataclass
 class BenchResult:
     """Wall times of one benchmark run (seconds)."""
 
@@ -67,6 +136,7 @@ class BenchResult:
     floor_s: float
     skip_after_last_graded: bool
     grade_cold_s: float
+    stages: Stages = dataclasses.field(default_factory=Stages)
 
     @property
     def pool_gain(self) -> float:
@@ -96,6 +166,7 @@ class BenchResult:
             f"per-submission floor (median):     {self.floor_s:8.1f} s",
             f"per-submission cost (wall x workers / submissions): {self.per_submission_s:.1f} s"
             f" = {self.per_submission_s / self.floor_s:.2f} x floor",
+            *self.stages.lines(self.grade_s, self.workers),
         ]
 
 
@@ -130,21 +201,26 @@ def run_benchmark(
         stock_s = time.perf_counter() - start
         print(f"stock: {stock_s:.1f} s", flush=True)
         seconds = {}
+        stages = Stages()
         for pool in (False, True):
+            clock = timed_stages(stages) if pool else contextlib.nullcontext()
             start = time.perf_counter()
-            grade.grade_assignment(
-                assignment=ASSIGNMENT,
-                course_root=course,
-                workers=workers,
-                force=True,
-                sandboxed=sandboxed,
-                skip_after_last_graded=skip_after_last_graded,
-                verify_model_file=verify_model_file,
-                show_progress=False,
-                report_dir=Path(tmp) / "reports",
-                kernel_pool=pool,
-            )
+            with clock:
+                outcomes = grade.grade_assignment(
+                    assignment=ASSIGNMENT,
+                    course_root=course,
+                    workers=workers,
+                    force=True,
+                    sandboxed=sandboxed,
+                    skip_after_last_graded=skip_after_last_graded,
+                    verify_model_file=verify_model_file,
+                    show_progress=False,
+                    report_dir=Path(tmp) / "reports",
+                    kernel_pool=pool,
+                )
             seconds[pool] = time.perf_counter() - start
+            if pool:
+                stages.jobs_s = sum(outcome.seconds for outcome in outcomes)
             print(
                 f"grade (kernel pool {'on' if pool else 'off'}): {seconds[pool]:.1f} s", flush=True
             )
@@ -157,6 +233,7 @@ def run_benchmark(
         floor_s,
         skip_after_last_graded,
         seconds[False],
+        stages,
     )
     for line in result.lines():
         print(line)

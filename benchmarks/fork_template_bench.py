@@ -202,13 +202,7 @@ def python_folders() -> list[Path]:
 
 def template_command(spool: Path, limits: Limits) -> list[str]:
     """Return the bubblewrap command of the template (user namespace, CAP_SYS_ADMIN kept)."""
-    cmd = ["bwrap", "--ro-bind", "/usr", "/usr"]
-    for name in ("bin", "lib", "lib32", "lib64", "sbin"):
-        path = Path("/") / name
-        if path.is_symlink():
-            cmd += ["--symlink", os.readlink(path), str(path)]
-        elif path.is_dir():
-            cmd += ["--ro-bind", str(path), str(path)]
+    cmd = ["bwrap", *sandbox.system_binds()]
     cmd += ["--ro-bind", "/etc", "/etc", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     for folder in python_folders():
         cmd += ["--ro-bind", str(folder), str(folder)]

@@ -221,18 +221,24 @@ def _ro_binds_for_python() -> list[Path]:
     return kept
 
 
+def system_binds() -> list[str]:
+    """Return bubblewrap's arguments that show ``/usr`` read-only, with ``/bin``, ``/lib`` & co."""
+    args = ["--ro-bind", "/usr", "/usr"]
+    for name in ("bin", "lib", "lib32", "lib64", "sbin"):
+        path = Path("/") / name
+        if path.is_symlink():
+            args += ["--symlink", os.readlink(path), str(path)]
+        elif path.is_dir():
+            args += ["--ro-bind", str(path), str(path)]
+    return args
+
+
 def bwrap_prefix(space: Workspace, limits: Limits) -> list[str]:
     """Return the bubblewrap command line that confines a kernel to ``space``."""
     bwrap = bwrap_path()
     if bwrap is None:
         raise SandboxUnavailable(BWRAP_MISSING)
-    cmd = [bwrap, "--ro-bind", "/usr", "/usr"]
-    for name in ("bin", "lib", "lib32", "lib64", "sbin"):
-        path = Path("/") / name
-        if path.is_symlink():
-            cmd += ["--symlink", os.readlink(path), str(path)]
-        elif path.is_dir():
-            cmd += ["--ro-bind", str(path), str(path)]
+    cmd = [bwrap, *system_binds()]
     for name in _ETC_ENTRIES:
         path = Path("/etc") / name
         if path.exists():

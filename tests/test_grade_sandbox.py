@@ -32,7 +32,16 @@ def _run(*sources: str, limits: Limits | None = None, sandboxed: bool = True) ->
 
 
 def _text(run: execute.Execution) -> list[str]:
-    return [json.dumps(cell.get("outputs", [])) for cell in run.nb.cells]
+    """Return each cell's outputs as JSON, then its printed text joined up.
+
+    The kernel may send one print as several stream messages (``REF`` and `` Reference...``).
+    """
+    texts = []
+    for cell in run.nb.cells:
+        outputs = cell.get("outputs", [])
+        printed = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
+        texts.append(json.dumps(outputs) + "\n" + printed)
+    return texts
 
 
 def test_kernel_sees_no_course_folder_and_cannot_write_outside_its_folder():

@@ -9,7 +9,7 @@ import time
 import nbformat
 import pytest
 
-from autograder.grading import execute, kernel_pool, sandbox
+from autograder.grading import execute, kernel_pool, kernel_template, sandbox
 from autograder.grading.limits import Limits
 from autograder.kernel.protocol import Status
 
@@ -63,12 +63,22 @@ def _notebook(*sources: str) -> nbformat.NotebookNode:
     return nb
 
 
-def _run(pool: kernel_pool.KernelPool | None, *sources: str, limits: Limits = LIMITS):
+@pytest.fixture(params=[False, True], ids=["started", "forked"])
+def fork(request):
+    """Whether the pool forks its kernels from a template or starts each in bubblewrap."""
+    return request.param
+
+
+def _run(
+    pool: kernel_pool.KernelPool | None, *sources: str, limits: Limits = LIMITS, fork: bool = False
+):
     ready = None
     if pool is not None:
-        pool.fill(kernel_pool.PoolKey(limits, True, KEY.preload))
-        ready = pool.take(kernel_pool.PoolKey(limits, True, KEY.preload))
+        key = kernel_pool.PoolKey(limits, True, KEY.preload, fork)
+        pool.fill(key)
+        ready = pool.take(key)
         assert ready is not None, "the pool started no kernel"
+        assert fork == isinstance(ready.km, kernel_template.ForkedKernelManager)
     return execute.execute(_notebook(*sources), limits=limits, sandboxed=True, ready=ready)
 
 
@@ -99,12 +109,12 @@ def test_preload_modules_are_the_notebooks_top_level_imports_once_each():
 
 @needs_bwrap
 @pytest.mark.slow
-def test_nothing_a_submission_does_in_a_pooled_kernel_reaches_the_next_one():
+def test_nothing_a_submission_does_in_a_pooled_kernel_reaches_the_next_one(fork):
     pool = kernel_pool.KernelPool()
     try:
-        first = _run(pool, LEAVE_BEHIND)
+        first = _run(pool, LEAVE_BEHIND, fork=fork)
         assert first.status == Status.OK and "left behind" in json.dumps(first.nb.cells[0].outputs)
-        pooled = _looked(_run(pool, LOOK))
+        pooled = _looked(_run(pool, LOOK, fork=fork))
     finally:
         pool.close()
     cold = _looked(_run(None, LOOK))
@@ -120,10 +130,10 @@ def test_nothing_a_submission_does_in_a_pooled_kernel_reaches_the_next_one():
 
 @needs_bwrap
 @pytest.mark.slow
-def test_a_pooled_kernels_first_cell_counts_one_as_in_a_fresh_kernel():
+def test_a_pooled_kernels_first_cell_counts_one_as_in_a_fresh_kernel(fork):
     pool = kernel_pool.KernelPool()
     try:
-        run = _run(pool, "1 + 1")
+        run = _run(pool, "1 + 1", fork=fork)
     finally:
         pool.close()
     assert run.status == Status.OK, run.reason
@@ -158,12 +168,12 @@ def test_a_pooled_kernels_first_cell_counts_one_as_in_a_fresh_kernel():
     ],
     ids=["processes", "memory", "total-time"],
 )
-def test_each_limit_applies_in_a_pooled_kernel(source, status, limits, completed):
+def test_each_limit_applies_in_a_pooled_kernel(source, status, limits, completed, fork):
     pool = kernel_pool.KernelPool()
     try:
-        pool.fill(kernel_pool.PoolKey(limits, True, KEY.preload))
+        pool.fill(kernel_pool.PoolKey(limits, True, KEY.preload, fork))
         time.sleep(4)  # a kernel waits in the pool: that is not the job's time (8 s at most)
-        run = _run(pool, "print('first')", source, limits=limits)
+        run = _run(pool, "print('first')", source, limits=limits, fork=fork)
     finally:
         pool.close()
     assert run.status == status, run.reason

@@ -84,6 +84,11 @@ class GradeApp(NbGrader):  # type: ignore[misc]  # nbgrader is untyped
         help="Keep a kernel started ahead on each worker, the assignment's imports done (off: "
         "each job starts its own).",
     ).tag(config=True)
+    fork_kernels = Bool(
+        True,
+        help="Fork the pool's sandboxed kernels from a template per worker that imported the "
+        "assignment's modules once, each in a fresh sandbox (off: start each in bubblewrap).",
+    ).tag(config=True)
 
     def _classes_default(self) -> list[type[Configurable]]:
         return [GradeApp, GradingLimits, CourseDirectory]
@@ -124,6 +129,7 @@ class GradeApp(NbGrader):  # type: ignore[misc]  # nbgrader is untyped
             progress_json=self.progress_json or None,
             show_progress=self.progress,
             kernel_pool=self.kernel_pool,
+            fork_kernels=self.fork_kernels,
         )
 
     def start(self) -> None:

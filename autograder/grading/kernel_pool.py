@@ -26,6 +26,7 @@ import atexit
 import concurrent.futures
 import contextlib
 import dataclasses
+import logging
 import threading
 from typing import TYPE_CHECKING
 
@@ -33,11 +34,13 @@ import nbformat
 from jupyter_client.blocking.client import BlockingKernelClient
 from jupyter_core.utils import run_sync
 
-from autograder.grading import sandbox
+from autograder.grading import kernel_template, sandbox
 from autograder.grading.limits import Limits
 
 if TYPE_CHECKING:
     from autograder.grading.options import GradingOptions
+
+_LOG = logging.getLogger(__name__)
 
 #: What a pooled kernel runs before it waits: import each module, leave no name behind.
 _PRELOAD = """\
@@ -55,16 +58,21 @@ del _nn_preload
 
 @dataclasses.dataclass(frozen=True)
 class PoolKey:
-    """What a ready kernel must match to serve a job: its limits, sandbox and imports."""
+    """What a ready kernel must match to serve a job: its limits, sandbox, imports and origin.
+
+    ``fork``: fork the kernel from the worker's template (:mod:`~autograder.grading.kernel_template`)
+    when kernels are sandboxed; otherwise, or when no template can start, start it in bubblewrap.
+    """
 
     limits: Limits
     sandboxed: bool
     preload: tuple[str, ...]
+    fork: bool = False
 
     @classmethod
     def of(cls, options: GradingOptions, preload: tuple[str, ...]) -> PoolKey:
         """Return the key of the kernels a run with ``options`` uses."""
-        return cls(options.limits, options.sandboxed, preload)
+        return cls(options.limits, options.sandboxed, preload, options.fork_kernels)
 
 
 def preload_modules(nb: nbformat.NotebookNode) -> tuple[str, ...]:
@@ -96,9 +104,13 @@ def preload_modules(nb: nbformat.NotebookNode) -> tuple[str, ...]:
 def start_warm(key: PoolKey) -> sandbox.KernelSandbox:
     """Start a kernel confined as ``key`` says and import ``key.preload`` in it, silently.
 
-    Raises what starting the kernel raised (the workspace is removed first).
+    A forked kernel's template has imported them already. Raises what starting the kernel
+    raised (the workspace is removed first).
     """
-    box = sandbox.fresh_kernel_sandbox(key.limits, sandboxed=key.sandboxed)
+    box = _forked(key) if key.fork and key.sandboxed else None
+    forked = box is not None
+    if box is None:
+        box = sandbox.fresh_kernel_sandbox(key.limits, sandboxed=key.sandboxed)
     try:
         run_sync(box.km.start_kernel)(**box.start_kwargs())
         client = BlockingKernelClient()
@@ -106,7 +118,7 @@ def start_warm(key: PoolKey) -> sandbox.KernelSandbox:
         client.start_channels()
         try:
             client.wait_for_ready(timeout=key.limits.startup_timeout)
-            if key.preload:
+            if key.preload and not forked:
                 client.execute_interactive(
                     _PRELOAD.format(names=list(key.preload)),
                     silent=True,
@@ -120,6 +132,15 @@ def start_warm(key: PoolKey) -> sandbox.KernelSandbox:
         discard(box)
         raise
     return box
+
+
+def _forked(key: PoolKey) -> sandbox.KernelSandbox | None:
+    """Return a sandbox whose kernel the worker's template forks, or None without a template."""
+    try:
+        return kernel_template.forked_sandbox(key)
+    except (kernel_template.TemplateUnavailable, OSError) as err:
+        _LOG.warning("kernels start in bubblewrap: %s", err)
+        return None
 
 
 def _drop(message: dict[str, object]) -> None:

@@ -43,6 +43,8 @@ class GradingOptions:
         report_dir: folder for the CSV report (None: ``<course_root>/reports``).
         kernel_pool: keep a kernel started ahead on each worker while more work is expected
             (:mod:`autograder.grading.kernel_pool`).
+        fork_kernels: have the pool fork its sandboxed kernels from a template that imported
+            the assignment's modules once (:mod:`autograder.grading.kernel_template`).
     """
 
     assignment: str
@@ -59,6 +61,7 @@ class GradingOptions:
     show_progress: bool = True
     report_dir: Path | None = None
     kernel_pool: bool = True
+    fork_kernels: bool = True
 
     def __post_init__(self) -> None:
         if self.workers < 1:

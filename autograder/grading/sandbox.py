@@ -206,7 +206,7 @@ def prlimit_prefix(limits: Limits) -> list[str]:
     ]
 
 
-def _ro_binds_for_python() -> list[Path]:
+def ro_binds_for_python() -> list[Path]:
     """Return folders the kernel's Python needs to read: interpreter, venv, lab_utils."""
     folders = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()}
     folders.add(Path(sys.executable).resolve().parent.parent)
@@ -233,23 +233,34 @@ def system_binds() -> list[str]:
     return args
 
 
+def shm_bytes(limits: Limits) -> int:
+    """Return the size of a kernel's ``/dev/shm``; the rest of ``limits.disk`` is its ``/tmp``."""
+    return min(64 * _MIB, limits.disk // 8)
+
+
+def etc_binds() -> list[str]:
+    """Return bubblewrap's arguments that show the few files of ``/etc`` Python reads."""
+    args = []
+    for name in _ETC_ENTRIES:
+        path = Path("/etc") / name
+        if path.exists():
+            args += ["--ro-bind", str(path), str(path)]
+    return args
+
+
 def bwrap_prefix(space: Workspace, limits: Limits) -> list[str]:
     """Return the bubblewrap command line that confines a kernel to ``space``."""
     bwrap = bwrap_path()
     if bwrap is None:
         raise SandboxUnavailable(BWRAP_MISSING)
-    cmd = [bwrap, *system_binds()]
-    for name in _ETC_ENTRIES:
-        path = Path("/etc") / name
-        if path.exists():
-            cmd += ["--ro-bind", str(path), str(path)]
-    shm = min(64 * _MIB, limits.disk // 8)
+    cmd = [bwrap, *system_binds(), *etc_binds()]
+    shm = shm_bytes(limits)
     cmd += [
         "--proc", "/proc", "--dev", "/dev",
         "--size", str(shm), "--tmpfs", "/dev/shm", "--remount-ro", "/dev",
         "--size", str(limits.disk - shm), "--tmpfs", "/tmp",
     ]  # fmt: skip
-    for folder in _ro_binds_for_python():
+    for folder in ro_binds_for_python():
         cmd += ["--ro-bind", str(folder), str(folder)]
     cmd += [
         "--dir", str(space.work),

@@ -184,10 +184,12 @@ def _close_listings(stack: list[_Listing]) -> None:
         os.close(fd)
 
 
-def make_workspace(model: bytes = b"") -> Workspace:
-    """Create a workspace with the in-kernel modules and ``model`` as its model file."""
+def make_workspace(model: bytes = b"", *, parent: Path | None = None) -> Workspace:
+    """Create a workspace in ``parent`` (default ``/tmp``) with the in-kernel modules and ``model``."""
+    if parent is None and os.path.isdir("/tmp"):
+        parent = Path("/tmp")
     # Short paths: a Unix socket path must fit in 107 bytes.
-    root = Path(tempfile.mkdtemp(prefix="nng-", dir="/tmp" if os.path.isdir("/tmp") else None))
+    root = Path(tempfile.mkdtemp(prefix="nng-", dir=parent))
     space = Workspace(root)
     for folder in (space.work, space.pkg / "autograder", space.run):
         folder.mkdir(parents=True)

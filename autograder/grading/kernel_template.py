@@ -179,12 +179,14 @@ class Template:
 
     def __init__(self, key: PoolKey) -> None:
         self.key = key
-        self.spool = Path(tempfile.mkdtemp(prefix="nngs-", dir="/tmp" if os.path.isdir("/tmp") else None))
+        self.spool = Path(
+            tempfile.mkdtemp(prefix="nngs-", dir="/tmp" if os.path.isdir("/tmp") else None)
+        )
         self._lock = threading.Lock()
         self._buffer = b""
         try:
             with open(self.spool / "template.log", "ab") as log:
-                self._process = subprocess.Popen(  # noqa: S603 (our own command)
+                self._process = subprocess.Popen(
                     template_command(self.spool, key.limits, key.preload),
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
@@ -217,7 +219,9 @@ class Template:
             chunk = os.read(fd, 65536) if ready else b""
             if not chunk:
                 why = "did not answer in time" if not ready else "ended"
-                raise TemplateUnavailable(f"the kernel template {why}: see {self.spool}/template.log")
+                raise TemplateUnavailable(
+                    f"the kernel template {why}: see {self.spool}/template.log"
+                )
             self._buffer += chunk
 
     def workspace(self) -> Workspace:

@@ -164,7 +164,7 @@ def _child(request: dict, report: int) -> None:
         _mount("none", "/", None, _REC | _PRIVATE)
         _mount_views(request)
         pid = os.fork()
-    except BaseException as err:  # noqa: BLE001 (reported, then this child ends)
+    except BaseException as err:
         os.write(report, (json.dumps({"error": f"{type(err).__name__}: {err}"}) + "\n").encode())
         os._exit(1)
     if pid:
@@ -173,7 +173,7 @@ def _child(request: dict, report: int) -> None:
     os.close(report)
     try:
         _become_kernel(request)
-    except BaseException:  # noqa: BLE001 (the kernel never starts; the log says why)
+    except BaseException:
         traceback.print_exc()
         os._exit(1)
     os._exit(0)
@@ -191,7 +191,7 @@ def serve(preload: list[str]) -> None:
     for name in preload:
         try:
             importlib.import_module(name)
-        except Exception:  # noqa: BLE001, S112 (as a pooled kernel's preload: skip what fails)
+        except Exception:
             continue
     _answer({"ready": True})
     for line in sys.stdin:

@@ -23,6 +23,7 @@ import json
 import os
 import resource
 import sys
+import tempfile
 import traceback
 
 _LIBC = ctypes.CDLL(None, use_errno=True)
@@ -124,6 +125,41 @@ def _drop_privileges() -> None:
         raise OSError("no_new_privs did not stick")
 
 
+def _uncache(function: object) -> None:
+    """Have a function memoized by matplotlib's ``_logged_cached`` compute its value again."""
+    code = getattr(function, "__code__", None)
+    closure = getattr(function, "__closure__", None)
+    if code is not None and closure and "called" in code.co_freevars:
+        closure[code.co_freevars.index("called")].cell_contents = False
+
+
+def _forget_template_paths() -> None:
+    """Drop what the template's imports derived from its own environment (folders, mostly).
+
+    A started kernel's modules read ``TMPDIR``, ``HOME`` and ``MPLCONFIGDIR`` when it imports
+    them; the template imported them with its own. Each value is computed again from the
+    kernel's environment, as its module computes it.
+    """
+    tempfile.tempdir = None
+    matplotlib = sys.modules.get("matplotlib")
+    if matplotlib is not None:
+        for name in ("get_configdir", "get_cachedir"):
+            _uncache(getattr(matplotlib, name, None))
+    config = sys.modules.get("keras.src.backend.config")
+    if config is not None and hasattr(config, "_KERAS_DIR"):
+        home = os.environ.get("KERAS_HOME")
+        if not home:
+            base = os.path.expanduser("~")
+            home = os.path.join(base if os.access(base, os.W_OK) else "/tmp", ".keras")
+        config._KERAS_DIR = home
+        config._config_path = os.path.join(home, "keras.json")
+
+
+#: What the template's imports put in its environment (TensorFlow sets a few variables): a
+#: kernel that imported them itself would have them too.
+_SET_BY_IMPORTS: dict[str, str] = {}
+
+
 def _become_kernel(request: dict) -> None:
     """Finish confining this process (PID 1 of its namespace) and run the kernel in it."""
     os.setsid()
@@ -137,6 +173,9 @@ def _become_kernel(request: dict) -> None:
     os.chdir(request["work"])
     os.environ.clear()
     os.environ.update(request["env"])
+    os.environ.update(_SET_BY_IMPORTS)
+    os.environ["PWD"] = request["work"]  # as bubblewrap's --chdir sets it
+    _forget_template_paths()
     # As ipykernel_launcher leaves it: $PYTHONPATH first, no current folder (IPython adds '').
     sys.path[:] = [request["pkg"], *(p for p in sys.path if p not in ("", request["pkg"]))]
     importlib.invalidate_caches()
@@ -186,6 +225,7 @@ def _answer(reply: dict) -> None:
 
 def serve(preload: list[str]) -> None:
     """Import ``preload``, say ready, then fork one kernel for each request line on stdin."""
+    before = dict(os.environ)
     import ipykernel.kernelapp  # noqa: F401 (imported once, before any fork)
 
     for name in preload:
@@ -193,6 +233,7 @@ def serve(preload: list[str]) -> None:
             importlib.import_module(name)
         except Exception:
             continue
+    _SET_BY_IMPORTS.update((k, v) for k, v in os.environ.items() if before.get(k) != v)
     _answer({"ready": True})
     for line in sys.stdin:
         request = json.loads(line)

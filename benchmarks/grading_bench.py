@@ -2,12 +2,13 @@
 
 In one run, on a temporary copy of the course: grade N submissions (copies of the sample
 submissions) with stock nbgrader, then with the grading command without its kernel pool
-(``--no-kernel-pool``: each job starts its kernel) and with it (the default: each worker
-starts its next kernel, with the assignment's imports, ahead), and measure the per-submission
-floor: a plain kernel that starts, imports TensorFlow and runs the cells grading needs, one
+(``--no-kernel-pool``: each job starts its kernel), with a pool of kernels started in
+bubblewrap (``--no-fork-kernels``) and as it grades by default (each worker readies its next
+kernel, forked from a template that imported the assignment's modules once), and measure the
+per-submission floor: a plain kernel that starts, imports TensorFlow and runs the cells grading needs, one
 submission at a time.
 
-The run with the pool also prints where its wall time went: the local Dask cluster's start
+The default run also prints where its wall time went: the local Dask cluster's start
 and close, the jobs (each job's time on its worker, summed, and that sum over the workers) and
 the driver's own work (preparing each submission and recording each result).
 
@@ -74,7 +75,7 @@ class Stages:
         """Return the breakdown as printable lines."""
         rest = wall_s - self.cluster_start_s - self.cluster_close_s - self.jobs_s / workers
         return [
-            f"where the grading command's {wall_s:.1f} s went (kernel pool on):",
+            f"where the grading command's {wall_s:.1f} s went (the default run):",
             f"  local Dask cluster: start {self.cluster_start_s:.1f} s, close {self.cluster_close_s:.1f} s",
             f"  jobs on the workers: {self.jobs_s:.1f} s in all = {self.jobs_s / workers:.1f} s"
             f" per worker",
@@ -136,6 +137,7 @@ class BenchResult:
     floor_s: float
     skip_after_last_graded: bool
     grade_cold_s: float
+    grade_started_s: float = 0.0
     stages: Stages = dataclasses.field(default_factory=Stages)
 
     @property
@@ -160,9 +162,11 @@ class BenchResult:
             f"skip cells after the last graded cell: {self.skip_after_last_graded}",
             f"stock nbgrader autograde (serial): {self.stock_s:8.1f} s",
             f"grade --no-kernel-pool:            {self.grade_cold_s:8.1f} s",
+            f"grade --no-fork-kernels:           {self.grade_started_s:8.1f} s",
             f"python -m autograder grade:        {self.grade_s:8.1f} s",
             f"ratio (stock / grade):             {self.ratio:8.2f}",
             f"kernel pool (no pool / pool):      {self.pool_gain:8.2f}",
+            f"forked kernels (started / forked): {self.grade_started_s / self.grade_s:8.2f}",
             f"per-submission floor (median):     {self.floor_s:8.1f} s",
             f"per-submission cost (wall x workers / submissions): {self.per_submission_s:.1f} s"
             f" = {self.per_submission_s / self.floor_s:.2f} x floor",
@@ -202,8 +206,10 @@ def run_benchmark(
         print(f"stock: {stock_s:.1f} s", flush=True)
         seconds = {}
         stages = Stages()
-        for pool in (False, True):
-            clock = timed_stages(stages) if pool else contextlib.nullcontext()
+        # No pool; a pool of kernels started in bubblewrap; the default, a pool of forked ones.
+        for run in ("no pool", "started", "forked"):
+            pool, fork = run != "no pool", run == "forked"
+            clock = timed_stages(stages) if fork else contextlib.nullcontext()
             start = time.perf_counter()
             with clock:
                 outcomes = grade.grade_assignment(
@@ -217,22 +223,22 @@ def run_benchmark(
                     show_progress=False,
                     report_dir=Path(tmp) / "reports",
                     kernel_pool=pool,
+                    fork_kernels=fork,
                 )
-            seconds[pool] = time.perf_counter() - start
-            if pool:
+            seconds[run] = time.perf_counter() - start
+            if fork:
                 stages.jobs_s = sum(outcome.seconds for outcome in outcomes)
-            print(
-                f"grade (kernel pool {'on' if pool else 'off'}): {seconds[pool]:.1f} s", flush=True
-            )
+            print(f"grade ({run}): {seconds[run]:.1f} s", flush=True)
     result = BenchResult(
         copies,
         workers,
         cores,
         stock_s,
-        seconds[True],
+        seconds["forked"],
         floor_s,
         skip_after_last_graded,
-        seconds[False],
+        seconds["no pool"],
+        seconds["started"],
         stages,
     )
     for line in result.lines():

@@ -43,7 +43,7 @@ def test_stage_lines_give_the_jobs_per_worker(bench):
     stages = bench.Stages(cluster_start_s=1.4, cluster_close_s=0.3, prepare_s=0.6, record_s=2.0)
     stages.jobs_s = 22.0
     lines = stages.lines(17.1, workers=2)
-    assert lines[0] == "where the grading command's 17.1 s went (kernel pool on):"
+    assert lines[0] == "where the grading command's 17.1 s went (the default run):"
     assert "jobs on the workers: 22.0 s in all = 11.0 s per worker" in lines[2]
     assert "preparing 0.6 s, recording 2.0 s" in lines[3]
     assert "the rest, per worker: 4.4 s" in lines[4]  # 17.1 - 1.4 - 0.3 - 11.0

@@ -11,8 +11,8 @@ sized ``/tmp`` and ``/dev/shm``, only its own workspace, resource limits, no cap
 it needs to make those mounts; it never runs student code, and a child cannot see it (another
 PID namespace) nor keep any of its open files.
 
-The grader sees a forked kernel as a :class:`ForkedProcess`, a process it did not start, held
-by a pidfd: the kernel manager signals and waits through it, and
+The grader sees a forked kernel's sandbox (the init of its PID namespace, whose only child is
+the kernel) as a :class:`ForkedProcess`, a process it did not start, held by a pidfd: the kernel manager signals and waits through it, and
 :class:`~autograder.grading.process_watch.ProcessWatch` counts the kernel's processes from its
 host process id as for a started kernel. Workspaces of forked kernels live in the template's
 spool folder, the one host folder it sees besides the read-only system and Python.
@@ -102,8 +102,11 @@ class ForkedProcess:
 
     def send_signal(self, signum: int) -> None:
         """Send ``signum`` to the kernel (through its pidfd: never to a reused process id)."""
-        if self.returncode is None and self._pidfd is not None:
-            signal.pidfd_send_signal(self._pidfd, signum)
+        if self.poll() is None and self._pidfd is not None:
+            try:
+                signal.pidfd_send_signal(self._pidfd, signum)
+            except ProcessLookupError:  # ended since the poll, as Popen.send_signal allows
+                self._ended()
 
     def kill(self) -> None:
         self.send_signal(signal.SIGKILL)
@@ -267,7 +270,8 @@ class Template:
     def _host_pid(self, inner: int) -> int:
         """Return the host process id of the kernel the template knows as ``inner``.
 
-        The kernel is PID 1 of its own namespace and ``inner`` in the template's: the one
+        The kernel's sandbox is its PID namespace's init (which runs the kernel as PID 2, as
+        bubblewrap's does), PID 1 there and ``inner`` in the template's namespace: the one
         process under the template whose ``NSpid`` ends with ``inner, 1``.
         """
         with contextlib.suppress(psutil.Error):

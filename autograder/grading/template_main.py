@@ -160,8 +160,20 @@ def _forget_template_paths() -> None:
 _SET_BY_IMPORTS: dict[str, str] = {}
 
 
+def _init(kernel: int) -> None:
+    """Reap every process of the namespace until ``kernel`` ends, then end with its status.
+
+    As bubblewrap's init does: the kernel is not PID 1, so its signals to itself (``SIGKILL``
+    included) act as in a started kernel, and its orphans are reaped.
+    """
+    while True:
+        pid, status = os.waitpid(-1, 0)
+        if pid == kernel:
+            os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+
+
 def _become_kernel(request: dict) -> None:
-    """Finish confining this process (PID 1 of its namespace) and run the kernel in it."""
+    """Finish confining this process (PID 1 of its namespace); run the kernel in a child."""
     os.setsid()
     _mount("proc", "/proc", "proc", _NOSUID | _NODEV | _NOEXEC)
     _check(_LIBC.sethostname(b"grading", 7), "sethostname")
@@ -170,6 +182,9 @@ def _become_kernel(request: dict) -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (request["open_files"],) * 2)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     _drop_privileges()
+    kernel = os.fork()
+    if kernel:
+        _init(kernel)
     os.chdir(request["work"])
     os.environ.clear()
     os.environ.update(request["env"])
@@ -188,7 +203,7 @@ def _become_kernel(request: dict) -> None:
 
 
 def _child(request: dict, report: int) -> None:
-    """Confine this fresh fork, fork the kernel into its new PID namespace, report its pid."""
+    """Confine this fresh fork, fork its new PID namespace's init, report the init's pid."""
     try:
         log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
         null = os.open("/dev/null", os.O_RDWR)

@@ -298,6 +298,17 @@ def run_job(job: Job) -> JobResult:
     Raises RuntimeError when the kernel cannot start at all (a machine fault).
     """
     pool = kernel_pool.POOL if job.options.kernel_pool else None
+    key = job.pool_key
+    ready = pool.take(key) if pool else None
+    if pool is not None and ready is None and key.forks:
+        # The worker's first job: its template starts now, at about a started kernel's cost.
+        pool.fill(key)
+        ready = pool.take(key)
+    # A fork costs little: the next kernel is readied while this job runs. A kernel started
+    # in bubblewrap costs seconds of CPU, so it is started once this job is done.
+    early = pool is not None and job.warm_next and key.forks
+    if early:
+        pool.fill(key)
     try:
         result = execute(
             nbformat.reads(job.notebook, as_version=4),
@@ -306,11 +317,11 @@ def run_job(job: Job) -> JobResult:
             stop_after=job.stop_after,
             describe_model=job.options.verify_model_file,
             model_seed=job.model_seed,
-            ready=pool.take(job.pool_key) if pool else None,
+            ready=ready,
         )
     finally:
-        if pool and job.warm_next:
-            pool.fill(job.pool_key)
+        if pool and job.warm_next and not early:
+            pool.fill(key)
     if result.status == Status.KERNEL_STARTUP_FAILED:
         # No student code has run yet: this is the machine's problem (e.g. bwrap cannot create
         # namespaces here), so report it as a grading error instead of scoring zero.

@@ -69,6 +69,11 @@ class PoolKey:
     preload: tuple[str, ...]
     fork: bool = False
 
+    @property
+    def forks(self) -> bool:
+        """Return True when these kernels are forked from the worker's template."""
+        return self.fork and self.sandboxed
+
     @classmethod
     def of(cls, options: GradingOptions, preload: tuple[str, ...]) -> PoolKey:
         """Return the key of the kernels a run with ``options`` uses."""
@@ -107,7 +112,7 @@ def start_warm(key: PoolKey) -> sandbox.KernelSandbox:
     A forked kernel's template has imported them already. Raises what starting the kernel
     raised (the workspace is removed first).
     """
-    box = _forked(key) if key.fork and key.sandboxed else None
+    box = _forked(key) if key.forks else None
     forked = box is not None
     if box is None:
         box = sandbox.fresh_kernel_sandbox(key.limits, sandboxed=key.sandboxed)

@@ -306,8 +306,8 @@ def run_job(job: Job) -> JobResult:
         ready = pool.take(key)
     # A fork costs little: the next kernel is readied while this job runs. A kernel started
     # in bubblewrap costs seconds of CPU, so it is started once this job is done.
-    early = pool is not None and job.warm_next and key.forks
-    if early:
+    early = job.warm_next and key.forks
+    if pool is not None and early:
         pool.fill(key)
     try:
         result = execute(

@@ -69,6 +69,14 @@ def _nspid(pid: int) -> list[int]:
     return []
 
 
+def _forked_as(pid: int, inner: int) -> bool:
+    """Return True when process ``pid`` is PID 1 of its namespace and ``inner`` one level up."""
+    try:
+        return _nspid(pid)[-2:] == [inner, 1]
+    except (OSError, ValueError):
+        return False
+
+
 class ForkedProcess:
     """A kernel the template forked, held by a pidfd: what ``subprocess.Popen`` offers a provisioner.
 
@@ -113,6 +121,10 @@ class ForkedProcess:
 
     def terminate(self) -> None:
         self.send_signal(signal.SIGTERM)
+
+    def forget(self) -> None:
+        """Stop holding the process (its pidfd closed) without signalling it."""
+        self._ended()
 
     def _ended(self) -> None:
         self.returncode = -signal.SIGKILL
@@ -216,7 +228,8 @@ class Template:
                 self._buffer = rest
                 text = line.decode(errors="replace")
                 if text.startswith(template_main.MARK):
-                    return json.loads(text.removeprefix(template_main.MARK))
+                    answer: dict[str, Any] = json.loads(text.removeprefix(template_main.MARK))
+                    return answer
                 continue
             ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
             chunk = os.read(fd, 65536) if ready else b""
@@ -265,7 +278,14 @@ class Template:
             answer = self._read_answer(FORK_TIMEOUT)
         if "pid" not in answer:
             raise TemplateUnavailable(f"the kernel template could not fork: {answer.get('error')}")
-        return ForkedProcess(self._host_pid(int(answer["pid"])))
+        inner = int(answer["pid"])
+        process = ForkedProcess(self._host_pid(inner))
+        # The pidfd now holds that very process: check it is still the one the template forked
+        # (not another that took its id since); if not, let it go without signalling it.
+        if not _forked_as(process.pid, inner):
+            process.forget()
+            raise TemplateUnavailable("the forked kernel ended before it started")
+        return process
 
     def _host_pid(self, inner: int) -> int:
         """Return the host process id of the kernel the template knows as ``inner``.
@@ -276,9 +296,8 @@ class Template:
         """
         with contextlib.suppress(psutil.Error):
             for process in psutil.Process(self._process.pid).children(recursive=True):
-                with contextlib.suppress(OSError, ValueError):
-                    if _nspid(process.pid)[-2:] == [inner, 1]:
-                        return process.pid
+                if _forked_as(process.pid, inner):
+                    return process.pid
         raise TemplateUnavailable("the forked kernel ended before it started")
 
     def close(self) -> None:

@@ -18,6 +18,7 @@ Any step that fails ends the child before the kernel starts.
 from __future__ import annotations
 
 import ctypes
+import gc
 import importlib
 import json
 import os
@@ -25,6 +26,7 @@ import resource
 import sys
 import tempfile
 import traceback
+from typing import Any
 
 _LIBC = ctypes.CDLL(None, use_errno=True)
 
@@ -39,6 +41,9 @@ _CAP_V3 = 0x20080522
 #: Where the child holds what it binds back after mounting its fresh /tmp (a folder of the
 #: template's read-only root, made by bubblewrap; each child mounts a tmpfs of its own there).
 STAGE = "/stage"
+
+#: One fork request, as :class:`autograder.grading.kernel_template.Template` writes it.
+Request = dict[str, Any]
 
 #: Marks the template's answers on stdout, so that nothing else printed there counts.
 MARK = "nn-template "
@@ -80,7 +85,7 @@ def _make_point(path: str, *, folder: bool) -> None:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600))
 
 
-def _mount_views(request: dict) -> None:
+def _mount_views(request: Request) -> None:
     """Give this (new) mount namespace the kernel's view: fresh /tmp, /dev/shm, bound folders.
 
     What stays visible through the fresh ``/tmp`` (the Python folders under ``/tmp``, and the
@@ -151,8 +156,7 @@ def _forget_template_paths() -> None:
         if not home:
             base = os.path.expanduser("~")
             home = os.path.join(base if os.access(base, os.W_OK) else "/tmp", ".keras")
-        config._KERAS_DIR = home
-        config._config_path = os.path.join(home, "keras.json")
+        vars(config).update(_KERAS_DIR=home, _config_path=os.path.join(home, "keras.json"))
 
 
 #: What the template's imports put in its environment (TensorFlow sets a few variables): a
@@ -172,7 +176,7 @@ def _init(kernel: int) -> None:
             os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
 
 
-def _become_kernel(request: dict) -> None:
+def _become_kernel(request: Request) -> None:
     """Finish confining this process (PID 1 of its namespace); run the kernel in a child."""
     os.setsid()
     _mount("proc", "/proc", "proc", _NOSUID | _NODEV | _NOEXEC)
@@ -202,7 +206,7 @@ def _become_kernel(request: dict) -> None:
     kernelapp.IPKernelApp.launch_instance(["-f", request["connection_file"]])
 
 
-def _child(request: dict, report: int) -> None:
+def _child(request: Request, report: int) -> None:
     """Confine this fresh fork, fork its new PID namespace's init, report the init's pid."""
     try:
         log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
@@ -210,7 +214,7 @@ def _child(request: dict, report: int) -> None:
         for target, source in ((0, null), (1, log), (2, log)):
             os.dup2(source, target)
         os.closerange(3, report)  # the template's pipes, and everything else it holds
-        os.closerange(report + 1, 1 << 16)
+        os.closerange(report + 1, 2**31 - 1)  # close_range(2) on Linux: one call
         os.setsid()
         flags = _NEWNS | _NEWUTS | _NEWIPC | _NEWPID | _NEWNET
         if _LIBC.unshare(flags | _NEWCGROUP) != 0:
@@ -233,7 +237,7 @@ def _child(request: dict, report: int) -> None:
     os._exit(0)
 
 
-def _answer(reply: dict) -> None:
+def _answer(reply: dict[str, Any]) -> None:
     sys.stdout.write(MARK + json.dumps(reply) + "\n")
     sys.stdout.flush()
 
@@ -249,6 +253,9 @@ def serve(preload: list[str]) -> None:
         except Exception:
             continue
     _SET_BY_IMPORTS.update((k, v) for k, v in os.environ.items() if before.get(k) != v)
+    # What the imports made is never collected: a child's collector then leaves those objects
+    # (and the memory pages it shares with the template) untouched.
+    gc.freeze()
     _answer({"ready": True})
     for line in sys.stdin:
         request = json.loads(line)

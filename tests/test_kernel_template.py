@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import subprocess
 import sys
 
@@ -58,6 +59,8 @@ facts = {
     "tmp bytes": os.statvfs("/tmp").f_blocks * os.statvfs("/tmp").f_frsize,
     "shm bytes": os.statvfs("/dev/shm").f_blocks * os.statvfs("/dev/shm").f_frsize,
     "model file": os.path.isfile("model.keras"),
+    "writable shared mappings": [line.split()[-1] for line in open("/proc/self/maps")
+                                 if line.split()[1][1] == "w" and line.split()[1][3] == "s"],
     "preloaded": sorted(m for m in ("tensorflow", "matplotlib", "lab_utils") if m in sys.modules),
 }
 import tempfile, matplotlib, keras
@@ -193,6 +196,7 @@ def test_a_forked_kernel_gets_the_sandbox_a_started_kernel_gets(kernels):
         "<root>/w/.keras",
     ]
     assert seen["tmp bytes"] + seen["shm bytes"] == LIMITS.disk
+    assert seen["writable shared mappings"] == []  # nothing it writes reaches the template
     assert seen["limits"]["RLIMIT_AS"] == [LIMITS.memory] * 2
     declared = sandbox.kernel_environment(forked.box.space, LIMITS, sandboxed=True)
     expected = json.loads(json.dumps(declared).replace(str(forked.box.space.root), "<root>"))
@@ -210,6 +214,28 @@ def test_a_forked_kernel_cannot_unmount_what_hides_the_spool_and_the_template(ke
     assert tried["/tmp"] == tried["/proc"] == tried["/dev/shm"] == "Invalid argument"
     assert tried["remount / writable"] == "refused"
     assert len(tried["tmp"]) == 1 and tried["tmp"][0].startswith("nngs-")
+
+
+@needs_bwrap
+@pytest.mark.slow
+def test_a_forked_kernel_holds_none_of_the_templates_open_files(kernels):
+    kernel = kernels(FORKED)
+    template = kernel_template.template_for(FORKED)
+    process = template._process
+    held = {f"pipe:[{os.fstat(pipe.fileno()).st_ino}]" for pipe in (process.stdin, process.stdout)}
+    held.add(str(template.spool / "template.log"))  # the template's stderr
+    files = kernel.facts(
+        "import json, os\n"
+        "found = []\n"
+        "for fd in os.listdir('/proc/self/fd'):\n"
+        "    try:\n"
+        "        found.append(os.readlink(f'/proc/self/fd/{fd}'))\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "print(json.dumps(found))\n"
+    )
+    assert any(name.startswith("pipe:") for name in files)  # its own output capture
+    assert not held & set(files)
 
 
 @needs_bwrap

@@ -142,23 +142,18 @@ def _python_folders_under_tmp() -> list[str]:
     return [str(f) for f in sandbox.ro_binds_for_python() if Path("/tmp") in f.parents]
 
 
-def template_environment(limits: Limits) -> dict[str, str]:
-    """Return the template's environment: what the kernel's is at import time, paths aside."""
-    env = {
-        "PATH": f"{Path(sandbox.python_executable()).parent}:/usr/local/bin:/usr/bin:/bin",
-        "HOME": "/tmp/home",
-        "PYTHONNOUSERSITE": "1",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "MPLCONFIGDIR": "/tmp/home/.matplotlib",
-        "MPLBACKEND": "Agg",
-        "LANG": "C.UTF-8",
-        "TMPDIR": "/tmp/home",
-        "NBGRADER_EXECUTION": "autograde",
-    }
-    if limits.threads > 0:
-        from autograder import notebooks
+#: The workspace the template's environment names (its own ``/tmp`` holds the working folder).
+TEMPLATE_SPACE = Workspace(Path("/tmp/template"))
 
-        env.update(notebooks.thread_env(limits.threads))
+
+def template_environment(limits: Limits) -> dict[str, str]:
+    """Return the template's environment: a kernel's, for a workspace of its own.
+
+    Without ``PYTHONPATH``: the in-kernel modules are each kernel's own copy, which the
+    child puts on its path.
+    """
+    env = sandbox.kernel_environment(TEMPLATE_SPACE, limits, sandboxed=True)
+    del env["PYTHONPATH"]
     return env
 
 
@@ -170,7 +165,7 @@ def template_command(spool: Path, limits: Limits, preload: tuple[str, ...]) -> l
     cmd = [bwrap, *sandbox.system_binds(), *sandbox.etc_binds()]
     # /dev read-only: a mount the template made is one filesystem shared by all its children.
     cmd += ["--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev"]
-    cmd += ["--tmpfs", "/tmp", "--dir", "/tmp/home"]
+    cmd += ["--tmpfs", "/tmp", "--dir", str(TEMPLATE_SPACE.work)]
     for folder in sandbox.ro_binds_for_python():
         cmd += ["--ro-bind", str(folder), str(folder)]
     cmd += [

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 
+import psutil
 import pytest
 from jupyter_client.blocking.client import BlockingKernelClient
 
@@ -236,6 +237,46 @@ def test_a_forked_kernel_holds_none_of_the_templates_open_files(kernels):
     )
     assert any(name.startswith("pipe:") for name in files)  # its own output capture
     assert not held & set(files)
+
+
+#: A kernel that leaves a decoy: PID 1 of a PID namespace of its own, as each kernel's sandbox
+#: is, to be taken for the next kernel the template forks.
+DECOY = """\
+import ctypes, json, os, time
+libc = ctypes.CDLL(None, use_errno=True)
+read_end, write_end = os.pipe()
+if os.fork() == 0:
+    libc.unshare(0x10000000 | 0x20000000)  # CLONE_NEWUSER | CLONE_NEWPID
+    decoy = os.fork()
+    if decoy == 0:
+        time.sleep(120)
+        os._exit(0)
+    os.write(write_end, str(decoy).encode())
+    time.sleep(120)
+    os._exit(0)
+os.close(write_end)
+print(json.dumps({"decoy": int(os.read(read_end, 100))}))
+"""
+
+
+@needs_bwrap
+@pytest.mark.slow
+def test_a_kernels_decoy_namespace_is_never_taken_for_a_forked_kernel(kernels):
+    template = kernel_template.template_for(FORKED)
+    inner = kernels(FORKED).facts(DECOY)["decoy"]  # its id in the kernel's namespace
+    decoys = [
+        p.pid
+        for p in psutil.Process(template._process.pid).children(recursive=True)
+        if kernel_template._nspid(p.pid)[-2:] == [inner, 1]
+        and len(kernel_template._nspid(p.pid)) == template._kernel_depth() + 1
+    ]
+    assert len(decoys) == 1, "the decoy did not start"
+    try:
+        found = template._host_pid(inner)
+    except kernel_template.TemplateUnavailable:
+        found = None
+    assert found != decoys[0]
+    assert kernels(FORKED).run("print('forked')").strip() == "forked"
 
 
 @needs_bwrap

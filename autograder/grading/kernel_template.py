@@ -69,12 +69,17 @@ def _nspid(pid: int) -> list[int]:
     return []
 
 
-def _forked_as(pid: int, inner: int) -> bool:
-    """Return True when process ``pid`` is PID 1 of its namespace and ``inner`` one level up."""
+def _forked_as(pid: int, inner: int, depth: int) -> bool:
+    """Return True when process ``pid`` is ``inner`` then 1 in the last of its ``depth`` namespaces.
+
+    ``depth`` counts the PID namespaces from the grader's down: a process a kernel starts in a
+    namespace of its own lies deeper, whatever its last two ids.
+    """
     try:
-        return _nspid(pid)[-2:] == [inner, 1]
+        found = _nspid(pid)
     except (OSError, ValueError):
         return False
+    return len(found) == depth and found[-2:] == [inner, 1]
 
 
 class ForkedProcess:
@@ -277,22 +282,33 @@ class Template:
         process = ForkedProcess(self._host_pid(inner))
         # The pidfd now holds that very process: check it is still the one the template forked
         # (not another that took its id since); if not, let it go without signalling it.
-        if not _forked_as(process.pid, inner):
+        if not _forked_as(process.pid, inner, self._kernel_depth()):
             process.forget()
             raise TemplateUnavailable("the forked kernel ended before it started")
         return process
+
+    def _kernel_depth(self) -> int:
+        """Return how many PID namespaces a kernel's sandbox lies in, the grader's included.
+
+        Bubblewrap (in the grader's) starts the template's namespace, in which each kernel's
+        sandbox starts one more.
+        """
+        return len(_nspid(self._process.pid)) + 2
 
     def _host_pid(self, inner: int) -> int:
         """Return the host process id of the kernel the template knows as ``inner``.
 
         The kernel's sandbox is its PID namespace's init (which runs the kernel as PID 2, as
-        bubblewrap's does), PID 1 there and ``inner`` in the template's namespace: the one
-        process under the template whose ``NSpid`` ends with ``inner, 1``.
+        bubblewrap's does), PID 1 there and ``inner`` in the template's namespace. Its parent
+        that forked it has ended, so it is a child of the template namespace's init (no process
+        a kernel starts is), and its ``NSpid`` ends with ``inner, 1`` at the kernels' depth.
         """
+        depth = self._kernel_depth()
         with contextlib.suppress(psutil.Error):
-            for process in psutil.Process(self._process.pid).children(recursive=True):
-                if _forked_as(process.pid, inner):
-                    return process.pid
+            for init in psutil.Process(self._process.pid).children():
+                for process in init.children():
+                    if _forked_as(process.pid, inner, depth):
+                        return process.pid
         raise TemplateUnavailable("the forked kernel ended before it started")
 
     def close(self) -> None:

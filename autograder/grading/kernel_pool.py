@@ -4,19 +4,22 @@ Most of a grading run's time is the same start-up every time: a kernel starting 
 sandbox and importing TensorFlow. A worker keeps one kernel ready for its next job, started
 in a fresh :class:`~autograder.grading.workspace.Workspace` and sandbox of its own, with the
 modules the assignment imports already imported (:func:`preload_modules`, read from the
-instructor's notebook, never from a submission). A job takes the ready kernel, runs the
-submission in it and stops it as before; the worker then starts the next one in a thread,
-while the job's results travel back.
+instructor's notebook, never from a submission). By default the kernel is forked from the
+worker's template, which imported those modules once (:mod:`~autograder.grading.kernel_template`),
+and the next one is forked while a job runs; with ``--no-fork-kernels`` it is started in
+bubblewrap and imports them itself, after the job. A job takes the ready kernel, runs the
+submission in it and stops it as before.
 
 Nothing is shared between submissions: a pooled kernel is a new process in a new sandbox
-that has run only the grader's imports, executed ``silent`` (no execution count, no history,
-no names left in the user namespace). The process and disk watch and the total time limit
-start when the job takes the kernel, as for a kernel started by the job.
+that has run only the grader's imports (in the kernel, executed ``silent``: no execution
+count, no history, no names left in the user namespace; or in the template, before the fork).
+The process and disk watch and the total time limit start when the job takes the kernel, as
+for a kernel started by the job.
 
 One difference from a kernel started by the job: a module the pool imported is imported
 before the notebook runs, so a notebook that sets an environment variable read at import
 time (``KERAS_BACKEND``, ``TF_*``) before importing TensorFlow finds TensorFlow already
-configured. ``--kernel-pool 0`` grades without the pool.
+configured. ``--no-kernel-pool`` grades without the pool.
 """
 
 from __future__ import annotations

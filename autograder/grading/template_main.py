@@ -151,12 +151,8 @@ def _forget_template_paths() -> None:
         for name in ("get_configdir", "get_cachedir"):
             _uncache(getattr(matplotlib, name, None))
     config = sys.modules.get("keras.src.backend.config")
-    if config is not None and hasattr(config, "_KERAS_DIR"):
-        home = os.environ.get("KERAS_HOME")
-        if not home:
-            base = os.path.expanduser("~")
-            home = os.path.join(base if os.access(base, os.W_OK) else "/tmp", ".keras")
-        vars(config).update(_KERAS_DIR=home, _config_path=os.path.join(home, "keras.json"))
+    if config is not None:
+        importlib.reload(config)  # its folder, and the keras.json it reads and writes there
 
 
 #: What the template's imports put in its environment (TensorFlow sets a few variables): a

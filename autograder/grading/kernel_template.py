@@ -373,12 +373,8 @@ def forked_sandbox(key: PoolKey) -> sandbox.KernelSandbox:
     """Return a kernel sandbox (not started) whose kernel the worker's template will fork."""
     template = template_for(key)
     space = template.workspace()
-    km = ForkedKernelManager(
-        transport="ipc",
-        ip=str(space.run / "k"),
-        connection_file=str(space.run / "kernel.json"),
-        kernel_name="python3",
-    )
+    km = sandbox.kernel_manager(space, ForkedKernelManager)
+    assert isinstance(km, ForkedKernelManager)
     km.template, km.space = template, space
     env = sandbox.kernel_environment(space, key.limits, sandboxed=True)
     return sandbox.KernelSandbox(km=km, env=env, space=space)

@@ -334,14 +334,20 @@ def fresh_kernel_sandbox(limits: Limits, *, sandboxed: bool) -> KernelSandbox:
     return kernel_sandbox(space, limits, sandboxed=sandboxed)
 
 
-def kernel_sandbox(space: Workspace, limits: Limits, *, sandboxed: bool) -> KernelSandbox:
-    """Return a kernel manager whose kernel runs confined to ``space`` under ``limits``."""
-    prefix, env = confinement(space, limits, sandboxed=sandboxed)
-    km = SandboxedKernelManager(
-        prefix=prefix,
+def kernel_manager(
+    space: Workspace, manager: type[SandboxedKernelManager] = SandboxedKernelManager, **traits: Any
+) -> SandboxedKernelManager:
+    """Return a ``manager`` whose kernel's sockets and connection file are in ``space.run``."""
+    return manager(
         transport="ipc",
         ip=str(space.run / "k"),
         connection_file=str(space.run / "kernel.json"),
         kernel_name="python3",
+        **traits,
     )
-    return KernelSandbox(km=km, env=env, space=space)
+
+
+def kernel_sandbox(space: Workspace, limits: Limits, *, sandboxed: bool) -> KernelSandbox:
+    """Return a kernel manager whose kernel runs confined to ``space`` under ``limits``."""
+    prefix, env = confinement(space, limits, sandboxed=sandboxed)
+    return KernelSandbox(km=kernel_manager(space, prefix=prefix), env=env, space=space)
